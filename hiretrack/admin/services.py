@@ -1,0 +1,94 @@
+"""Organisation settings and departments, managed by admins."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from hiretrack.admin.models import Department, OrganisationSettings
+from hiretrack.audit.services import record_change, snapshot
+from hiretrack.auth.models import User
+from hiretrack.errors import ValidationFailed
+from hiretrack.extensions import db
+
+
+@dataclass(frozen=True)
+class EffectiveSettings:
+    """The settings in force: an admin's saved values over the HIRETRACK_* configuration."""
+
+    company_name: str
+    mail_from: str
+    cadence_business_days: int
+    holidays: str | None
+
+
+def _saved() -> OrganisationSettings | None:
+    return db.session.scalars(select(OrganisationSettings).limit(1)).first()
+
+
+def effective_settings() -> EffectiveSettings:
+    """Return the settings in force right now."""
+    config = current_app.config
+    saved = _saved()
+    return EffectiveSettings(
+        company_name=(saved and saved.company_name) or config["COMPANY_NAME"],
+        mail_from=(saved and saved.mail_from) or config["MAIL_FROM"],
+        cadence_business_days=(saved and saved.cadence_business_days)
+        or config["CADENCE_BUSINESS_DAYS"],
+        holidays=(saved.holidays if saved and saved.holidays is not None else config["HOLIDAYS"])
+        or None,
+    )
+
+
+def save_settings(actor: User, **values) -> OrganisationSettings:
+    """Save the organisation settings an admin edits (company, sender, cadence, holidays)."""
+    from hiretrack.cadence.calendar import validate_holiday_calendar
+    from hiretrack.messages.headers import check_address_header
+
+    errors: dict[str, list[str]] = {}
+    cadence = values.get("cadence_business_days")
+    if cadence is not None and not (1 <= cadence <= 60):
+        errors["cadence_business_days"] = ["Between 1 and 60 business days."]
+    holidays = (values.get("holidays") or "").strip() or None
+    if holidays:
+        try:
+            validate_holiday_calendar(holidays)
+        except ValueError as error:
+            errors["holidays"] = [str(error)]
+    mail_from = (values.get("mail_from") or "").strip() or None
+    if mail_from:
+        try:
+            check_address_header(mail_from, "From")
+        except ValueError as error:
+            errors["mail_from"] = [str(error)]
+    company = " ".join((values.get("company_name") or "").split())[:200] or None
+    if errors:
+        raise ValidationFailed("Please correct the highlighted fields.", errors)
+    saved = _saved() or OrganisationSettings()
+    before = snapshot(saved) if saved.id else None
+    saved.company_name, saved.mail_from = company, mail_from
+    saved.cadence_business_days, saved.holidays = cadence, holidays
+    db.session.add(saved)
+    record_change(actor, "settings.update", saved, before=before)
+    return saved
+
+
+def create_department(actor: User, name: str) -> Department:
+    """Add a department; names are unique, ignoring case."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 120:
+        raise ValidationFailed(
+            "A department needs a name of up to 120 characters.", {"name": ["Required."]}
+        )
+    if db.session.scalar(select(Department.id).where(func.lower(Department.name) == name.lower())):
+        raise ValidationFailed(
+            f"The department '{name}' already exists.", {"name": ["Already exists."]}
+        )
+    department = Department(name=name)
+    db.session.add(department)
+    record_change(actor, "department.create", department)
+    return department
+
+
+def list_departments() -> list[Department]:
+    return list(db.session.scalars(select(Department).order_by(Department.name)))

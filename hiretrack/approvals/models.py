@@ -1,0 +1,52 @@
+"""Approvals: one step of a chain on a requisition or on an offer, with its approver and decision."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hiretrack.auth.models import User
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+
+
+class ApprovalKind(StrEnum):
+    BUDGET = "budget"
+    HEADCOUNT = "headcount"
+    COMPENSATION = "compensation"
+    OFFER = "offer"
+
+
+class Decision(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"  # the offer changed after this step; a new step replaced it
+
+
+class Approval(db.Model):
+    __table_args__ = (Index("ix_approval_approver_decision", "approver_id", "decision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requisition_id: Mapped[int] = mapped_column(ForeignKey("requisition.id"), index=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offer.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    approver_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    due_date: Mapped[date | None]
+    decision: Mapped[str] = mapped_column(String(20), default=Decision.PENDING)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    approver: Mapped[User] = relationship(foreign_keys=[approver_id])
+    requisition: Mapped["Requisition"] = relationship()  # noqa: F821
+    offer: Mapped["Offer | None"] = relationship(back_populates="approvals")  # noqa: F821
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_pending(self) -> bool:
+        return self.decision == Decision.PENDING

@@ -1,0 +1,142 @@
+"""Who may see and change what. Every route and API call loads objects through these functions.
+
+A manager reaches only the requisitions they manage (and their applications and candidates); an
+approver reaches the approvals and holds assigned to them and what those block, read-only;
+recruiters and admins reach everything. An object the user may not see raises NotFound, so the
+answer never reveals that it exists.
+"""
+
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
+
+from hiretrack.approvals.models import Approval
+from hiretrack.auth.models import Role, User
+from hiretrack.candidates.models import Application, Candidate
+from hiretrack.errors import NotFound, PermissionDenied
+from hiretrack.extensions import db
+from hiretrack.holds.models import Hold
+from hiretrack.requisitions.models import Requisition
+
+
+def require_role(user: User, *roles: str) -> None:
+    """Refuse with 403 when the user's role is not one of roles."""
+    if user.role not in roles:
+        allowed = ", ".join(roles)
+        raise PermissionDenied(f"This needs one of these roles: {allowed}.")
+
+
+def can_manage_all(user: User) -> bool:
+    return user.role in (Role.RECRUITER, Role.ADMIN)
+
+
+def visible_requisitions(user: User) -> ColumnElement[bool]:
+    """SQL condition on Requisition: the rows this user may see."""
+    if can_manage_all(user):
+        return true()
+    if user.role == Role.MANAGER:
+        return Requisition.manager_id == user.id
+    if user.role == Role.APPROVER:
+        return or_(
+            exists().where(
+                Approval.requisition_id == Requisition.id, Approval.approver_id == user.id
+            ),
+            exists().where(Hold.requisition_id == Requisition.id, Hold.owner_id == user.id),
+        )
+    return false()
+
+
+def editable_requisitions(user: User) -> ColumnElement[bool]:
+    """SQL condition on Requisition: the rows this user may change."""
+    if can_manage_all(user):
+        return true()
+    if user.role == Role.MANAGER:
+        return Requisition.manager_id == user.id
+    return false()
+
+
+def visible_applications(user: User) -> ColumnElement[bool]:
+    """SQL condition on Application, through its requisition."""
+    if can_manage_all(user):
+        return true()
+    return Application.requisition_id.in_(select(Requisition.id).where(visible_requisitions(user)))
+
+
+def visible_candidates(user: User) -> ColumnElement[bool]:
+    """SQL condition on Candidate: created by the user or applying to a visible requisition."""
+    if can_manage_all(user):
+        return true()
+    return or_(
+        Candidate.created_by_id == user.id,
+        exists().where(Application.candidate_id == Candidate.id, visible_applications(user)),
+    )
+
+
+def visible_holds(user: User) -> ColumnElement[bool]:
+    if can_manage_all(user):
+        return true()
+    if user.role == Role.APPROVER:
+        return Hold.owner_id == user.id
+    return Hold.requisition_id.in_(select(Requisition.id).where(visible_requisitions(user)))
+
+
+def visible_approvals(user: User) -> ColumnElement[bool]:
+    if can_manage_all(user):
+        return true()
+    if user.role == Role.APPROVER:
+        return Approval.approver_id == user.id
+    return Approval.requisition_id.in_(select(Requisition.id).where(visible_requisitions(user)))
+
+
+def _get(model, object_id, condition, label: str):
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        raise NotFound(f"No such {label}.") from None
+    if not 0 < object_id < 2**63:
+        raise NotFound(f"No such {label}.")
+    found = db.session.scalars(select(model).where(model.id == object_id, condition)).first()
+    if found is None:
+        raise NotFound(f"No such {label}.")
+    return found
+
+
+def get_requisition(user: User, requisition_id, *, for_edit: bool = False) -> Requisition:
+    """Load a requisition the user may see (or change, with for_edit)."""
+    condition = editable_requisitions(user) if for_edit else visible_requisitions(user)
+    requisition = _get(Requisition, requisition_id, visible_requisitions(user), "requisition")
+    if for_edit and not db.session.scalar(
+        select(true()).where(Requisition.id == requisition.id, condition)
+    ):
+        raise PermissionDenied("You can view this requisition but not change it.")
+    return requisition
+
+
+def get_application(user: User, application_id, *, for_edit: bool = False) -> Application:
+    """Load an application the user may see (or change, with for_edit)."""
+    application = _get(Application, application_id, visible_applications(user), "application")
+    if for_edit:
+        get_requisition(user, application.requisition_id, for_edit=True)
+    return application
+
+
+def get_candidate(user: User, candidate_id, *, for_edit: bool = False) -> Candidate:
+    """Load a candidate the user may see; approvers never change candidates."""
+    candidate = _get(Candidate, candidate_id, visible_candidates(user), "candidate")
+    if for_edit and user.role == Role.APPROVER:
+        raise PermissionDenied("Approvers cannot change candidates.")
+    return candidate
+
+
+def get_hold(user: User, hold_id, *, for_edit: bool = False) -> Hold:
+    """Load a hold; its owner and whoever may change the requisition may resolve it."""
+    hold = _get(Hold, hold_id, visible_holds(user), "hold")
+    if for_edit and hold.owner_id != user.id:
+        get_requisition(user, hold.requisition_id, for_edit=True)
+    return hold
+
+
+def get_approval(user: User, approval_id, *, for_decision: bool = False) -> Approval:
+    """Load an approval; only its approver (or a recruiter/admin) may decide it."""
+    approval = _get(Approval, approval_id, visible_approvals(user), "approval")
+    if for_decision and approval.approver_id != user.id and not can_manage_all(user):
+        raise PermissionDenied("Only the assigned approver can decide this approval.")
+    return approval

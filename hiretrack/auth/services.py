@@ -1,0 +1,180 @@
+"""Users, logins and API tokens: the rules for who may sign in and how a session ends."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+
+from hiretrack.audit.services import record_change, snapshot
+from hiretrack.auth import throttle
+from hiretrack.auth.models import ApiToken, Role, User, new_session_token
+from hiretrack.database import utcnow
+from hiretrack.errors import DomainError, NotFound, ValidationFailed
+from hiretrack.extensions import db
+
+LOGIN_FAILED_MESSAGE = "Those details did not work. Check your email and password and try again."
+ACCOUNT_FAILURE_LIMIT = 5
+IP_FAILURE_LIMIT = 20
+FAILURE_WINDOW = timedelta(minutes=15)
+BLOCK_DURATION = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+API_TOKEN_PREFIX = "ht_"
+
+
+class LoginFailed(DomainError):
+    """Any failed login: the message never says whether the account exists."""
+
+    status = 401
+    title = "Sign-in failed"
+
+    def __init__(self):
+        super().__init__(LOGIN_FAILED_MESSAGE)
+
+
+def normalise_email(value: str, field: str = "email") -> str:
+    """Validate an email address (syntax only, no DNS) and return its normalised form."""
+    try:
+        result = validate_email((value or "").strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValidationFailed(f"Invalid email address: {error}", {field: [str(error)]}) from None
+    return result.normalized.lower()
+
+
+def load_user_from_session_token(token: str) -> User | None:
+    """Flask-Login's user loader: the cookie holds the user's rotating session token."""
+    if not token:
+        return None
+    user = db.session.scalars(select(User).where(User.session_token == token)).first()
+    return user if user is not None and user.active else None
+
+
+def find_user_by_email(email: str) -> User | None:
+    """Look a user up by email, ignoring case."""
+    return db.session.scalars(
+        select(User).where(func.lower(User.email) == email.strip().lower())
+    ).first()
+
+
+def authenticate(email: str, password: str, ip_address: str) -> User:
+    """Return the user for these credentials, or raise LoginFailed with one generic message.
+
+    Failures are counted per account and per IP in the database, so the limit holds across
+    workers; a blocked account or IP fails even with the right password until the block ends.
+    """
+    account_key = f"login:account:{(email or '').strip().lower()}"
+    ip_key = f"login:ip:{ip_address}"
+    if throttle.is_blocked(account_key) or throttle.is_blocked(ip_key):
+        raise LoginFailed()
+    user = find_user_by_email(email or "")
+    if user is None or not user.active or not user.check_password(password or ""):
+        throttle.record_hit(account_key, ACCOUNT_FAILURE_LIMIT, FAILURE_WINDOW, BLOCK_DURATION)
+        throttle.record_hit(ip_key, IP_FAILURE_LIMIT, FAILURE_WINDOW, BLOCK_DURATION)
+        db.session.commit()
+        raise LoginFailed()
+    throttle.reset(account_key)
+    db.session.commit()
+    return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Rotate the session token so every copy of the user's session cookie stops working."""
+    user.session_token = new_session_token()
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse passwords that are too short to resist guessing."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.",
+            {"password": [f"At least {MIN_PASSWORD_LENGTH} characters."]},
+        )
+
+
+def create_user(
+    email: str, name: str, role: str, password: str, actor: User | None = None, phone: str = ""
+) -> User:
+    """Create a user with a hashed password; the email must be new."""
+    email = normalise_email(email)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("A name is required.", {"name": ["Required."]})
+    if role not in {r.value for r in Role}:
+        roles = ", ".join(r.value for r in Role)
+        raise ValidationFailed(
+            f"Unknown role '{role}'. Roles: {roles}.", {"role": [f"One of {roles}."]}
+        )
+    check_password_strength(password)
+    if find_user_by_email(email) is not None:
+        raise ValidationFailed(
+            f"A user with email {email} already exists.", {"email": ["Already in use."]}
+        )
+    user = User(email=email, name=name[:200], role=role, phone=phone or None)
+    user.set_password(password)
+    db.session.add(user)
+    record_change(actor, "user.create", user, actor_label=None if actor else "cli")
+    return user
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change a password after checking the current one; ends every other session."""
+    if not user.check_password(current_password or ""):
+        raise ValidationFailed(
+            "Your current password is not correct.", {"current_password": ["Not correct."]}
+        )
+    check_password_strength(new_password)
+    user.set_password(new_password)
+    record_change(user, "user.change_password", user, after={"password": "changed"})
+
+
+def set_active(user: User, active: bool, actor: User) -> None:
+    """Activate or deactivate a user; deactivation ends their sessions at once."""
+    before = snapshot(user)
+    user.active = active
+    if not active:
+        end_all_sessions(user)
+        for token in user.api_tokens:
+            token.revoked_at = token.revoked_at or utcnow()
+    record_change(actor, "user.activate" if active else "user.deactivate", user, before=before)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(user: User, label: str = "") -> tuple[ApiToken, str]:
+    """Create a personal API token; the plain token is returned once and stored only hashed."""
+    plain = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user=user, label=(label or "")[:100], token_hash=_hash_token(plain), prefix=plain[:10]
+    )
+    db.session.add(token)
+    record_change(user, "api_token.create", token)
+    return token, plain
+
+
+def revoke_api_token(user: User, token_id: int) -> None:
+    """Revoke one of the user's own tokens."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("No such token.")
+    token.revoked_at = token.revoked_at or utcnow()
+    record_change(user, "api_token.revoke", token)
+
+
+def user_for_api_token(plain: str) -> User | None:
+    """Resolve a bearer token to its active user, or None."""
+    if not plain or not plain.startswith(API_TOKEN_PREFIX) or len(plain) > 200:
+        return None
+    token = db.session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _hash_token(plain))
+    ).first()
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    now = utcnow()
+    # Write the last-used time at most once a minute to keep reads cheap under load.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+        db.session.commit()
+    return token.user

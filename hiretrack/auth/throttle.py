@@ -1,0 +1,48 @@
+"""Count events per key in a sliding window, in the database so every worker and host agrees."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from hiretrack.auth.models import ThrottleCounter
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+
+
+def _counter(key: str, now: datetime, window: timedelta) -> ThrottleCounter:
+    """Load (locking it on PostgreSQL) or create the counter for key, resetting an expired window."""
+    counter = db.session.scalars(
+        select(ThrottleCounter).where(ThrottleCounter.key == key).with_for_update()
+    ).first()
+    if counter is None:
+        counter = ThrottleCounter(key=key, window_started_at=now, count=0)
+        db.session.add(counter)
+    elif counter.window_started_at + window < now:
+        counter.window_started_at = now
+        counter.count = 0
+    return counter
+
+
+def is_blocked(key: str, now: datetime | None = None) -> bool:
+    """Say whether key is currently blocked."""
+    now = now or utcnow()
+    counter = db.session.get(ThrottleCounter, key)
+    return bool(counter and counter.blocked_until and counter.blocked_until > now)
+
+
+def record_hit(key: str, limit: int, window: timedelta, block_for: timedelta) -> bool:
+    """Count one event for key; return True if it is now over the limit (and block it)."""
+    now = utcnow()
+    counter = _counter(key, now, window)
+    counter.count += 1
+    if counter.count > limit:
+        counter.blocked_until = now + block_for
+        return True
+    return False
+
+
+def reset(key: str) -> None:
+    """Forget the failures for key (after a successful login)."""
+    counter = db.session.get(ThrottleCounter, key)
+    if counter is not None:
+        db.session.delete(counter)

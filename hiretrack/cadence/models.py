@@ -1,0 +1,34 @@
+"""Business-day calendar table and the log that makes reminder digests idempotent."""
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+
+
+class CalendarDay(db.Model):
+    """One calendar day with the running count of business days up to it.
+
+    Business-day arithmetic becomes a join: "N business days after D" is the first day whose
+    business_day_number is N more than D's, so cadence figures stay inside SQL on every database.
+    """
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    is_business_day: Mapped[bool]
+    business_day_number: Mapped[int] = mapped_column(index=True)
+
+
+class ReminderDigest(db.Model):
+    """One digest per recipient, kind and day: the unique constraint stops a second send."""
+
+    __table_args__ = (UniqueConstraint("recipient_user_id", "kind", "sent_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    sent_on: Mapped[date]
+    outbox_email_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,136 @@
+"""Candidates (people), their applications (candidacies), stage history and touchpoints."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hiretrack.auth.models import User
+from hiretrack.candidates.stages import FINAL_STAGES, LABELS, Stage
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+from hiretrack.requisitions.models import Requisition
+
+
+class Candidate(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    anonymised_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    applications: Mapped[list["Application"]] = relationship(back_populates="candidate")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name and self.name.split() else ""
+
+
+class Application(db.Model):
+    """One candidate's candidacy for one requisition.
+
+    The contact columns (last_contact_at and friends) are kept current by the touchpoint service in
+    the same transaction as each touchpoint, so cadence queries read one row per application
+    instead of aggregating the touchpoint history.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("candidate_id", "requisition_id"),
+        Index("ix_application_requisition_closed", "requisition_id", "closed_at"),
+        Index("ix_application_closed_stage", "closed_at", "stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidate.id"), index=True)
+    requisition_id: Mapped[int] = mapped_column(ForeignKey("requisition.id"))
+    stage: Mapped[str] = mapped_column(String(30), default=Stage.INTERVIEWING)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stage_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_interview_on: Mapped[date | None]
+    closed_at: Mapped[datetime | None]
+    # Last outbound contact that reached the candidate (delivered email, call, meeting).
+    last_contact_at: Mapped[datetime | None]
+    # Last time the candidate reached out to us.
+    last_inbound_at: Mapped[datetime | None]
+    # The next update we promised in our last outbound contact.
+    promised_next_update: Mapped[date | None]
+    # Set when something happened that the candidate must hear about (e.g. a hold was placed).
+    update_requested_at: Mapped[datetime | None]
+    # Ever silent past twice the cadence: kept for the closure ledger once the application closes.
+    was_ghosted: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(default=1)
+
+    candidate: Mapped[Candidate] = relationship(back_populates="applications")
+    requisition: Mapped[Requisition] = relationship()
+    stage_changes: Mapped[list["StageChange"]] = relationship(
+        back_populates="application", order_by="StageChange.changed_at"
+    )
+    touchpoints: Mapped[list["Touchpoint"]] = relationship(
+        back_populates="application", order_by="Touchpoint.created_at"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage not in FINAL_STAGES
+
+    @property
+    def stage_label(self) -> str:
+        return LABELS[Stage(self.stage)]
+
+
+class StageChange(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), index=True)
+    from_stage: Mapped[str | None] = mapped_column(String(30))
+    to_stage: Mapped[str] = mapped_column(String(30))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    application: Mapped[Application] = relationship(back_populates="stage_changes")
+    changed_by: Mapped[User | None] = relationship()
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    MEETING = "meeting"
+    OTHER = "other"
+
+
+class Touchpoint(db.Model):
+    """A contact with the candidate, either way; outbound email counts once it is delivered."""
+
+    __table_args__ = (Index("ix_touchpoint_application_created", "application_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"))
+    direction: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+    promised_next_update: Mapped[date | None]
+    is_closure: Mapped[bool] = mapped_column(default=False)
+    outbox_email_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When it reached the candidate: at once for a call, on delivery for an email.
+    occurred_at: Mapped[datetime | None]
+    # Set by the reminders run when the promised date passed with no contact.
+    promise_broken_on: Mapped[date | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    application: Mapped[Application] = relationship(back_populates="touchpoints")
+    created_by: Mapped[User | None] = relationship()
+    outbox_email: Mapped["OutboxEmail | None"] = relationship()  # noqa: F821

@@ -1,0 +1,98 @@
+"""Configuration: defaults, then `HIRETRACK_*` environment variables, then explicit overrides.
+
+Every setting a deployment may set is listed in DEFAULTS under its name without the prefix, so the
+README's configuration table and this module stay one list.
+"""
+
+from typing import Any
+
+from flask import Flask
+
+INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",  # "production" turns on the secret key check and Secure cookies
+    "SECRET_KEY": INSECURE_SECRET_KEY,
+    "DATABASE_URL": None,  # default: sqlite:///<instance folder>/hiretrack.sqlite
+    "BASE_URL": "http://127.0.0.1:5000",
+    "MAIL_BACKEND": "file",  # smtp | file | console
+    "MAIL_FROM": "HireTrack <hiring@example.com>",
+    "MAIL_FILE_DIR": None,  # default: <instance folder>/outbox-mail
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_SECURITY": "none",  # none | starttls | ssl
+    "SMTP_TIMEOUT": 30,
+    "TIMEZONE": "UTC",
+    "HOLIDAYS": None,  # e.g. "GB-ENG", "US-CA", "DE"
+    "COMPANY_NAME": "Example Ltd",
+    "CADENCE_BUSINESS_DAYS": 5,
+    "REDIS_URL": None,
+    "RETENTION_MONTHS": 12,
+    "LOG_FORMAT": "text",  # text | json
+}
+
+# Flask's own names for the settings above, where they differ.
+FLASK_NAMES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+
+
+class ConfigurationError(RuntimeError):
+    """The app was started with settings that would be unsafe or cannot work."""
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
+    """Fill app.config from defaults, the environment and overrides, then check it."""
+    app.config.update(DEFAULTS)
+    app.config.update(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.from_prefixed_env("HIRETRACK")
+    if overrides:
+        app.config.update(overrides)
+    _normalise(app)
+    _check(app)
+
+
+def _normalise(app: Flask) -> None:
+    """Coerce types that `from_prefixed_env` parses as JSON and map names to Flask's."""
+    config = app.config
+    # An all-digit secret arrives as an int; it is still a secret string.
+    config["SECRET_KEY"] = str(config["SECRET_KEY"]) if config["SECRET_KEY"] is not None else None
+    for name in ("SMTP_USERNAME", "SMTP_PASSWORD"):
+        if config[name] is not None:
+            config[name] = str(config[name])
+    config["SMTP_PORT"] = int(config["SMTP_PORT"])
+    config["CADENCE_BUSINESS_DAYS"] = int(config["CADENCE_BUSINESS_DAYS"])
+    config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        url = config["DATABASE_URL"] or f"sqlite:///{app.instance_path}/hiretrack.sqlite"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        config["SQLALCHEMY_DATABASE_URI"] = url
+    if config["ENV"] == "production":
+        config["SESSION_COOKIE_SECURE"] = True
+        config["REMEMBER_COOKIE_SECURE"] = True
+
+
+def _check(app: Flask) -> None:
+    """Refuse to start with settings that are unsafe in production or cannot work anywhere."""
+    config = app.config
+    if config["ENV"] == "production" and config["SECRET_KEY"] in (None, "", INSECURE_SECRET_KEY):
+        raise ConfigurationError(
+            "HIRETRACK_SECRET_KEY is missing or still the development default. In production set it "
+            'to a long random value, e.g. HIRETRACK_SECRET_KEY="$(python3 -c '
+            "'import secrets; print(secrets.token_hex(32))')\"."
+        )
+    if config["MAIL_BACKEND"] not in ("smtp", "file", "console", "memory"):
+        raise ConfigurationError("HIRETRACK_MAIL_BACKEND must be one of smtp, file or console.")
+    if config["SMTP_SECURITY"] not in ("none", "starttls", "ssl"):
+        raise ConfigurationError("HIRETRACK_SMTP_SECURITY must be one of none, starttls or ssl.")

@@ -1,0 +1,1 @@
+"""The "Waiting on you" dashboard."""

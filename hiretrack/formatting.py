@@ -1,0 +1,80 @@
+"""Presentation helpers shared by pages and emails: dates in the reader's time zone, labels."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+from flask_login import current_user
+
+
+def user_timezone() -> ZoneInfo:
+    """Return the signed-in user's time zone, else the configured HIRETRACK_TIMEZONE."""
+    name = getattr(current_user, "timezone", None) or current_app.config["TIMEZONE"]
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_datetime(value: datetime | None) -> str:
+    """Format an aware datetime in the user's time zone, e.g. "25 Nov 2026 14:05"."""
+    if value is None:
+        return "—"
+    return value.astimezone(user_timezone()).strftime("%d %b %Y %H:%M")
+
+
+def local_date(value: date | datetime | None) -> str:
+    """Format a date (or the local date of a datetime), e.g. "Wed 25 Nov 2026"."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(user_timezone()).date()
+    return value.strftime("%a %d %b %Y")
+
+
+def long_date(value: date | None) -> str:
+    """Format a date for candidate-facing text, e.g. "Tuesday 1 December 2026"."""
+    if value is None:
+        return ""
+    return f"{value.strftime('%A')} {value.day} {value.strftime('%B %Y')}"
+
+
+#: The main navigation: (endpoint, label, roles that see it; None for everyone).
+NAVIGATION = (
+    ("dashboard.index", "Waiting on you", None),
+    ("candidates.index", "Candidates", ("manager", "recruiter", "admin")),
+    ("requisitions.index", "Requisitions", None),
+    ("approvals.index", "My approvals", ("approver", "manager", "recruiter", "admin")),
+    ("messages.templates", "Templates", ("manager", "recruiter", "admin")),
+    ("messages.outbox", "Outbox", ("manager", "recruiter", "admin")),
+    ("reports.index", "Reports", None),
+    ("admin.index", "Admin", ("admin",)),
+)
+
+
+def navigation_links() -> list[tuple[str, str]]:
+    """The navigation entries for the signed-in user, for the features this build has."""
+    role = getattr(current_user, "role", None)
+    endpoints = current_app.view_functions
+    return [
+        (endpoint, label)
+        for endpoint, label, roles in NAVIGATION
+        if endpoint in endpoints and (roles is None or role in roles)
+    ]
+
+
+def reject_page(args: dict) -> dict:
+    """Drop `page` from query arguments so pagination links can set their own."""
+    return {k: v for k, v in args.items() if k != "page"}
+
+
+def template_helpers() -> dict:
+    """Names made available to every page template."""
+    links = navigation_links() if getattr(current_user, "is_authenticated", False) else []
+    return {
+        "local_datetime": local_datetime,
+        "local_date": local_date,
+        "long_date": long_date,
+        "nav_links": links,
+        "nav_endpoints": {endpoint for endpoint, _ in links},
+    }

@@ -1,0 +1,167 @@
+"""Email templates with their versions, drafts awaiting review, and the outbox of emails to send."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hiretrack.auth.models import User
+from hiretrack.candidates.stages import Stage
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+
+
+class TemplateCategory(StrEnum):
+    ACKNOWLEDGEMENT = "acknowledgement"
+    DELAY = "delay"
+    HOLD_NOTICE = "hold_notice"
+    CHECK_IN = "check_in"
+    MOVING_FORWARD = "moving_forward"
+    OFFER_COVER = "offer_cover"
+    CLOSURE_CANCELLED = "closure_cancelled"
+    CLOSURE_NOT_SELECTED = "closure_not_selected"
+    CLOSURE_WITHDRAWN = "closure_withdrawn"
+
+
+CATEGORY_LABELS = {
+    TemplateCategory.ACKNOWLEDGEMENT: "Acknowledgement",
+    TemplateCategory.DELAY: "Delay: approval pending",
+    TemplateCategory.HOLD_NOTICE: "Hold notice",
+    TemplateCategory.CHECK_IN: "Still waiting: check-in",
+    TemplateCategory.MOVING_FORWARD: "Good news: moving forward",
+    TemplateCategory.OFFER_COVER: "Written offer cover",
+    TemplateCategory.CLOSURE_CANCELLED: "Closure: position cancelled",
+    TemplateCategory.CLOSURE_NOT_SELECTED: "Closure: not selected",
+    TemplateCategory.CLOSURE_WITHDRAWN: "Closure: withdrawn",
+}
+
+#: Sending a template of these categories closes the application to the matching outcome.
+CLOSURE_OUTCOMES = {
+    TemplateCategory.CLOSURE_CANCELLED: Stage.POSITION_CANCELLED,
+    TemplateCategory.CLOSURE_NOT_SELECTED: Stage.NOT_SELECTED,
+    TemplateCategory.CLOSURE_WITHDRAWN: Stage.WITHDRAWN,
+}
+
+
+class EmailTemplate(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(30), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    promise_business_days: Mapped[int | None]
+    # None: shared template owned by recruiters; set: a manager's personal variant.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    current_version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    owner: Mapped[User | None] = relationship()
+    versions: Mapped[list["EmailTemplateVersion"]] = relationship(
+        back_populates="template", order_by="EmailTemplateVersion.number.desc()"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def category_label(self) -> str:
+        return CATEGORY_LABELS[TemplateCategory(self.category)]
+
+
+class EmailTemplateVersion(db.Model):
+    __table_args__ = (UniqueConstraint("template_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("email_template.id"))
+    number: Mapped[int]
+    name: Mapped[str] = mapped_column(String(120))
+    category: Mapped[str] = mapped_column(String(30))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    promise_business_days: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    change_note: Mapped[str] = mapped_column(String(300), default="")
+
+    template: Mapped[EmailTemplate] = relationship(back_populates="versions")
+    created_by: Mapped[User | None] = relationship()
+
+
+class DraftStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DISCARDED = "discarded"
+
+
+class Draft(db.Model):
+    """A personalised message prepared for review (e.g. by a hold), sent only on confirmation."""
+
+    __table_args__ = (Index("ix_draft_status_application", "status", "application_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("email_template.id"))
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("hold.id"), index=True)
+    subject: Mapped[str | None] = mapped_column(String(300))  # None: render from the template
+    body: Mapped[str | None] = mapped_column(Text)
+    promised_next_update: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(20), default=DraftStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    sent_at: Mapped[datetime | None]
+    outbox_email_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id"))
+
+    application: Mapped["Application"] = relationship()  # noqa: F821
+    template: Mapped[EmailTemplate] = relationship()
+    hold: Mapped["Hold | None"] = relationship()  # noqa: F821
+
+
+class OutboxStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waits for send_after; can still be cancelled
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a worker; the SMTP conversation may be under way
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure, shown to the manager
+    UNCONFIRMED = (
+        "unconfirmed"  # a worker died mid-send: it may have gone out; never resent blindly
+    )
+    CANCELLED = "cancelled"
+
+
+class OutboxEmail(db.Model):
+    """One email to one recipient, sent by the delivery worker, never inside a web request."""
+
+    __table_args__ = (
+        Index("ix_outbox_email_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_outbox_email_application", "application_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("application.id"))
+    # Staff emails (reminder digests, question notices) have a user recipient instead.
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("email_template.id"))
+    category: Mapped[str | None] = mapped_column(String(30))
+    to_address: Mapped[str] = mapped_column(String(254))
+    to_name: Mapped[str] = mapped_column(String(200), default="")
+    from_address: Mapped[str] = mapped_column(String(254))
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default=OutboxStatus.QUEUED)
+    send_after: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    application: Mapped["Application | None"] = relationship()  # noqa: F821

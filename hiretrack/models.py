@@ -1,0 +1,38 @@
+"""Import every model so that SQLAlchemy's registry and Alembic's autogenerate see all tables."""
+
+from hiretrack.admin.models import Department, OrganisationSettings
+from hiretrack.approvals.models import Approval
+from hiretrack.audit.models import AuditEntry
+from hiretrack.auth.models import ApiToken, ThrottleCounter, User
+from hiretrack.cadence.models import CalendarDay, ReminderDigest
+from hiretrack.candidates.models import Application, Candidate, StageChange, Touchpoint
+from hiretrack.holds.models import Hold
+from hiretrack.messages.models import Draft, EmailTemplate, EmailTemplateVersion, OutboxEmail
+from hiretrack.offers.models import Offer
+from hiretrack.requisitions.models import Requisition
+from hiretrack.status.models import StatusLink, UpdateFeedback
+
+__all__ = [
+    "ApiToken",
+    "Application",
+    "Approval",
+    "AuditEntry",
+    "CalendarDay",
+    "Candidate",
+    "Department",
+    "Draft",
+    "EmailTemplate",
+    "EmailTemplateVersion",
+    "Hold",
+    "Offer",
+    "OrganisationSettings",
+    "OutboxEmail",
+    "ReminderDigest",
+    "Requisition",
+    "StageChange",
+    "StatusLink",
+    "ThrottleCounter",
+    "Touchpoint",
+    "UpdateFeedback",
+    "User",
+]

@@ -1,0 +1,33 @@
+"""Offers: the terms a manager intends to put in writing, approved before they may go out."""
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+
+
+class OfferStatus(StrEnum):
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXTENDED = "extended"  # sent in writing
+
+
+class Offer(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
+    salary: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    start_date: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(20), default=OfferStatus.PENDING_APPROVAL)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    approvals: Mapped[list["Approval"]] = relationship(back_populates="offer")  # noqa: F821
+
+    __mapper_args__ = {"version_id_col": version}
