@@ -4,7 +4,7 @@ from hiretrack.admin.models import Department, OrganisationSettings
 from hiretrack.approvals.models import Approval
 from hiretrack.audit.models import AuditEntry
 from hiretrack.auth.models import ApiToken, ThrottleCounter, User
-from hiretrack.cadence.models import CalendarDay, ReminderDigest
+from hiretrack.cadence.models import BusinessCalendar, CalendarDay, ReminderDigest
 from hiretrack.candidates.models import Application, Candidate, StageChange, Touchpoint
 from hiretrack.holds.models import Hold
 from hiretrack.messages.models import Draft, EmailTemplate, EmailTemplateVersion, OutboxEmail
@@ -17,6 +17,7 @@ __all__ = [
     "Application",
     "Approval",
     "AuditEntry",
+    "BusinessCalendar",
     "CalendarDay",
     "Candidate",
     "Department",

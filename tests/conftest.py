@@ -11,6 +11,8 @@ import os
 from datetime import date
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from hiretrack import create_app
@@ -30,7 +32,7 @@ def base_config(database_url: str, tmp_path) -> dict:
         "MAIL_FILE_DIR": str(tmp_path / "mail"),
         "BASE_URL": "http://hiretrack.test",
         "COMPANY_NAME": "Acme Widgets",
-        "MAIL_FROM": "Acme Hiring <hiring@acme.test>",
+        "MAIL_FROM": "Acme Hiring <hiring@acme.example>",
     }
 
 
@@ -72,6 +74,7 @@ def empty_all_tables() -> None:
 def app(database_url, tmp_path):
     """A fresh app on an empty database, with the default email templates installed."""
     app = create_app(base_config(database_url, tmp_path))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         if database_url.startswith("sqlite"):
             db.create_all()
@@ -95,8 +98,25 @@ def ctx(app):
         db.session.rollback()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    Without this, a request made while a test holds an app context (to call services) would
+    share that context's `g` and database session, hiding bugs such as a cached current user.
+    Objects the test loaded before a request may be stale after it: re-read them.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        if has_app_context():
+            db.session.expire_all()
+        return response
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
@@ -116,7 +136,7 @@ def make_user(ctx):
     def make(role: str = "manager", **overrides):
         n = next(_sequence)
         user = create_user(
-            overrides.pop("email", f"{role}{n}@acme.test"),
+            overrides.pop("email", f"{role}{n}@acme.example"),
             overrides.pop("name", f"{role.title()} {n}"),
             role,
             overrides.pop("password", PASSWORD),

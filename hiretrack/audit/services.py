@@ -36,6 +36,12 @@ def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict,
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+def _unwrap(obj: Any) -> Any:
+    """Return the real object behind a proxy such as Flask-Login's current_user."""
+    getter = getattr(obj, "_get_current_object", None)
+    return getter() if getter is not None else obj
+
+
 def record_change(
     actor: Any,
     action: str,
@@ -45,6 +51,8 @@ def record_change(
     actor_label: str | None = None,
 ) -> AuditEntry:
     """Add an audit entry to the current transaction (so it commits or rolls back with the change)."""
+    entity = _unwrap(entity)
+    actor = _unwrap(actor)
     db.session.flush()
     if after is None:
         after = snapshot(entity)

@@ -62,7 +62,8 @@ def profile():
             flash(error.message, "error")
         else:
             db.session.commit()
-            login_user(current_user)  # this session continues; every other one has ended
+            # This session continues with the new token; every other one has ended.
+            login_user(current_user._get_current_object())
             flash("Password changed. You were signed out everywhere else.", "success")
             return redirect(url_for("auth.profile"))
     elif token_form.submit.data and token_form.validate_on_submit():

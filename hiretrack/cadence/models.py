@@ -32,3 +32,13 @@ class ReminderDigest(db.Model):
     sent_on: Mapped[date]
     outbox_email_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BusinessCalendar(db.Model):
+    """Which holiday calendar and date range the calendar_day rows were built for."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    holidays_code: Mapped[str] = mapped_column(String(20), default="")
+    first_day: Mapped[date]
+    last_day: Mapped[date]
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,94 @@
+"""Checks for values placed in email headers, where a stray line break starts a new header.
+
+Python 3.11.7's email package refuses a raw newline in a header, but an RFC 2047 encoded word
+that decodes to one (``=?UTF-8?Q?=0A?=``) is serialised as a real extra header (CVE-2024-6923).
+So every value is checked both as written and as a mail client would decode it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+from email import policy
+
+__all__ = ["HeaderInjectionError", "check_address_header", "check_header_value"]
+
+# C0 controls (including TAB, CR, LF, NUL), DEL, C1 controls (including NEL) and the Unicode
+# line and paragraph separators: everything some parser treats as the end of a line.
+_CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+# charset (optionally with an RFC 2231 *language), encoding, encoded text: no spaces, no "?".
+_ENCODED_WORD = re.compile(r"=\?(?P<charset>[^?\s]+)\?(?P<encoding>[QqBb])\?(?P<text>[^?\s]*)\?=")
+_BAD_QUOTED_PRINTABLE = re.compile(r"=(?![0-9A-Fa-f]{2})")
+
+
+class HeaderInjectionError(ValueError):
+    """A header value could smuggle content into other headers or the message body."""
+
+
+def check_header_value(value: str, field: str) -> str:
+    """Return value unchanged if it is safe in the `field` header; raise HeaderInjectionError."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a str, not {type(value).__name__}")
+    _reject_control_characters(value, field, "contains")
+    start = value.find("=?")
+    while start != -1:
+        decoded = _decode_encoded_word(value, start, field)
+        _reject_control_characters(decoded, field, "has an encoded word that decodes to")
+        start = value.find("=?", start + 2)
+    return value
+
+
+def check_address_header(value: str, field: str) -> str:
+    """Return value unchanged if it is a safe list of one or more email addresses."""
+    check_header_value(value, field)
+    try:
+        # The parser used when the message is serialised, so we judge what will be sent.
+        header = policy.default.header_factory("To", value)
+    except Exception as error:  # the address parser raises assorted errors on bad input
+        raise HeaderInjectionError(f"{field} is not a valid address list") from error
+    if header.defects:
+        raise HeaderInjectionError(f"{field} is not a valid address list: {header.defects[0]}")
+    if not header.addresses:
+        raise HeaderInjectionError(f"{field} has no email address")
+    for address in header.addresses:
+        if not address.username or not address.domain:
+            raise HeaderInjectionError(f"{field} has an incomplete address: {address}")
+    return value
+
+
+def _reject_control_characters(text: str, field: str, how: str) -> None:
+    """Refuse any character that ends a header line for some parser."""
+    match = _CONTROL_CHARACTER.search(text)
+    if match:
+        raise HeaderInjectionError(
+            f"{field} {how} a control character (U+{ord(match.group()):04X}), "
+            "which is not allowed in email headers"
+        )
+
+
+def _decode_encoded_word(value: str, start: int, field: str) -> str:
+    """Decode the encoded word at `start`, refusing anything that is not a well-formed one."""
+    match = _ENCODED_WORD.match(value, start)
+    if match is None:
+        raise HeaderInjectionError(f"{field} has a malformed encoded word at position {start}")
+    charset = match["charset"].partition("*")[0]
+    try:
+        codecs.lookup(charset)
+        raw = _decode_transfer_encoding(match["encoding"].upper(), match["text"])
+        return raw.decode(charset)
+    except (LookupError, ValueError) as error:  # unknown charset, bad base64, bad bytes
+        raise HeaderInjectionError(
+            f"{field} has a malformed encoded word at position {start}"
+        ) from error
+
+
+def _decode_transfer_encoding(encoding: str, text: str) -> bytes:
+    """Undo RFC 2047 Q or B encoding, strictly: a lenient decoder is how bypasses happen."""
+    if encoding == "B":
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    if not text.isascii() or _BAD_QUOTED_PRINTABLE.search(text):
+        raise ValueError("invalid Q encoding")
+    return binascii.a2b_qp(text.encode("ascii"), header=True)

@@ -1,0 +1,60 @@
+"""Configuration from HIRETRACK_* variables, and the refusal to run production insecurely."""
+
+import pytest
+
+from hiretrack import create_app
+from hiretrack.config import INSECURE_SECRET_KEY, ConfigurationError
+from hiretrack.resources import resource_dir
+
+
+def test_production_refuses_the_default_secret_key(monkeypatch):
+    monkeypatch.setenv("HIRETRACK_ENV", "production")
+    monkeypatch.delenv("HIRETRACK_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="HIRETRACK_SECRET_KEY"):
+        create_app()
+    monkeypatch.setenv("HIRETRACK_SECRET_KEY", INSECURE_SECRET_KEY)
+    with pytest.raises(ConfigurationError, match="HIRETRACK_SECRET_KEY"):
+        create_app()
+
+
+def test_production_with_a_real_secret_sets_secure_cookies(monkeypatch):
+    monkeypatch.setenv("HIRETRACK_ENV", "production")
+    monkeypatch.setenv(
+        "HIRETRACK_SECRET_KEY", "0123456789"
+    )  # all digits: JSON would make it an int
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "0123456789"
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_settings_come_from_prefixed_environment(monkeypatch):
+    monkeypatch.setenv("HIRETRACK_DATABASE_URL", "postgresql://u@db.internal/hiretrack")
+    monkeypatch.setenv("HIRETRACK_SMTP_PORT", "2525")
+    monkeypatch.setenv("HIRETRACK_HOLIDAYS", "GB-ENG")
+    monkeypatch.setenv("HIRETRACK_BASE_URL", "https://jobs.acme.example/")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.internal/hiretrack"
+    assert app.config["SMTP_PORT"] == 2525
+    assert app.config["HOLIDAYS"] == "GB-ENG"
+    assert app.config["BASE_URL"] == "https://jobs.acme.example"
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch):
+    monkeypatch.delenv("HIRETRACK_DATABASE_URL", raising=False)
+    app = create_app()
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{app.instance_path}/hiretrack.sqlite"
+    )
+
+
+def test_unknown_mail_backend_is_refused_with_a_clear_message(monkeypatch):
+    monkeypatch.setenv("HIRETRACK_MAIL_BACKEND", "pigeon")
+    with pytest.raises(ConfigurationError, match="smtp, file or console"):
+        create_app()
+
+
+def test_top_level_folders_are_found():
+    assert (resource_dir("templates") / "base.html").is_file()
+    assert (resource_dir("migrations") / "env.py").is_file()
