@@ -48,7 +48,7 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
     else:
         click.echo("Seeding the demo company…")
         seed_demo()
-    click.echo("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for login in DEMO_USERS:
         click.echo(f"  {login.role:<10} {login.email:<32} {login.name}")
     mail_dir = current_app.config["MAIL_FILE_DIR"] or f"{current_app.instance_path}/outbox-mail"

@@ -30,7 +30,12 @@ from hiretrack.messages.defaults import install_default_templates
 from hiretrack.messages.models import Draft, DraftStatus
 from hiretrack.offers.services import propose_offer
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
-from hiretrack.requisitions.services import create_requisition, set_status, submit_for_approval
+from hiretrack.requisitions.services import (
+    create_requisition,
+    open_applications,
+    set_status,
+    submit_for_approval,
+)
 
 DEMO_PASSWORD = "hiretrack-demo"
 
@@ -262,11 +267,9 @@ def seed_demo(rng: random.Random | None = None) -> None:
         pending_draft.status = DraftStatus.PENDING
 
     # Platform Engineer: a hiring freeze hold owned by finance, still within its date.
-    platform_apps = [
-        apply(platform, "final_round", 18, [(3, "email", "Update: still deciding.", 5)]),
-        apply(platform, "interviewing", 10, [(2, "phone", "Phone screen went well.", 5)]),
-        apply(platform, "interviewing", 9, []),
-    ]
+    apply(platform, "final_round", 18, [(3, "email", "Update: still deciding.", 5)])
+    apply(platform, "interviewing", 10, [(2, "phone", "Phone screen went well.", 5)])
+    apply(platform, "interviewing", 9, [])
     freeze = place_hold(
         maria,
         platform,
@@ -277,6 +280,8 @@ def seed_demo(rng: random.Random | None = None) -> None:
         expected_clear_date=(utcnow() + timedelta(days=9)).date(),
     ).hold
     freeze.opened_at = _days_ago(4)
+    for application in open_applications(platform):
+        application.update_requested_at = freeze.opened_at
     db.session.flush()
 
     # Data Analyst: one candidate with an approved offer, others on track or overdue.
