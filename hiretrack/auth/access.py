@@ -7,6 +7,7 @@ answer never reveals that it exists.
 """
 
 from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 
 from hiretrack.approvals.models import Approval
 from hiretrack.auth.models import Role, User
@@ -84,6 +85,55 @@ def visible_approvals(user: User) -> ColumnElement[bool]:
     if user.role == Role.APPROVER:
         return Approval.approver_id == user.id
     return Approval.requisition_id.in_(select(Requisition.id).where(visible_requisitions(user)))
+
+
+def _report_departments(user: User):
+    """A manager's departments: those of the requisitions they manage (a subquery of ids)."""
+    managed = aliased(Requisition, name="managed_requisition")
+    return select(managed.department_id).where(managed.manager_id == user.id)
+
+
+def report_requisitions(user: User) -> ColumnElement[bool]:
+    """SQL condition on Requisition for reports: a manager sees their departments' figures.
+
+    A manager's departments are those of the requisitions they manage; an approver sees the
+    requisitions their approvals and holds touch; recruiters and admins see everything.
+    """
+    if can_manage_all(user):
+        return true()
+    if user.role == Role.MANAGER:
+        return Requisition.department_id.in_(_report_departments(user))
+    return visible_requisitions(user)
+
+
+def _in_report_departments(requisition_id, user: User) -> ColumnElement[bool]:
+    """requisition_id belongs to one of a manager's departments (safe beside a Requisition join)."""
+    scoped = aliased(Requisition, name="department_requisition")
+    return requisition_id.in_(
+        select(scoped.id).where(scoped.department_id.in_(_report_departments(user)))
+    )
+
+
+def report_holds(user: User) -> ColumnElement[bool]:
+    """SQL condition on Hold for the hold report: approvers see only the holds they own."""
+    if can_manage_all(user):
+        return true()
+    if user.role == Role.APPROVER:
+        return Hold.owner_id == user.id
+    if user.role == Role.MANAGER:
+        return _in_report_departments(Hold.requisition_id, user)
+    return false()
+
+
+def report_approvals(user: User) -> ColumnElement[bool]:
+    """SQL condition on Approval for the bottleneck report: approvers see only their own."""
+    if can_manage_all(user):
+        return true()
+    if user.role == Role.APPROVER:
+        return Approval.approver_id == user.id
+    if user.role == Role.MANAGER:
+        return _in_report_departments(Approval.requisition_id, user)
+    return false()
 
 
 def _get(model, object_id, condition, label: str):
