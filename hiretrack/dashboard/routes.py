@@ -1,9 +1,13 @@
 """The dashboard: who is waiting on the signed-in user, most urgent first."""
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from hiretrack.dashboard.queries import STATUS_FILTERS, counters, waiting_page, waiting_query
+from hiretrack.web import template_globals, today
+
 bp = Blueprint("dashboard", __name__)
+bp.app_context_processor(template_globals)
 
 
 @bp.get("/")
@@ -17,5 +21,17 @@ def home():
 @bp.get("/dashboard")
 @login_required
 def index():
-    """Show the user's waiting candidates ordered by urgency."""
-    return render_template("dashboard/index.html")
+    """Show the user's waiting candidates ordered by urgency, with the counters that need action."""
+    status_filter = request.args.get("status")
+    if status_filter not in STATUS_FILTERS:
+        status_filter = None
+    query, columns = waiting_query(current_user, today())
+    figures = counters(current_user, query, columns)
+    page = waiting_page(current_user, query, columns, status_filter)
+    return render_template(
+        "dashboard/index.html",
+        counters=figures,
+        page=page,
+        status_filter=status_filter,
+        today=today(),
+    )

@@ -1,0 +1,46 @@
+"""Approval forms: add a step to a requisition's chain, record a decision."""
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, RadioField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from hiretrack.approvals.models import ApprovalKind
+from hiretrack.web import DateWithin, VersionField, as_choices, optional_int
+
+KIND_LABELS = {
+    ApprovalKind.BUDGET: "Budget",
+    ApprovalKind.HEADCOUNT: "Headcount",
+    ApprovalKind.COMPENSATION: "Compensation",
+    ApprovalKind.OFFER: "Offer sign-off",
+}
+
+
+class ApprovalStepForm(FlaskForm):
+    kind = SelectField(
+        "Kind of approval",
+        choices=as_choices(
+            [(k.value, KIND_LABELS[k]) for k in ApprovalKind if k != ApprovalKind.OFFER]
+        ),
+        validators=[InputRequired()],
+    )
+    approver_id = SelectField(
+        "Approver", coerce=optional_int, validators=[DataRequired("Choose the approver.")]
+    )
+    due_date = DateField(
+        "Decision due by",
+        validators=[Optional(), DateWithin(what="The due date")],
+    )
+    submit = SubmitField("Add approval step")
+
+
+class DecisionForm(FlaskForm):
+    decision = RadioField(
+        "Decision",
+        choices=as_choices([("approved", "Approve"), ("rejected", "Reject")]),
+        validators=[InputRequired("Choose approve or reject.")],
+    )
+    note = TextAreaField(
+        "Note (why, or what would change your mind)", validators=[Length(max=5000)]
+    )
+    version = VersionField()
+    submit = SubmitField("Record decision")

@@ -1,0 +1,179 @@
+"""Candidate forms: add and edit a person, apply them, change stage with closure, log a contact, offer terms."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from hiretrack.cadence.queries import CADENCE_LABELS
+from hiretrack.candidates.models import Channel, Direction
+from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, Stage
+from hiretrack.web import DateWithin, VersionField, as_choices, optional_int
+
+START_STAGES = [
+    (Stage.INTERVIEWING.value, "Interviewing"),
+    (Stage.FINAL_ROUND.value, "Final round"),
+]
+
+CHANNEL_LABELS = {
+    Channel.PHONE: "Phone call",
+    Channel.MEETING: "Meeting (in person or video)",
+    Channel.EMAIL: "Email",
+    Channel.OTHER: "Other",
+}
+
+
+class CandidateForm(FlaskForm):
+    name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    version = VersionField()
+    submit = SubmitField("Save candidate")
+
+
+class NewCandidateForm(CandidateForm):
+    requisition_id = SelectField("Apply to", coerce=optional_int, validators=[Optional()])
+    stage = SelectField(
+        "Starting at", choices=as_choices(START_STAGES), default=Stage.INTERVIEWING.value
+    )
+    submit = SubmitField("Add candidate")
+
+
+class CandidateFilterForm(FlaskForm):
+    """The list's search and filters, from the query string (no CSRF: they change nothing)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Name or email contains", validators=[Optional(), Length(max=200)])
+    stage = SelectField(
+        "Stage",
+        choices=as_choices([("", "Any stage")] + [(s.value, LABELS[s]) for s in Stage]),
+        validators=[Optional()],
+    )
+    cadence = SelectField(
+        "Update status",
+        choices=as_choices(
+            [("", "Any")] + [(s.value, label) for s, label in CADENCE_LABELS.items()]
+        ),
+        validators=[Optional()],
+    )
+
+
+class ApplyForm(FlaskForm):
+    requisition_id = SelectField(
+        "Requisition", coerce=optional_int, validators=[DataRequired("Choose a requisition.")]
+    )
+    stage = SelectField(
+        "Starting at", choices=as_choices(START_STAGES), default=Stage.INTERVIEWING.value
+    )
+    submit = SubmitField("Apply")
+
+
+class StageForm(FlaskForm):
+    target = SelectField("Move to", validators=[InputRequired("Choose the new stage.")])
+    note = TextAreaField("Note (internal)", validators=[Optional(), Length(max=5000)])
+    closure_method = RadioField(
+        "How does the candidate hear about it?",
+        choices=as_choices(
+            [
+                ("email", "Send them the closure email now (you review it first)"),
+                ("recorded", "I told them another way: record it below"),
+            ]
+        ),
+        validators=[Optional()],
+    )
+    closure_channel = SelectField(
+        "How you told them",
+        choices=as_choices([(c.value, CHANNEL_LABELS[c]) for c in Channel]),
+        default=Channel.PHONE.value,
+        validators=[Optional()],
+    )
+    closure_note = TextAreaField("What you told them", validators=[Optional(), Length(max=5000)])
+    version = VersionField()
+    submit = SubmitField("Change stage")
+
+    def validate_closure_method(self, field) -> None:
+        if self.target.data in {s.value for s in CLOSED_OUTCOMES} and not field.data:
+            raise ValidationError(
+                "Closing an application needs closure: send the closure email, or record how "
+                "you told the candidate."
+            )
+
+    def validate_closure_note(self, field) -> None:
+        if (
+            self.target.data in {s.value for s in CLOSED_OUTCOMES}
+            and self.closure_method.data == "recorded"
+            and not (field.data or "").strip()
+        ):
+            raise ValidationError("Say how the candidate was told (a short note is required).")
+
+
+class TouchpointForm(FlaskForm):
+    direction = RadioField(
+        "Who reached out",
+        choices=as_choices(
+            [
+                (Direction.OUTBOUND.value, "We contacted the candidate"),
+                (Direction.INBOUND.value, "The candidate contacted us"),
+            ]
+        ),
+        default=Direction.OUTBOUND.value,
+        validators=[InputRequired("Say who reached out.")],
+    )
+    channel = SelectField(
+        "How",
+        choices=as_choices([(c.value, CHANNEL_LABELS[c]) for c in Channel]),
+        default=Channel.PHONE.value,
+    )
+    note = TextAreaField("What was said", validators=[Optional(), Length(max=5000)])
+    promised_next_update = DateField(
+        "Next update promised by",
+        validators=[Optional(), DateWithin(days_ahead=366, what="The promised date")],
+    )
+    submit = SubmitField("Log contact")
+
+    def validate_channel(self, field) -> None:
+        if field.data == Channel.EMAIL.value and self.direction.data == Direction.OUTBOUND.value:
+            raise ValidationError(
+                "Send emails with 'Send update', so they are delivered and tracked; log calls, "
+                "meetings and the candidate's own emails here."
+            )
+
+
+class OfferForm(FlaskForm):
+    salary = IntegerField(
+        "Annual salary",
+        validators=[InputRequired("Enter the salary."), NumberRange(min=1, max=100_000_000)],
+    )
+    currency = StringField("Currency", validators=[Optional(), Length(min=3, max=3)])
+    start_date = DateField(
+        "Start date", validators=[Optional(), DateWithin(days_ahead=2 * 366, what="The start date")]
+    )
+    approver_id = SelectField(
+        "Offer approver", coerce=optional_int, validators=[DataRequired("Choose who signs off.")]
+    )
+    compensation_approver_id = SelectField(
+        "Compensation approver (if the salary is outside the band)",
+        coerce=optional_int,
+        validators=[Optional()],
+    )
+    due_date = DateField(
+        "Approval due by", validators=[Optional(), DateWithin(what="The due date")]
+    )
+    submit = SubmitField("Record terms and ask for approval")

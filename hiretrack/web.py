@@ -1,0 +1,201 @@
+"""Helpers the web views share: pagination, domain errors shown on forms, links to other features."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from flask import current_app, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import Select, func, select
+from wtforms import IntegerField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms.widgets import HiddenInput
+
+from hiretrack.database import utcnow
+from hiretrack.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from hiretrack.extensions import db
+
+PER_PAGE = 25
+MAX_PAGE = 100_000
+
+#: Status code for a form sent back with errors: the browser shows it, tools see the refusal.
+FORM_REJECTED = 422
+
+
+def page_number(param: str = "page") -> int:
+    """Read a page number from the query string; anything odd means the first page."""
+    raw = request.args.get(param, "1")
+    try:
+        number = int(raw)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), MAX_PAGE)
+
+
+@dataclass
+class Page:
+    """One page of a list, with what the pager macro needs to link to its neighbours."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+    param: str = "page"
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return min(self.page - 1, self.pages)
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def paginate(
+    query: Select, *, per_page: int = PER_PAGE, param: str = "page", scalars: bool = True
+) -> Page:
+    """Run one page of query (two SQL statements: the count and the page), however long the list."""
+    number = page_number(param)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    offset = (number - 1) * per_page
+    if offset >= (total or 0) and number > 1:
+        # Past the end (an old link): show the last page rather than an empty one.
+        number = max(1, -(-(total or 0) // per_page))
+        offset = (number - 1) * per_page
+    result = db.session.execute(query.limit(per_page).offset(offset))
+    items = list(result.scalars()) if scalars else list(result)
+    return Page(items=items, page=number, per_page=per_page, total=total or 0, param=param)
+
+
+def paginate_list(items: list, *, per_page: int = PER_PAGE, param: str = "page") -> Page:
+    """Paginate a list already in memory (e.g. a merged timeline)."""
+    number = page_number(param)
+    pages = max(1, -(-len(items) // per_page))
+    number = min(number, pages)
+    start = (number - 1) * per_page
+    return Page(items[start : start + per_page], number, per_page, len(items), param)
+
+
+def show_errors(form: FlaskForm, error: DomainError, field_names: dict[str, str] | None = None):
+    """Put a refused action's message on the form: per field where the service named one."""
+    field_names = field_names or {}
+    placed = False
+    if isinstance(error, ValidationFailed):
+        for key, messages in error.errors.items():
+            name = field_names.get(key, key)
+            field = getattr(form, name, None) if name else None
+            if field is not None and hasattr(field, "errors"):
+                errors = list(field.errors) if isinstance(field.errors, list | tuple) else []
+                field.errors = errors + [m for m in messages if m not in errors]
+                placed = True
+    form.form_errors.append(error.message)
+    return placed
+
+
+def run_service(form: FlaskForm, action, field_names: dict[str, str] | None = None):
+    """Call a service for a valid form; a refusal becomes form errors and the transaction rolls back.
+
+    NotFound and PermissionDenied pass through to the error pages: they are about the object,
+    not the input. Returns (True, result) on success (not yet committed), else (False, None).
+    """
+    try:
+        return True, action()
+    except (NotFound, PermissionDenied):
+        raise
+    except DomainError as error:
+        db.session.rollback()
+        show_errors(form, error, field_names)
+        return False, None
+
+
+def feature_url(endpoint: str, **values: Any) -> str | None:
+    """URL of another feature's page when this build has it, else None (features land one by one)."""
+    if endpoint not in current_app.view_functions:
+        return None
+    try:
+        return url_for(endpoint, **values)
+    except Exception:  # noqa: BLE001  (a feature whose URL needs other arguments: no link)
+        return None
+
+
+def today() -> date:
+    return utcnow().date()
+
+
+class DateWithin:
+    """WTForms validator: a date within a sensible window around today, with a plain message."""
+
+    def __init__(self, days_back: int = 0, days_ahead: int = 2 * 366, what: str = "The date"):
+        self.days_back, self.days_ahead, self.what = days_back, days_ahead, what
+
+    def __call__(self, form, field) -> None:
+        if field.data is None:
+            return
+        first = today() - timedelta(days=self.days_back)
+        last = today() + timedelta(days=self.days_ahead)
+        if not first <= field.data <= last:
+            if self.days_back == 0:
+                raise ValidationError(f"{self.what} must be between today and {last.isoformat()}.")
+            raise ValidationError(
+                f"{self.what} must be between {first.isoformat()} and {last.isoformat()}."
+            )
+
+
+def as_choices(pairs) -> list[SelectChoice]:
+    """Turn (value, label) pairs into WTForms select choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def optional_int(value) -> int | None:
+    """Coerce a select's value to an int, with the empty choice meaning None."""
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+def VersionField() -> IntegerField:  # noqa: N802  (reads like the field class it builds)
+    """The hidden version a form was loaded at, so a second editor cannot silently overwrite."""
+    return IntegerField(
+        widget=HiddenInput(),
+        validators=[Optional(), NumberRange(min=1, max=2**31 - 1)],
+    )
+
+
+def version_of(form) -> int | None:
+    return form.version.data if form.version.data else None
+
+
+def user_choices(roles: tuple[str, ...] | None = None, *, include_none: str | None = None):
+    """Active users as select choices, labelled "Name (role)", in one query."""
+    from hiretrack.auth.models import User
+
+    query = select(User.id, User.name, User.role).where(User.active.is_(True))
+    if roles:
+        query = query.where(User.role.in_(roles))
+    choices = [
+        (user_id, f"{name} ({role})")
+        for user_id, name, role in db.session.execute(query.order_by(User.name, User.id))
+    ]
+    return as_choices(([(None, include_none)] if include_none else []) + choices)
+
+
+def template_globals() -> dict:
+    """Names every page template may use for cross-feature links."""
+    return {"feature_url": feature_url}

@@ -1,0 +1,212 @@
+"""The "Waiting on you" dashboard: urgency order, counters, suggested messages, bounded SQL."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from hiretrack.candidates.services import log_touchpoint
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+from hiretrack.holds.services import place_hold
+from hiretrack.messages.models import OutboxEmail, OutboxStatus
+
+
+def _silent_for(application, days: int) -> None:
+    """Make an application look as if nobody wrote to the candidate for `days` calendar days."""
+    application.opened_at = utcnow() - timedelta(days=days)
+    application.stage_entered_at = application.opened_at
+    application.last_contact_at = None
+    application.promised_next_update = None
+    db.session.commit()
+
+
+def _rows(html: str) -> list[str]:
+    """The candidate names of the dashboard table, in order."""
+    table = html.split('id="waiting"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<th scope="row"><a href="/candidates/\d+">([^<]+)</a>', table)
+
+
+@pytest.fixture
+def manager(make_user):
+    return make_user("manager", name="Maria Manager")
+
+
+def test_dashboard_orders_by_urgency_and_says_each_status_in_words(
+    client, login, manager, make_requisition, make_candidate, make_application
+):
+    requisition = make_requisition(manager=manager)
+    names = {
+        "Gina Ghosted": 40,  # far past twice the cadence
+        "Olga Overdue": 9,  # past the 5-business-day cadence
+        "Tom OnTrack": 0,
+    }
+    for name, days in names.items():
+        application = make_application(
+            requisition=requisition, candidate=make_candidate(name=name), stage="final_round"
+        )
+        _silent_for(application, days)
+    due = make_application(
+        requisition=requisition, candidate=make_candidate(name="Dora Due"), stage="final_round"
+    )
+    log_touchpoint(
+        manager,
+        due,
+        direction="outbound",
+        channel="phone",
+        note="Called",
+        promised_next_update=utcnow().date(),
+    )
+    db.session.commit()
+
+    login(manager)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert _rows(html) == ["Gina Ghosted", "Olga Overdue", "Dora Due", "Tom OnTrack"]
+    for word in ("Ghosted", "Overdue", "Due", "On track"):
+        assert f">{word}</span>" in html
+    counters = html.split('aria-label="At a glance"', 1)[1].split("</section>", 1)[0]
+    assert re.search(r"<strong>2</strong>\s*<a [^>]*>Overdue for an update", counters)
+    assert "of which 1 ghosted" in counters
+
+    filtered = client.get("/dashboard?status=attention").get_data(as_text=True)
+    assert _rows(filtered) == ["Gina Ghosted", "Olga Overdue"]
+
+
+def test_dashboard_shows_only_the_managers_own_candidates(
+    client, login, manager, make_user, make_requisition, make_candidate, make_application
+):
+    make_application(
+        requisition=make_requisition(manager=manager), candidate=make_candidate(name="Mine Only")
+    )
+    other = make_user("manager")
+    make_application(
+        requisition=make_requisition(manager=other), candidate=make_candidate(name="Not Yours")
+    )
+    login(manager)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "Mine Only" in html
+    assert "Not Yours" not in html
+
+
+def test_hold_shows_as_blocker_and_suggests_a_hold_notice_until_one_is_sent(
+    client, login, manager, make_requisition, make_candidate, make_application
+):
+    from hiretrack.messages.models import Draft
+    from hiretrack.messages.services import send_drafts
+
+    requisition = make_requisition(manager=manager)
+    make_application(requisition=requisition, candidate=make_candidate(name="Hana Held"))
+    result = place_hold(
+        manager,
+        requisition,
+        reason="budget",
+        summary="Budget technicality at head office",
+        owner_name="Head office",
+    )
+    db.session.commit()
+    login(manager)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "Budget technicality at head office" in html
+    assert "category=hold_notice" in html
+    counters = html.split('aria-label="At a glance"', 1)[1].split("</section>", 1)[0]
+    assert re.search(r"<strong>1</strong>\s*<a [^>]*>Open holds", counters)
+
+    drafts = [db.session.get(Draft, draft.id) for draft in result.drafts]
+    send_drafts(manager, drafts)
+    db.session.commit()
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "category=hold_notice" not in html
+    assert "category=check_in" in html
+
+
+def test_counters_for_closure_pending_and_failed_deliveries(
+    client, login, manager, make_requisition, make_candidate, make_application
+):
+    from hiretrack.holds.services import resolve_hold
+
+    requisition = make_requisition(manager=manager)
+    first = make_application(requisition=requisition, candidate=make_candidate(name="Ann One"))
+    make_application(requisition=requisition, candidate=make_candidate(name="Ben Two"))
+    hold = place_hold(
+        manager, requisition, reason="freeze", summary="Hiring freeze", owner_name="CFO"
+    ).hold
+    resolve_hold(manager, hold, "cancelled", "The role is gone")
+    db.session.add(
+        OutboxEmail(
+            application_id=first.id,
+            to_address="ann@example.org",
+            from_address="hiring@acme.example",
+            subject="Update",
+            body_text="x",
+            body_html="x",
+            message_id="<failed-1@acme.example>",
+            status=OutboxStatus.FAILED,
+        )
+    )
+    db.session.commit()
+    login(manager)
+    html = client.get("/dashboard").get_data(as_text=True)
+    counters = html.split('aria-label="At a glance"', 1)[1].split("</section>", 1)[0]
+    assert re.search(r"<strong>2</strong>\s*<a [^>]*>Closure pending", counters)
+    assert re.search(r"<strong>1</strong>\s*(<a [^>]*>|<span>)Failed deliveries", counters)
+    assert re.search(r"<strong>0</strong>\s*<a [^>]*>Open holds", counters)
+
+
+def test_dashboard_runs_the_same_number_of_queries_for_5_or_30_applications(
+    app, client, login, manager, make_requisition, make_candidate, make_application
+):
+    requisition = make_requisition(manager=manager)
+    hold_requisition = make_requisition(manager=manager)
+
+    def add(count: int, target) -> None:
+        for _ in range(count):
+            make_application(requisition=target, stage="final_round")
+
+    add(3, requisition)
+    add(2, hold_requisition)
+    place_hold(manager, hold_requisition, reason="budget", summary="Budget", owner_name="HQ")
+    db.session.commit()
+    login(manager)
+    # Warm up twice: the calendar table is built, then remembered as checked for today.
+    client.get("/dashboard")
+    client.get("/dashboard")
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get("/dashboard").status_code == 200
+        with_five = len(statements)
+        add(15, requisition)
+        add(10, hold_requisition)
+        statements.clear()
+        response = client.get("/dashboard")
+        with_thirty = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    assert "(30 in all)" in response.get_data(as_text=True)
+    assert with_thirty == with_five, statements
+    assert with_five <= 12
+
+
+def test_approver_sees_decisions_waiting_without_send_buttons(
+    client, login, make_user, manager, make_requisition, make_application
+):
+    from hiretrack.approvals.services import request_approval
+
+    approver = make_user("approver")
+    requisition = make_requisition(manager=manager)
+    make_application(requisition=requisition)
+    request_approval(manager, requisition, "budget", approver.id)
+    db.session.commit()
+    login(approver)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "Approvals waiting on your decision" in html
+    assert "Send update" not in html
