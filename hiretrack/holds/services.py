@@ -228,3 +228,26 @@ def open_holds_for_application(application: Application) -> list[Hold]:
             .order_by(Hold.opened_at)
         )
     )
+
+
+def open_holds_for_applications(applications: list[Application]) -> dict[int, list[Hold]]:
+    """`open_holds_for_application` for a page of applications at once, in one query."""
+    requisition_ids = {application.requisition_id for application in applications}
+    if not requisition_ids:
+        return {}
+    holds = list(
+        db.session.scalars(
+            select(Hold)
+            .where(Hold.requisition_id.in_(requisition_ids), Hold.resolved_at.is_(None))
+            .order_by(Hold.opened_at, Hold.id)
+        )
+    )
+    return {
+        application.id: [
+            hold
+            for hold in holds
+            if hold.requisition_id == application.requisition_id
+            and hold.application_id in (None, application.id)
+        ]
+        for application in applications
+    }
