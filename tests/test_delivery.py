@@ -1,0 +1,725 @@
+"""Delivery: the outbox worker against a real SMTP server on loopback, faults included.
+
+Messages are queued through the real send service and delivered by `deliver_batch` or the CLI;
+what the aiosmtpd server received is parsed with the `email` package. After every fault each
+queued message must arrive exactly once: none lost, none twice.
+"""
+
+import os
+import signal
+import threading
+from collections import Counter
+from datetime import timedelta
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from email.utils import parseaddr
+
+import pytest
+import time_machine
+from aiosmtpd.smtp import AuthResult
+from sqlalchemy import select, true
+
+from hiretrack.auth.access import visible_applications
+from hiretrack.candidates.models import Touchpoint
+from hiretrack.candidates.services import update_candidate
+from hiretrack.candidates.stages import Stage
+from hiretrack.database import utcnow
+from hiretrack.errors import GuardrailRefused, TransitionNotAllowed
+from hiretrack.extensions import db
+from hiretrack.messages import backends, delivery
+from hiretrack.messages.backends import ConsoleBackend, FileBackend, build_envelope
+from hiretrack.messages.delivery import (
+    MAX_ATTEMPTS,
+    claim,
+    deliver_batch,
+    drain,
+    failed_deliveries,
+    mark_unconfirmed_as_sent,
+    requeue,
+    retry_delay,
+)
+from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.messages.services import choose_template, send_message
+from tests.conftest import POSTGRES_URL
+from tests.smtp_server import SmtpServer, free_port
+
+MANAGER_EMAIL = "grace.hopper@acme.example"
+TITLE = "Staff Data Engineer"
+
+
+@pytest.fixture
+def requisition(make_user, make_requisition):
+    manager = make_user("manager", name="Grace Hopper", email=MANAGER_EMAIL)
+    return make_requisition(manager=manager, title=TITLE)
+
+
+@pytest.fixture
+def queue_email(ctx, requisition, make_candidate, make_application):
+    """Queue a check-in email through the real send service and commit; returns the outbox row."""
+
+    def queue(name: str | None = None, email: str | None = None, **send_options) -> OutboxEmail:
+        manager = requisition.manager
+        details = {key: value for key, value in (("name", name), ("email", email)) if value}
+        candidate = make_candidate(actor=manager, **details)
+        application = make_application(requisition=requisition, candidate=candidate)
+        template = choose_template(manager, "check_in")
+        sent = send_message(manager, application, template, **send_options)
+        db.session.commit()
+        return sent.outbox
+
+    return queue
+
+
+@pytest.fixture
+def smtp_app(app, smtp_server):
+    """The app delivering to the loopback SMTP server."""
+    app.config.update(smtp_server.app_config())
+    return app
+
+
+def fresh(outbox: OutboxEmail) -> OutboxEmail:
+    """Re-read a row as the database has it now (another session or thread may have changed it)."""
+    db.session.expire_all()
+    return db.session.get(OutboxEmail, outbox.id)
+
+
+def touchpoint_of(outbox: OutboxEmail) -> Touchpoint:
+    return db.session.scalars(
+        select(Touchpoint).where(Touchpoint.outbox_email_id == outbox.id)
+    ).one()
+
+
+def assert_each_once(smtp_server, rows: list[OutboxEmail]) -> None:
+    """Every row's Message-ID arrived exactly once, and nothing else arrived."""
+    counts = Counter(smtp_server.message_ids())
+    assert counts == Counter(fresh(row).message_id for row in rows)
+    assert all(fresh(row).status == OutboxStatus.SENT for row in rows)
+
+
+# --- the message itself ---------------------------------------------------------------------
+
+
+def test_delivered_message_has_headers_parts_and_personalisation(
+    smtp_app, smtp_server, queue_email
+):
+    outbox = queue_email(name="Ada Lovelace", email="ada@example.org")
+
+    report = deliver_batch("worker-1")
+
+    assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
+    [received] = smtp_server.received
+    assert received.recipients == ["ada@example.org"]
+    assert received.sender == "hiring@acme.example"
+    message = received.message
+    assert parseaddr(message["From"]) == ("Acme Hiring", "hiring@acme.example")
+    assert [(a.display_name, a.addr_spec) for a in message["To"].addresses] == [
+        ("Ada Lovelace", "ada@example.org")
+    ]
+    assert message["Reply-To"].addresses[0].addr_spec == MANAGER_EMAIL
+    assert message["Reply-To"].addresses[0].display_name == "Grace Hopper"
+    assert message["Message-ID"] == outbox.message_id
+    assert message["Subject"] == f"Still waiting: your application for {TITLE}"
+    assert message["Date"] is not None
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    for body in (text, html):
+        assert "Dear Ada," in body
+        assert TITLE in body
+        assert "Grace Hopper" in body
+    assert "<p>Dear Ada,</p>" in html
+    assert "http://hiretrack.test/status/" in text
+
+
+def test_sent_row_records_delivery_as_contact(smtp_app, smtp_server, queue_email):
+    outbox = queue_email()
+    assert touchpoint_of(outbox).occurred_at is None  # not contact until it is delivered
+
+    deliver_batch("worker-1")
+
+    row = fresh(outbox)
+    assert row.status == OutboxStatus.SENT
+    assert row.attempts == 1
+    assert row.sent_at is not None
+    touchpoint = touchpoint_of(row)
+    assert touchpoint.occurred_at == row.sent_at
+    assert touchpoint.application.last_contact_at == row.sent_at
+
+
+def test_every_message_has_its_own_message_id(smtp_app, smtp_server, queue_email):
+    rows = [queue_email() for _ in range(3)]
+
+    deliver_batch("worker-1")
+
+    assert len(set(smtp_server.message_ids())) == 3
+    assert_each_once(smtp_server, rows)
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+def test_server_down_then_up_delivers_each_message_once(app, smtp_server, queue_email):
+    rows = [queue_email() for _ in range(3)]
+    app.config.update(smtp_server.app_config(), SMTP_PORT=free_port())  # nothing listens there
+
+    down = deliver_batch("worker-1")
+
+    assert down.retrying == 1 and down.sent == 0
+    assert "Cannot use the mail server" in down.backend_error
+    first = fresh(rows[0])
+    assert (first.status, first.attempts) == (OutboxStatus.QUEUED, 1)
+    assert first.next_attempt_at > utcnow()
+    assert "refused" in first.last_error.lower()
+    # The batch stopped: the others were not tried against a server known to be down.
+    assert [fresh(row).attempts for row in rows[1:]] == [0, 0]
+
+    app.config.update(SMTP_PORT=smtp_server.port)
+    up = deliver_batch("worker-1", now=utcnow() + retry_delay(1) + timedelta(seconds=1))
+
+    assert up.sent == 3
+    assert_each_once(smtp_server, rows)
+
+
+def test_451_is_retried_after_a_backoff_and_delivered_once(smtp_app, smtp_server, queue_email):
+    outbox = queue_email()
+    smtp_server.handler.refuse_next_data("451 4.3.0 Mailbox busy, try later")
+
+    first = deliver_batch("worker-1")
+
+    assert first.retrying == 1
+    row = fresh(outbox)
+    assert (row.status, row.attempts) == (OutboxStatus.QUEUED, 1)
+    assert "451" in row.last_error
+    assert deliver_batch("worker-1").attempted == 0  # not due until the backoff has passed
+
+    later = deliver_batch("worker-1", now=utcnow() + timedelta(minutes=2))
+
+    assert later.sent == 1
+    assert_each_once(smtp_server, [outbox])
+    assert fresh(outbox).attempts == 2
+
+
+def test_421_at_mail_from_reconnects_for_the_next_message(smtp_app, smtp_server, queue_email):
+    rows = [queue_email() for _ in range(2)]
+    smtp_server.handler.refuse_next_mail("421 4.3.2 Too many messages on this connection")
+
+    report = deliver_batch("worker-1")
+
+    assert (report.sent, report.retrying) == (1, 1)
+    assert fresh(rows[0]).status == OutboxStatus.QUEUED
+    deliver_batch("worker-1", now=utcnow() + timedelta(minutes=2))
+    assert_each_once(smtp_server, rows)
+
+
+def test_550_fails_that_message_and_delivers_the_others(smtp_app, smtp_server, queue_email):
+    rows = [queue_email(email=f"person{n}@example.org") for n in range(3)]
+    smtp_server.handler.refuse_recipient("person1@example.org", "550 5.1.1 No such user here")
+
+    report = deliver_batch("worker-1")
+
+    assert (report.sent, report.retrying, report.failed) == (2, 0, 1)
+    failed = fresh(rows[1])
+    assert failed.status == OutboxStatus.FAILED
+    assert "550" in failed.last_error and "No such user" in failed.last_error
+    assert touchpoint_of(failed).occurred_at is None
+    assert Counter(smtp_server.message_ids()) == Counter([rows[0].message_id, rows[2].message_id])
+    assert list(db.session.scalars(failed_deliveries(true()))) == [failed]
+
+
+def test_connection_dropped_mid_batch_loses_and_repeats_nothing(smtp_app, smtp_server, queue_email):
+    rows = [queue_email(email=f"drop{n}@example.org") for n in range(4)]
+    smtp_server.handler.drop_connection_during_data("drop1@example.org")
+
+    report = deliver_batch("worker-1")
+
+    assert (report.sent, report.retrying) == (3, 1)
+    dropped = fresh(rows[1])
+    assert dropped.status == OutboxStatus.QUEUED
+    assert "connection" in dropped.last_error.lower()
+
+    deliver_batch("worker-1", now=utcnow() + timedelta(minutes=2))
+
+    assert_each_once(smtp_server, rows)
+
+
+def test_temporary_failures_give_up_after_max_attempts(app, queue_email):
+    outbox = queue_email()
+    app.config.update(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=free_port())
+    outbox.attempts = MAX_ATTEMPTS - 1
+    db.session.commit()
+
+    report = deliver_batch("worker-1")
+
+    assert report.failed == 1
+    row = fresh(outbox)
+    assert row.status == OutboxStatus.FAILED
+    assert row.last_error.startswith(f"Gave up after {MAX_ATTEMPTS} attempts")
+
+
+def test_backoff_doubles_and_is_capped():
+    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert retry_delay(MAX_ATTEMPTS) == timedelta(hours=6)
+
+
+class SimulatedCrash(Exception):
+    """The worker process dies after the server accepted a message, before the commit."""
+
+
+def test_crash_after_smtp_acceptance_never_sends_twice(
+    smtp_app, smtp_server, queue_email, monkeypatch
+):
+    crashed, after = queue_email(), queue_email()
+
+    def crash(outbox, sent_at):
+        raise SimulatedCrash
+
+    monkeypatch.setattr(delivery, "_record_sent", crash)
+    with pytest.raises(SimulatedCrash):
+        deliver_batch("worker-1")
+    monkeypatch.undo()
+    db.session.rollback()
+
+    assert smtp_server.message_ids() == [crashed.message_id]
+    assert fresh(crashed).status == OutboxStatus.SENDING
+    assert fresh(after).status == OutboxStatus.QUEUED  # claimed one at a time: not stranded
+
+    # Another worker, straight away: delivers the rest, leaves the claimed row alone.
+    assert deliver_batch("worker-2").sent == 1
+    assert fresh(crashed).status == OutboxStatus.SENDING
+
+    # Once the claim is older than the lease, a person is asked instead of resending.
+    later = deliver_batch("worker-2", now=utcnow() + delivery.claim_lease() + timedelta(seconds=1))
+
+    assert later.unconfirmed == 1 and later.attempted == 0
+    row = fresh(crashed)
+    assert row.status == OutboxStatus.UNCONFIRMED
+    assert "may have been delivered" in row.last_error
+    assert list(db.session.scalars(failed_deliveries(true()))) == [row]
+    assert Counter(smtp_server.message_ids()) == Counter([crashed.message_id, after.message_id])
+
+    mark_unconfirmed_as_sent(row)
+    db.session.commit()
+
+    row = fresh(crashed)
+    assert row.status == OutboxStatus.SENT
+    assert touchpoint_of(row).occurred_at == row.claimed_at
+    assert deliver_batch("worker-2", now=utcnow() + timedelta(hours=1)).attempted == 0
+    assert smtp_server.message_ids().count(crashed.message_id) == 1
+
+
+def test_requeue_unconfirmed_keeps_message_id_so_receivers_can_deduplicate(
+    smtp_app, smtp_server, queue_email, make_user
+):
+    outbox = queue_email()
+    outbox.status, outbox.claimed_at = OutboxStatus.UNCONFIRMED, utcnow()
+    db.session.commit()
+    original_id = outbox.message_id
+
+    requeue(outbox, make_user("recruiter"))
+    db.session.commit()
+    deliver_batch("worker-1")
+
+    assert smtp_server.message_ids() == [original_id]
+    assert fresh(outbox).attempts == 1
+
+
+def test_requeue_failed_uses_corrected_address_and_a_new_message_id(
+    smtp_app, smtp_server, queue_email
+):
+    outbox = queue_email(email="ada@exmaple.org")
+    smtp_server.handler.refuse_recipient("ada@exmaple.org")
+    deliver_batch("worker-1")
+    failed = fresh(outbox)
+    assert failed.status == OutboxStatus.FAILED
+    old_id = failed.message_id
+
+    manager = failed.application.requisition.manager
+    update_candidate(manager, failed.application.candidate, email="ada@example.org")
+    requeue(failed, manager)
+    db.session.commit()
+    report = deliver_batch("worker-1")
+
+    assert report.sent == 1
+    [received] = smtp_server.received
+    assert received.recipients == ["ada@example.org"]
+    row = fresh(outbox)
+    assert received.message_id == row.message_id != old_id
+    assert row.message_id.endswith("@hiretrack.test>")
+    assert (row.status, row.attempts, row.last_error) == (OutboxStatus.SENT, 1, None)
+
+
+def test_requeue_refuses_a_message_that_was_sent(smtp_app, smtp_server, queue_email, make_user):
+    outbox = queue_email()
+    deliver_batch("worker-1")
+
+    with pytest.raises(GuardrailRefused):
+        requeue(fresh(outbox), make_user("recruiter"))
+    with pytest.raises(GuardrailRefused):
+        mark_unconfirmed_as_sent(fresh(outbox))
+
+
+def test_failed_deliveries_are_scoped_to_what_the_user_may_see(
+    smtp_app, smtp_server, queue_email, make_application, make_user
+):
+    mine = queue_email(email="mine@example.org")
+    other_application = make_application()
+    other_manager = other_application.requisition.manager
+    send_message(other_manager, other_application, choose_template(other_manager, "check_in"))
+    db.session.commit()
+    for address in ("mine@example.org", other_application.candidate.email):
+        smtp_server.handler.refuse_recipient(address)
+    deliver_batch("worker-1")
+
+    manager = fresh(mine).application.requisition.manager
+    visible = list(db.session.scalars(failed_deliveries(visible_applications(manager))))
+    everything = list(db.session.scalars(failed_deliveries(true())))
+
+    assert [row.id for row in visible] == [mine.id]
+    assert len(everything) == 2
+
+
+def test_smtp_login_with_the_configured_credentials(app, queue_email):
+    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = (auth_data.login, auth_data.password) == (b"hiretrack", b"s3cret pass")
+        return AuthResult(success=ok, handled=False)  # handled=False: the server replies 535
+
+    rows = [queue_email() for _ in range(2)]
+    with SmtpServer(authenticator=authenticator, auth_require_tls=False) as server:
+        app.config.update(server.app_config(), SMTP_USERNAME="hiretrack", SMTP_PASSWORD="wrong")
+        refused = deliver_batch("worker-1")
+        app.config.update(SMTP_PASSWORD="s3cret pass")
+        accepted = deliver_batch("worker-1", now=utcnow() + timedelta(minutes=2))
+
+    assert refused.retrying == 1 and "535" in refused.backend_error
+    assert accepted.sent == 2
+    assert_each_once(server, rows)
+
+
+def test_address_smtp_cannot_carry_fails_cleanly(smtp_app, smtp_server, queue_email):
+    """A non-ASCII mailbox name would need SMTPUTF8: fail the row, never leave it stuck."""
+    outbox = queue_email(email="jos\u00e9@example.org")
+
+    report = deliver_batch("worker-1")
+
+    assert report.failed == 1
+    assert fresh(outbox).status == OutboxStatus.FAILED
+    assert smtp_server.received == []
+
+
+# --- header injection -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("subject", "Your update\r\nBcc: victim@evil.example"),
+        ("subject", "Your update =?UTF-8?Q?=0A?=Bcc: victim@evil.example"),
+        ("to_name", "Ada\nBcc: victim@evil.example"),
+        ("to_name", "=?utf-8?b?QWRhCkJjYzogdmljdGltQGV2aWwuZXhhbXBsZQ==?="),
+        ("reply_to", "Grace <grace@acme.example>\r\nBcc: victim@evil.example"),
+    ],
+)
+def test_header_injection_fails_the_row_and_sends_nothing(
+    smtp_app, smtp_server, queue_email, field, value
+):
+    outbox = queue_email()
+    setattr(outbox, field, value)  # as if the row had been changed after it was rendered
+    db.session.commit()
+
+    report = deliver_batch("worker-1")
+
+    assert report.failed == 1
+    row = fresh(outbox)
+    assert row.status == OutboxStatus.FAILED
+    assert "cannot be sent" in row.last_error
+    assert smtp_server.received == []
+
+
+def test_serialised_headers_are_checked_even_if_a_value_check_missed_something(
+    ctx, queue_email, monkeypatch
+):
+    """Defence in depth: the built bytes are parsed back and must hold only our headers."""
+    outbox = queue_email()
+    outbox.subject = "Hello =?UTF-8?Q?=0A?=Bcc: victim@evil.example"
+    monkeypatch.setattr(backends, "check_header_value", lambda value, field: value)
+
+    with pytest.raises(backends.PermanentFailure, match="unexpected headers"):
+        build_envelope(outbox)
+
+
+# --- other backends ---------------------------------------------------------------------------
+
+
+def test_file_backend_writes_one_parseable_eml(app, queue_email, tmp_path):
+    outbox = queue_email(name="Ada Lovelace")
+
+    report = deliver_batch("worker-1")
+
+    assert report.sent == 1
+    [path] = (tmp_path / "mail").iterdir()
+    assert path.suffix == ".eml" and str(outbox.id) in path.name
+    message = BytesParser(policy=default_policy).parsebytes(path.read_bytes())
+    assert message["Message-ID"] == outbox.message_id
+    assert "Dear Ada," in message.get_body(preferencelist=("plain",)).get_content()
+    assert TITLE in message.get_body(preferencelist=("html",)).get_content()
+
+
+def test_file_backend_overwrites_on_redelivery_and_leaves_no_temporary_files(
+    ctx, queue_email, tmp_path
+):
+    envelope = build_envelope(queue_email())
+    backend = FileBackend(tmp_path / "out")
+
+    backend.send(envelope)
+    backend.send(envelope)
+
+    [path] = (tmp_path / "out").iterdir()  # hidden temporary files would show here too
+    assert path.read_bytes() == envelope.content
+
+
+def test_console_backend_prints_the_message(ctx, queue_email, capsys):
+    outbox = queue_email(name="Ada Lovelace")
+
+    ConsoleBackend().send(build_envelope(outbox))
+
+    printed = capsys.readouterr().out
+    assert f"outbox #{outbox.id}" in printed
+    assert f"Message-ID: {outbox.message_id}" in printed
+
+
+def test_memory_backend_keeps_messages_on_the_app(app, queue_email):
+    app.config.update(MAIL_BACKEND="memory")
+    outbox = queue_email()
+
+    deliver_batch("worker-1")
+
+    [envelope] = app.extensions[backends.SENT_MAIL_KEY]
+    assert envelope.message_id == outbox.message_id
+    assert fresh(outbox).status == OutboxStatus.SENT
+
+
+# --- scheduled sends --------------------------------------------------------------------------
+
+
+def test_scheduled_message_goes_out_only_when_its_time_comes(smtp_app, smtp_server, queue_email):
+    send_at = utcnow() + timedelta(days=2)
+    outbox = queue_email(send_at=send_at)
+    assert outbox.status == OutboxStatus.SCHEDULED
+
+    early = deliver_batch("worker-1")
+
+    assert (early.released, early.attempted) == (0, 0)
+    assert smtp_server.received == []
+
+    with time_machine.travel(send_at + timedelta(minutes=1), tick=True):
+        on_time = deliver_batch("worker-1")
+
+    assert (on_time.released, on_time.sent) == (1, 1)
+    assert_each_once(smtp_server, [outbox])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TransitionNotAllowed,
+    reason="messages.services.release_due_scheduled catches GuardrailRefused and "
+    "ValidationFailed but not TransitionNotAllowed, so one stale scheduled closure stops every "
+    "delivery run; fix: `except DomainError` there, then remove this mark",
+)
+def test_stale_scheduled_closure_is_cancelled_without_blocking_delivery(
+    smtp_app, smtp_server, queue_email, make_application
+):
+    application = make_application()
+    manager = application.requisition.manager
+    send_at = utcnow() + timedelta(days=1)
+    closure = send_message(
+        manager, application, choose_template(manager, "closure_not_selected"), send_at=send_at
+    ).outbox
+    # Meanwhile the offer went out (as the offers service does): "not selected" no longer applies.
+    application.stage = Stage.OFFER_EXTENDED
+    db.session.commit()
+    ordinary = queue_email()
+
+    with time_machine.travel(send_at + timedelta(minutes=1), tick=True):
+        report = deliver_batch("worker-1")
+
+    assert report.sent == 1
+    assert fresh(closure).status == OutboxStatus.CANCELLED
+    assert_each_once(smtp_server, [ordinary])
+
+
+# --- claims and concurrent workers ------------------------------------------------------------
+
+
+def test_two_claims_of_the_same_row_cannot_both_succeed(ctx, queue_email):
+    outbox = queue_email()
+    now = utcnow()
+
+    assert claim(outbox.id, "worker-a", now) is True
+    assert claim(outbox.id, "worker-b", now) is False
+
+    row = fresh(outbox)
+    assert (row.status, row.claimed_by) == (OutboxStatus.SENDING, "worker-a")
+
+
+def run_workers(app, names: list[str], batch_size: int = 5) -> list[BaseException]:
+    """Drain the outbox with one thread per worker, each in its own app context and session."""
+    start = threading.Barrier(len(names))
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            with app.app_context():
+                start.wait()
+                drain(name, batch_size)
+        except BaseException as error:  # reported to the test thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return errors
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="concurrent workers rely on PostgreSQL's FOR UPDATE SKIP LOCKED; "
+    "set HIRETRACK_TEST_DATABASE_URL to run this test",
+)
+def test_two_workers_on_postgresql_deliver_each_message_once(smtp_app, smtp_server, queue_email):
+    rows = [queue_email() for _ in range(50)]
+    db.session.commit()
+
+    errors = run_workers(smtp_app, ["worker-a", "worker-b"])
+
+    assert errors == []
+    assert_each_once(smtp_server, rows)
+    assert {fresh(row).claimed_by for row in rows} == {"worker-a", "worker-b"}
+
+
+@pytest.mark.skipif(bool(POSTGRES_URL), reason="exercises SQLite's file locking")
+class TestSQLiteFile:
+    """Two workers on one SQLite file: no row locks, the conditional claim must suffice."""
+
+    @pytest.fixture
+    def database_url(self, tmp_path) -> str:
+        return f"sqlite:///{tmp_path / 'workers.sqlite'}"
+
+    def test_two_workers_deliver_each_message_once(self, smtp_app, smtp_server, queue_email):
+        rows = [queue_email() for _ in range(20)]
+
+        errors = run_workers(smtp_app, ["worker-a", "worker-b"], batch_size=3)
+
+        assert errors == []
+        assert_each_once(smtp_server, rows)
+        assert {fresh(row).claimed_by for row in rows} == {"worker-a", "worker-b"}
+
+
+# --- command line -----------------------------------------------------------------------------
+
+
+def test_cli_deliver_once_drains_and_prints_a_summary(smtp_app, smtp_server, queue_email, runner):
+    rows = [queue_email() for _ in range(3)]
+
+    result = runner.invoke(args=["outbox", "deliver", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "Outbox delivery: 3 sent, 0 to retry later, 0 failed." in result.output
+    assert_each_once(smtp_server, rows)
+
+
+def test_cli_deliver_once_shows_progress_over_several_batches(
+    smtp_app, smtp_server, queue_email, runner
+):
+    rows = [queue_email() for _ in range(5)]
+
+    result = runner.invoke(args=["outbox", "deliver", "--once", "--batch-size", "2"])
+
+    assert result.exit_code == 0, result.output
+    assert "Delivering 5 messages" in result.output
+    assert "5 sent" in result.output
+    assert_each_once(smtp_server, rows)
+
+
+def test_cli_deliver_once_exits_1_when_the_server_is_down(app, queue_email, runner):
+    queue_email()
+    app.config.update(MAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=free_port())
+
+    result = runner.invoke(args=["outbox", "deliver", "--once"])
+
+    assert result.exit_code == 1
+    assert "1 to retry later" in result.output and "Stopped early" in result.output
+
+
+def test_cli_status_and_retry(smtp_app, smtp_server, queue_email, runner):
+    sent, refused = queue_email(), queue_email(email="nobody@example.org")
+    smtp_server.handler.refuse_recipient("nobody@example.org")
+    runner.invoke(args=["outbox", "deliver", "--once"])
+
+    status = runner.invoke(args=["outbox", "status"])
+
+    assert status.exit_code == 0, status.output
+    assert "sent         1" in status.output and "failed       1" in status.output
+    assert f"#{refused.id} failed" in status.output and "550" in status.output
+
+    again = runner.invoke(args=["outbox", "retry", "--id", str(refused.id)])
+
+    assert again.exit_code == 0, again.output
+    assert "new Message-ID" in again.output
+    assert fresh(refused).status == OutboxStatus.QUEUED
+
+    refused_again = runner.invoke(args=["outbox", "retry", "--id", str(sent.id)])
+    assert refused_again.exit_code == 1
+    assert "Only a failed or unconfirmed message" in refused_again.output
+    missing = runner.invoke(args=["outbox", "retry", "--id", "999999"])
+    assert missing.exit_code == 1 and "no outbox message" in missing.output
+
+
+def test_cli_status_says_how_long_the_oldest_due_message_waited(app, queue_email, runner):
+    queue_email()
+
+    with time_machine.travel(utcnow() + timedelta(minutes=42), tick=False):
+        result = runner.invoke(args=["outbox", "status"])
+
+    assert result.exit_code == 0, result.output
+    assert "queued       1" in result.output
+    assert "1 due now; the oldest has waited 42m. Is a worker running?" in result.output
+
+
+class UnhandledSigterm(BaseException):
+    """Raised by the test's own SIGTERM handler if the CLI failed to install its handler."""
+
+
+def test_cli_worker_stops_cleanly_on_sigterm(smtp_app, smtp_server, queue_email, runner):
+    first, second = queue_email(), queue_email()
+    # The server itself sends SIGTERM while the first message is being accepted: the worker must
+    # finish and record that message, then exit 0 without starting the next.
+    smtp_server.handler.on_accept = lambda received: os.kill(os.getpid(), signal.SIGTERM)
+
+    def unhandled(signum, frame):
+        raise UnhandledSigterm
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        result = runner.invoke(args=["outbox", "deliver", "--poll-interval", "0.1"])
+        handler_after = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    assert result.exit_code == 0, result.output
+    assert "SIGTERM: stopping after the current message" in result.output
+    assert "1 sent" in result.output
+    assert smtp_server.message_ids() == [first.message_id]
+    assert fresh(first).status == OutboxStatus.SENT
+    assert fresh(second).status == OutboxStatus.QUEUED
+    assert handler_after is unhandled  # the CLI put back the handler it found
+
+
+def test_cli_help_texts(runner):
+    result = runner.invoke(args=["outbox", "deliver", "--help"])
+
+    assert result.exit_code == 0
+    for option in ("--once", "--batch-size", "--worker-id", "--poll-interval"):
+        assert option in result.output
