@@ -105,6 +105,7 @@ def _success(operation: Operation, references: dict) -> dict:
         content = {"application/json": {"schema": {"type": "object"}}}
     else:
         content = {"application/json": {"schema": references[operation.response]}}
+    content.update(operation.other_content)
     return {str(operation.status): {"description": description, "content": content}}
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from hiretrack.api.auth import authenticated_user
 from hiretrack.api.problems import MalformedBody
-from hiretrack.api.schemas import ID_MAX
+from hiretrack.api.schemas import ID_MAX, SLUG_PATTERN
 from hiretrack.errors import NotFound
 
 _PATH_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -40,6 +40,8 @@ class Operation:
     body: type[BaseModel] | None = None
     public: bool = False
     errors: tuple[int, ...] = field(default_factory=tuple)
+    # Other media types the success response may have, e.g. {"text/csv": {...}}.
+    other_content: dict[str, dict] = field(default_factory=dict)
 
     @property
     def path_parameters(self) -> list[tuple[str, str]]:
@@ -94,9 +96,12 @@ def json_response(payload: BaseModel | None, status: int) -> Response:
     return Response(payload.model_dump_json(), status=status, mimetype="application/json")
 
 
-def check_id(value: int) -> int:
-    """Refuse ids no row can have (the int converter accepts any digits) as unknown."""
-    if not 1 <= value <= ID_MAX:
+def check_path_value(value: int | str) -> int | str:
+    """Refuse path values no row can have as unknown: ids out of range, malformed slugs."""
+    if isinstance(value, int):
+        if not 1 <= value <= ID_MAX:
+            raise NotFound("No such object.")
+    elif not re.fullmatch(SLUG_PATTERN, value):
         raise NotFound("No such object.")
     return value
 
@@ -121,6 +126,7 @@ class Api:
         body: type[BaseModel] | None = None,
         public: bool = False,
         errors: tuple[int, ...] = (),
+        other_content: dict[str, dict] | None = None,
     ) -> Callable:
         """Register `view(user, **path, [query=..., body=...])` as an endpoint.
 
@@ -143,15 +149,15 @@ class Api:
                     body=body,
                     public=public,
                     errors=errors,
+                    other_content=other_content or {},
                 )
             )
 
             @wraps(view)
             def handler(**path: Any) -> Response:
                 user = None if public else authenticated_user()
-                for name, value in path.items():
-                    if isinstance(value, int):
-                        path[name] = check_id(value)
+                for value in path.values():
+                    check_path_value(value)
                 arguments: dict[str, Any] = dict(path)
                 if query is not None:
                     arguments["query"] = parse_query(query)

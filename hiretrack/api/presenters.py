@@ -54,7 +54,7 @@ def paginate(statement: Select, query: schemas.PageQuery, present) -> dict:
 def requisition(row: Requisition) -> schemas.RequisitionOut:
     return schemas.RequisitionOut.model_validate(
         {
-            **_columns(row),
+            **columns(row),
             "department_name": row.department.name,
             "manager_name": row.manager.name,
         }
@@ -66,7 +66,7 @@ def requisitions(rows: Sequence[Requisition]) -> list[schemas.RequisitionOut]:
 
 
 def approval(row: Approval) -> schemas.ApprovalOut:
-    return schemas.ApprovalOut.model_validate({**_columns(row), "approver_name": row.approver.name})
+    return schemas.ApprovalOut.model_validate({**columns(row), "approver_name": row.approver.name})
 
 
 def approvals(rows: Sequence[Approval]) -> list[schemas.ApprovalOut]:
@@ -82,7 +82,7 @@ def hold_status(row: Hold, today: date) -> schemas.HoldStatus:
 def hold(row: Hold, today: date | None = None) -> schemas.HoldOut:
     today = today or utcnow().date()
     return schemas.HoldOut.model_validate(
-        {**_columns(row), "owner_name": row.owner_label, "status": hold_status(row, today)}
+        {**columns(row), "owner_name": row.owner_label, "status": hold_status(row, today)}
     )
 
 
@@ -94,7 +94,7 @@ def holds(rows: Sequence[Hold]) -> list[schemas.HoldOut]:
 def draft(row: Draft) -> schemas.DraftOut:
     return schemas.DraftOut.model_validate(
         {
-            **_columns(row),
+            **columns(row),
             "candidate_id": row.application.candidate_id,
             "candidate_name": row.application.candidate.name,
             "template": row.template.slug,
@@ -130,7 +130,7 @@ def applications(rows: Sequence[Application]) -> list[schemas.ApplicationOut]:
         presented.append(
             schemas.ApplicationOut.model_validate(
                 {
-                    **_columns(row),
+                    **columns(row),
                     "candidate_name": row.candidate.name,
                     "requisition_title": row.requisition.title,
                     "stage_label": row.stage_label,
@@ -162,12 +162,12 @@ def application(row: Application) -> schemas.ApplicationOut:
 def offer(row: Offer) -> schemas.OfferOut:
     approvals_of_offer = sorted(row.approvals, key=lambda item: item.id)
     return schemas.OfferOut.model_validate(
-        {**_columns(row), "approvals": approvals(approvals_of_offer)}
+        {**columns(row), "approvals": approvals(approvals_of_offer)}
     )
 
 
 def touchpoint(row) -> schemas.TouchpointOut:
-    return schemas.TouchpointOut.model_validate({**_columns(row), "outbox_id": row.outbox_email_id})
+    return schemas.TouchpointOut.model_validate({**columns(row), "outbox_id": row.outbox_email_id})
 
 
 def touchpoints(rows) -> list[schemas.TouchpointOut]:
@@ -182,6 +182,6 @@ def outboxes(rows) -> list[schemas.OutboxOut]:
     return [outbox(row) for row in rows]
 
 
-def _columns(row) -> dict:
+def columns(row) -> dict:
     """The row's column values by attribute name."""
     return {column.key: getattr(row, column.key) for column in row.__mapper__.column_attrs}

@@ -7,7 +7,7 @@ object is 404), calls the same service as the web form, commits, and presents th
 
 import secrets
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, stream_with_context
 from sqlalchemy import func, select
 
 from hiretrack.admin.models import Department
@@ -37,10 +37,12 @@ from hiretrack.errors import NotFound, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
 from hiretrack.holds.services import place_hold, resolve_hold
-from hiretrack.messages import delivery
-from hiretrack.messages.models import Draft, OutboxEmail
+from hiretrack.messages import delivery, templates
+from hiretrack.messages.models import Draft, EmailTemplate, OutboxEmail
 from hiretrack.messages.services import get_template, send_drafts, send_message
 from hiretrack.offers.services import offer_for, propose_offer
+from hiretrack.reports import services as reports
+from hiretrack.reports.exports import csv_chunks, json_chunks
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
 from hiretrack.requisitions.services import (
     close_requisition,
@@ -807,3 +809,170 @@ def retry_outbox(user: User, outbox_id: int):
     delivery.requeue(outbox, user)
     db.session.commit()
     return present.outbox(outbox)
+
+
+# --- Templates -----------------------------------------------------------------------------------
+
+TemplatePage = s.page_of(s.TemplateOut)
+
+
+def _template(row: EmailTemplate) -> s.TemplateOut:
+    return s.TemplateOut.model_validate(
+        {**present.columns(row), "personal": row.owner_id is not None}
+    )
+
+
+def _template_detail(row: EmailTemplate) -> s.TemplateDetail:
+    return s.TemplateDetail.model_validate(
+        {
+            **_template(row).model_dump(),
+            "versions": [
+                s.TemplateVersionOut.model_validate(version)
+                for version in templates.template_versions(row)
+            ],
+        }
+    )
+
+
+@api.operation(
+    "GET",
+    "/templates",
+    summary="List email templates",
+    tag="Templates",
+    response=TemplatePage,
+    query=s.TemplateQuery,
+)
+def list_templates(user: User, query: s.TemplateQuery):
+    """List the shared templates and your personal variants, by category."""
+    rows = templates.list_templates(user)
+    if query.category is not None:
+        rows = [row for row in rows if row.category == query.category]
+    if query.active is not None:
+        rows = [row for row in rows if row.is_active == query.active]
+    start = (query.page - 1) * query.per_page
+    return TemplatePage(
+        items=[_template(row) for row in rows[start : start + query.per_page]],
+        page=query.page,
+        per_page=query.per_page,
+        total=len(rows),
+    )
+
+
+@api.operation(
+    "POST",
+    "/templates",
+    summary="Add an email template",
+    tag="Templates",
+    response=s.TemplateDetail,
+    status=201,
+    body=s.TemplateCreate,
+)
+def add_template(user: User, body: s.TemplateCreate):
+    """Add a shared template (recruiters, admins) or a personal variant; broken ones are refused."""
+    template = templates.create_template(user, **body.model_dump())
+    db.session.commit()
+    return _template_detail(template)
+
+
+@api.operation(
+    "GET",
+    "/templates/<slug>",
+    summary="Get an email template",
+    tag="Templates",
+    response=s.TemplateDetail,
+)
+def get_email_template(user: User, slug: str):
+    """Read a template with its version history."""
+    return _template_detail(templates.get_template(user, slug))
+
+
+@api.operation(
+    "PATCH",
+    "/templates/<slug>",
+    summary="Change an email template",
+    tag="Templates",
+    response=s.TemplateDetail,
+    body=s.TemplateUpdate,
+)
+def patch_template(user: User, slug: str, body: s.TemplateUpdate):
+    """Save new wording as a new version, restore an old version, or retire the template."""
+    template = templates.get_template(user, slug, for_edit=True)
+    changes = body.model_dump(exclude_unset=True)
+    check_version(template, changes.pop("version", None))
+    change_note = changes.pop("change_note", "") or ""
+    active = changes.pop("is_active", None)
+    restore = changes.pop("restore_version", None)
+    if restore is not None:
+        templates.restore_version(user, template, restore)
+    if changes:
+        templates.update_template(user, template, None, change_note=change_note, **changes)
+    if active is not None:
+        templates.set_active(user, template, active)
+    db.session.commit()
+    return _template_detail(template)
+
+
+@api.operation(
+    "POST",
+    "/templates/preview",
+    summary="Preview wording for an application",
+    tag="Templates",
+    response=s.TemplatePreviewOut,
+    body=s.TemplatePreviewIn,
+)
+def preview_template(user: User, body: s.TemplatePreviewIn):
+    """Render unsaved wording for a real application; problems answer 422 with line numbers."""
+    application = access.get_application(user, body.application_id)
+    rendered = templates.preview(
+        user,
+        application,
+        body.subject,
+        body.body,
+        category=body.category,
+        promise_business_days=body.promise_business_days,
+        promised_next_update=body.promised_next_update,
+    )
+    return s.TemplatePreviewOut(subject=rendered.subject, text=rendered.text, html=rendered.html)
+
+
+# --- Reports -------------------------------------------------------------------------------------
+
+CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
+
+
+def _report_view(name: s.ReportName):
+    def view(user: User, query: s.ReportQuery):
+        values = {
+            "from": query.date_from.isoformat() if query.date_from else None,
+            "to": query.date_to.isoformat() if query.date_to else None,
+            "department": str(query.department) if query.department else None,
+        }
+        report = reports.build_report(name.value, user, values)
+        chunks = csv_chunks(report) if query.format == "csv" else json_chunks(report)
+        filename = f"hiretrack-{report.name}-{report.today.isoformat()}.{query.format}"
+        return Response(
+            stream_with_context(chunks),
+            mimetype="text/csv" if query.format == "csv" else "application/json",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+            if query.format == "csv"
+            else {},
+        )
+
+    view.__name__ = f"{name.value}_report"
+    view.__doc__ = (
+        f"{reports.REPORTS[name.value]}, scoped to what you may see, with the same filters as "
+        "the report page (`from`, `to`, `department`); `format=csv` streams a CSV file."
+    )
+    return view
+
+
+for _name in s.ReportName:
+    api.operation(
+        "GET",
+        f"/reports/{_name.value}",
+        summary=reports.REPORTS[_name.value],
+        tag="Reports",
+        response=s.ReportOut,
+        query=s.ReportQuery,
+        other_content=CSV_CONTENT,
+    )(_report_view(_name))

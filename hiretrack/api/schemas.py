@@ -584,3 +584,137 @@ class OfferPropose(RequestBody):
     compensation_approver_id: Id | None = Field(
         default=None, description="Asked when the salary is outside the band (default: approver)."
     )
+
+
+# --- Templates -----------------------------------------------------------------------------------
+
+
+class TemplateOut(Output):
+    """An email template: shared (owner_id null) or a manager's personal variant."""
+
+    id: int
+    slug: str
+    name: str
+    category: TemplateCategory
+    subject: str
+    body: str
+    promise_business_days: int | None = Field(
+        description="The next update the template promises by default, in business days."
+    )
+    owner_id: int | None
+    personal: bool
+    is_active: bool
+    current_version: int
+    updated_at: datetime
+    version: int
+
+
+class TemplateVersionOut(Output):
+    number: int
+    name: str
+    category: TemplateCategory
+    subject: str
+    body: str
+    promise_business_days: int | None
+    created_at: datetime
+    created_by_id: int | None
+    change_note: str
+
+
+class TemplateDetail(TemplateOut):
+    versions: list[TemplateVersionOut] = Field(description="Every saved version, newest first.")
+
+
+PromiseDays = Annotated[int, Field(ge=1, le=60)]
+
+
+class TemplateCreate(RequestBody):
+    name: Text(120, 1)
+    slug: Text(80, 1) = Field(description="Lowercase letters, digits and single hyphens.")
+    category: TemplateCategory
+    subject: Text(300, 1)
+    body: Text(20000, 1)
+    promise_business_days: PromiseDays | None = None
+    personal: bool = Field(
+        default=False, description="A personal variant, used for your own candidates."
+    )
+    change_note: Text(300) = ""
+
+
+class TemplateUpdate(RequestBody):
+    """Only the fields you send change; each change is saved as a new version."""
+
+    name: Text(120, 1) = None
+    slug: Text(80, 1) = None
+    category: TemplateCategory = None
+    subject: Text(300, 1) = None
+    body: Text(20000, 1) = None
+    promise_business_days: PromiseDays | None = None
+    change_note: Text(300) = None
+    is_active: bool = Field(default=None, description="false retires the template.")
+    restore_version: Annotated[int, Field(ge=1, le=INT_MAX)] = Field(
+        default=None, description="Bring back an earlier version's wording as a new version."
+    )
+    version: Version = None
+
+
+class TemplateQuery(PageQuery):
+    category: TemplateCategory | None = None
+    active: bool | None = None
+
+
+class TemplatePreviewIn(RequestBody):
+    subject: Text(300, 1)
+    body: Text(20000, 1)
+    application_id: Id
+    category: TemplateCategory | None = None
+    promise_business_days: PromiseDays | None = None
+    promised_next_update: date | None = None
+
+
+class TemplatePreviewOut(Output):
+    subject: str
+    text: str
+    html: str
+
+
+# --- Reports -------------------------------------------------------------------------------------
+
+
+class ReportName(StrEnum):
+    HOLDS = "holds"
+    APPROVALS = "approvals"
+    CADENCE = "cadence"
+    CLOSURE = "closure"
+
+
+class ReportQuery(QueryString):
+    date_from: date | None = Field(
+        default=None, alias="from", description="First day of the period (YYYY-MM-DD)."
+    )
+    date_to: date | None = Field(
+        default=None, alias="to", description="Last day of the period (YYYY-MM-DD)."
+    )
+    department: Id | None = Field(default=None, description="Only this department's figures.")
+    format: Literal["json", "csv"] = Field(
+        default="json", description="`csv` streams the report as one CSV file."
+    )
+
+
+class ReportFiltersOut(Output):
+    model_config = ConfigDict(populate_by_name=True)
+
+    date_from: date | None = Field(alias="from", serialization_alias="from")
+    date_to: date | None = Field(alias="to", serialization_alias="to")
+    department_id: int | None
+    department: str | None
+
+
+class ReportOut(Output):
+    """A report: each table's rows (a list), or its totals (one object)."""
+
+    report: ReportName
+    title: str
+    as_of: date
+    filters: ReportFiltersOut
+    tables: dict[str, list[dict[str, Any]] | dict[str, Any] | None]
