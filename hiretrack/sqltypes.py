@@ -33,3 +33,33 @@ def _utc_date_sqlite(element, compiler, **kw):
 
 def as_utc_date(column) -> ColumnElement:
     return utc_date(column)
+
+
+class least_date(FunctionElement):  # noqa: N801  (reads like a SQL function)
+    """The earliest of several dates, ignoring NULLs (NULL only when all are NULL).
+
+    PostgreSQL's LEAST already ignores NULLs; SQLite's multi-argument min() returns NULL if any
+    argument is NULL, so there each argument is defaulted to a far-future ISO date first (SQLite
+    stores dates as ISO text, which sorts like the dates). Nested CASEs would do the same
+    portably, but grow exponentially with the number of dates and slow down compiling.
+    """
+
+    type = Date()
+    inherit_cache = True
+    name = "least_date"
+
+
+@compiles(least_date)
+def _least_date_default(element, compiler, **kw):
+    arguments = ", ".join(compiler.process(clause, **kw) for clause in element.clauses)
+    return f"LEAST({arguments})"
+
+
+@compiles(least_date, "sqlite")
+def _least_date_sqlite(element, compiler, **kw):
+    clauses = list(element.clauses)
+    if len(clauses) == 1:
+        return compiler.process(clauses[0], **kw)
+    never = "'9999-12-31'"
+    arguments = ", ".join(f"coalesce({compiler.process(c, **kw)}, {never})" for c in clauses)
+    return f"nullif(min({arguments}), {never})"

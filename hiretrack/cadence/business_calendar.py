@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from hiretrack.cadence.calendar import is_business_day
 from hiretrack.cadence.models import BusinessCalendar, CalendarDay
@@ -15,6 +16,7 @@ DAYS_AHEAD = 3 * 366
 
 
 def wanted_range(today: date) -> tuple[date, date]:
+    """The days the calendar should cover: some years back for old anchors, three years ahead."""
     return date(today.year - YEARS_BACK, 1, 1), today + timedelta(days=DAYS_AHEAD)
 
 
@@ -37,7 +39,12 @@ def ensure_calendar(holidays_code: str | None, today: date | None = None) -> Non
         or built.first_day > first
         or built.last_day < today + timedelta(days=366)
     ):
-        rebuild_calendar(code, first, last)
+        try:
+            rebuild_calendar(code, first, last)
+        except IntegrityError:
+            # Another process rebuilt it at the same moment; its rows are as good as ours.
+            db.session.rollback()
+            return
     cache.add((code, today))
 
 

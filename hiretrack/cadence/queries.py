@@ -1,22 +1,26 @@
 """Cadence figures for every open application, computed by the database in one query.
 
 The dashboard, the API, the reports and the reminders all read `cadence_query`, so an
-application is "overdue" in exactly the same sense everywhere.
+application is "overdue" in exactly the same sense everywhere. See docs/cadence.md.
 
-For one application, with N its cadence in business days:
+For one application, with N its cadence in business days (the requisition's, else the
+organisation's):
 - anchor: the last outbound contact that reached the candidate, else when the application opened;
-- next update due: the earliest of the promised next update, anchor + N business days, the next
-  business day after an unanswered inbound contact, and the next business day after an update
-  was requested (e.g. a hold was placed);
-- status: ghosted when silent for more than 2N business days, overdue when the due date has
-  passed, due when it is at most 1 business day away, else on track.
+- next update due, the earliest of:
+  - the promised next update, moved back to the last business day on or before it (a promise
+    for Sunday must be kept by Friday);
+  - anchor + N business days, from final round onwards (candidates waiting on a decision);
+  - the next business day after an inbound contact we have not answered since;
+  - the next business day after an update was requested (e.g. a hold was placed);
+- status: ghosted when silent for more than 2N business days (final round onwards), overdue when
+  the due date has passed, due when it is today or the next business day, else on track.
 """
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true
 from sqlalchemy.orm import aliased
 
 from hiretrack.admin.services import effective_settings
@@ -24,9 +28,11 @@ from hiretrack.cadence.business_calendar import ensure_calendar
 from hiretrack.cadence.calendar import add_business_days
 from hiretrack.cadence.models import CalendarDay
 from hiretrack.candidates.models import Application
+from hiretrack.candidates.stages import OPEN_STAGES, Stage
 from hiretrack.database import utcnow
+from hiretrack.extensions import db
 from hiretrack.requisitions.models import Requisition
-from hiretrack.sqltypes import as_utc_date
+from hiretrack.sqltypes import as_utc_date, least_date
 
 
 class CadenceStatus(StrEnum):
@@ -51,36 +57,36 @@ URGENCY = {
     CadenceStatus.ON_TRACK: 3,
 }
 
+#: Stages at which the candidate waits on a decision, so the cadence clock runs (final round on).
+CADENCE_STAGES = frozenset(OPEN_STAGES - {Stage.INTERVIEWING})
+
 
 @dataclass(frozen=True)
 class CadenceColumns:
     """The computed columns of `cadence_query`, to select, filter and order by."""
 
-    next_update_due: object
-    status: object
-    urgency: object
-    business_days_silent: object
-    cadence_days: object
+    next_update_due: ColumnElement
+    status: ColumnElement
+    urgency: ColumnElement
+    business_days_silent: ColumnElement
+    cadence_days: ColumnElement
+    awaiting_reply: ColumnElement
 
 
-def _least(*values):
-    """The smallest non-null date of values (NULLs ignored), portable across databases."""
-    result = values[0]
-    for value in values[1:]:
-        result = case(
-            (result.is_(None), value),
-            (value.is_(None), result),
-            (value < result, value),
-            else_=result,
-        )
-    return result
+def _business_day_after(alias, start_number: ColumnElement, offset: ColumnElement | int):
+    """Join condition: alias is the business day `offset` business days after a day numbered so."""
+    return and_(
+        alias.business_day_number == start_number + offset,
+        alias.is_business_day.is_(True),
+    )
 
 
 def cadence_query(today: date | None = None) -> tuple[Select, CadenceColumns]:
     """Return a SELECT over open applications with their cadence columns, and those columns.
 
     Callers add their own WHERE (access scope, filters), ORDER BY and LIMIT; the query joins
-    Requisition so scope conditions on it work.
+    Requisition so scope conditions on it work. It may fill the calendar_day table first (and
+    commit) when the holiday calendar changed or the covered years ran out.
     """
     today = today or utcnow().date()
     settings = effective_settings()
@@ -92,63 +98,61 @@ def cadence_query(today: date | None = None) -> tuple[Select, CadenceColumns]:
     anchor = aliased(CalendarDay, name="anchor_day")
     today_row = aliased(CalendarDay, name="today_day")
     cadence_due = aliased(CalendarDay, name="cadence_due_day")
+    promised = aliased(CalendarDay, name="promised_day")
+    promised_due = aliased(CalendarDay, name="promised_due_day")
     inbound = aliased(CalendarDay, name="inbound_day")
     inbound_due = aliased(CalendarDay, name="inbound_due_day")
     requested = aliased(CalendarDay, name="requested_day")
     requested_due = aliased(CalendarDay, name="requested_due_day")
 
-    unanswered_inbound = and_(
+    # An anchor older than the calendar counts from its first day: silent for years either way.
+    anchor_number = func.coalesce(anchor.business_day_number, 0)
+    clock_runs = Application.stage.in_([stage.value for stage in CADENCE_STAGES])
+    awaiting_reply = and_(
         Application.last_inbound_at.is_not(None),
         or_(
             Application.last_contact_at.is_(None),
             Application.last_inbound_at > Application.last_contact_at,
         ),
     )
-    next_due = _least(
-        Application.promised_next_update,
-        cadence_due.day,
-        case((unanswered_inbound, inbound_due.day), else_=None),
+    next_due = least_date(
+        case(
+            (
+                Application.promised_next_update.is_not(None),
+                func.coalesce(promised_due.day, Application.promised_next_update),
+            ),
+            else_=None,
+        ),
+        case((clock_runs, cadence_due.day), else_=None),
+        case((awaiting_reply, inbound_due.day), else_=None),
         case((Application.update_requested_at.is_not(None), requested_due.day), else_=None),
     )
-    silent = today_row.business_day_number - anchor.business_day_number
+    silent = today_row.business_day_number - anchor_number
     status = case(
-        (silent > 2 * cadence_days, literal(CadenceStatus.GHOSTED.value)),
+        (and_(clock_runs, silent > 2 * cadence_days), literal(CadenceStatus.GHOSTED.value)),
         (next_due < today, literal(CadenceStatus.OVERDUE.value)),
         (next_due <= next_business_day, literal(CadenceStatus.DUE.value)),
         else_=literal(CadenceStatus.ON_TRACK.value),
     )
-    urgency = case({status_name.value: rank for status_name, rank in URGENCY.items()}, value=status)
+    urgency = case({name.value: rank for name, rank in URGENCY.items()}, value=status)
     query = (
         select(Application)
         .join(Requisition, Requisition.id == Application.requisition_id)
-        .join(anchor, anchor.day == anchor_day)
         .join(today_row, today_row.day == today)
-        .join(
-            cadence_due,
-            and_(
-                cadence_due.business_day_number == anchor.business_day_number + cadence_days,
-                cadence_due.is_business_day.is_(True),
-            ),
-        )
+        .outerjoin(anchor, anchor.day == anchor_day)
+        .outerjoin(cadence_due, _business_day_after(cadence_due, anchor_number, cadence_days))
+        .outerjoin(promised, promised.day == Application.promised_next_update)
+        .outerjoin(promised_due, _business_day_after(promised_due, promised.business_day_number, 0))
         .outerjoin(inbound, inbound.day == as_utc_date(Application.last_inbound_at))
-        .outerjoin(
-            inbound_due,
-            and_(
-                inbound_due.business_day_number == inbound.business_day_number + 1,
-                inbound_due.is_business_day.is_(True),
-            ),
-        )
+        .outerjoin(inbound_due, _business_day_after(inbound_due, inbound.business_day_number, 1))
         .outerjoin(requested, requested.day == as_utc_date(Application.update_requested_at))
         .outerjoin(
-            requested_due,
-            and_(
-                requested_due.business_day_number == requested.business_day_number + 1,
-                requested_due.is_business_day.is_(True),
-            ),
+            requested_due, _business_day_after(requested_due, requested.business_day_number, 1)
         )
         .where(Application.closed_at.is_(None))
     )
-    return query, CadenceColumns(next_due, status, urgency, silent, cadence_days)
+    columns = CadenceColumns(next_due, status, urgency, silent, cadence_days, awaiting_reply)
+    return query, columns
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,10 @@ class ApplicationCadence:
     status: CadenceStatus
     next_update_due: date | None
     business_days_silent: int
+
+    @property
+    def label(self) -> str:
+        return CADENCE_LABELS[self.status]
 
 
 def cadence_for(
@@ -170,16 +178,39 @@ def cadence_for(
     rows = query.with_only_columns(
         Application.id, columns.status, columns.next_update_due, columns.business_days_silent
     ).where(Application.id.in_(application_ids))
-    from hiretrack.extensions import db
-
     return {
-        row[0]: ApplicationCadence(CadenceStatus(row[1]), _as_date(row[2]), int(row[3] or 0))
+        row[0]: ApplicationCadence(CadenceStatus(row[1]), as_date(row[2]), int(row[3] or 0))
         for row in db.session.execute(rows)
     }
 
 
-def _as_date(value) -> date | None:
+def cadence_summary(
+    scope_condition: ColumnElement[bool] | None = None, today: date | None = None
+) -> dict[CadenceStatus, int]:
+    """Count open applications per cadence status within a scope, for dashboards and reports.
+
+    Pass e.g. `hiretrack.auth.access.visible_applications(user)`; every status is in the
+    result, with 0 where none match.
+    """
+    query, columns = cadence_query(today)
+    scoped = query.with_only_columns(columns.status.label("status")).where(
+        true() if scope_condition is None else scope_condition
+    )
+    statuses = scoped.subquery()
+    counts = db.session.execute(
+        select(statuses.c.status, func.count()).group_by(statuses.c.status)
+    ).all()
+    summary = dict.fromkeys(CadenceStatus, 0)
+    summary.update({CadenceStatus(status): count for status, count in counts})
+    return summary
+
+
+def as_date(value: object) -> date | None:
     """SQLite hands dates computed by CASE back as text; normalise to date."""
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
+
+
+#: The first version's private name, kept for callers written against it.
+_as_date = as_date
