@@ -1,6 +1,6 @@
 """Requisition lifecycle: create, edit, submit for approval, close with closure for everyone."""
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from hiretrack.admin.models import Department
 from hiretrack.audit.services import record_change, snapshot
@@ -162,8 +162,26 @@ def closure_pending_count(requisition: Requisition) -> int:
     """On a filled or cancelled requisition, the candidates still owed closure."""
     if not requisition.is_closed:
         return 0
-    waiting = [a for a in open_applications(requisition) if a.stage not in (Stage.ACCEPTED,)]
+    # On a filled requisition the accepted candidate is the hire; on a cancelled one they too
+    # are owed closure (their accepted offer is withdrawn).
+    keep = {Stage.ACCEPTED} if requisition.status == RequisitionStatus.FILLED else set()
+    waiting = [a for a in open_applications(requisition) if a.stage not in keep]
     return len(waiting)
+
+
+def closure_pending_condition() -> ColumnElement[bool]:
+    """SQL form of `closure_pending_count`'s rule, on Application joined to Requisition.
+
+    Lets the dashboard and lists count closure pending over many requisitions in one query.
+    """
+    return and_(
+        Requisition.status.in_([s.value for s in CLOSED_REQUISITION_STATUSES]),
+        Application.closed_at.is_(None),
+        or_(
+            Application.stage != Stage.ACCEPTED.value,
+            Requisition.status == RequisitionStatus.CANCELLED.value,
+        ),
+    )
 
 
 def close_requisition(actor: User, requisition: Requisition, status: str) -> None:
