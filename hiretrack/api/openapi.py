@@ -66,7 +66,7 @@ def _without_null(json_schema: dict) -> dict:
     return merged
 
 
-def _openapi_path(operation: Operation) -> str:
+def openapi_path(operation: Operation) -> str:
     path = operation.rule
     for name, converter in operation.path_parameters:
         path = path.replace(f"<{converter}:{name}>", f"{{{name}}}").replace(
@@ -162,7 +162,7 @@ def openapi_document(api: Api) -> dict:
 
     paths: dict[str, dict] = {}
     for operation in api.operations:
-        paths.setdefault(_openapi_path(operation), {})[operation.method.lower()] = (
+        paths.setdefault(openapi_path(operation), {})[operation.method.lower()] = (
             _operation_document(operation, references, definitions)
         )
     # Query strings are described as parameters, not as schemas of their own.

@@ -108,6 +108,8 @@ class Output(BaseModel):
 class Problem(Output):
     """An RFC 9457 problem: every error the API answers has this shape."""
 
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
     type: str = Field(description="Always `about:blank`: `title` names the kind of problem.")
     title: str
     status: int
@@ -434,6 +436,15 @@ class CandidateUpdate(RequestBody):
 
 class CandidateQuery(PageQuery):
     email: Text(254) | None = Field(default=None, description="Exact address, any case.")
+
+
+class CandidateAnonymise(RequestBody):
+    """Why the candidate's data is removed: a fixed list, so the audit log holds no free text."""
+
+    reason: Literal["candidate_request", "retention", "other"] = Field(
+        default="candidate_request",
+        description="candidate_request (they asked), retention (the period passed) or other.",
+    )
 
 
 class ApplicationOut(Output):
