@@ -24,7 +24,7 @@ from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import update_candidate
 from hiretrack.candidates.stages import Stage
 from hiretrack.database import utcnow
-from hiretrack.errors import GuardrailRefused, TransitionNotAllowed
+from hiretrack.errors import GuardrailRefused
 from hiretrack.extensions import db
 from hiretrack.messages import backends, delivery
 from hiretrack.messages.backends import ConsoleBackend, FileBackend, build_envelope
@@ -518,13 +518,6 @@ def test_scheduled_message_goes_out_only_when_its_time_comes(smtp_app, smtp_serv
     assert_each_once(smtp_server, [outbox])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TransitionNotAllowed,
-    reason="messages.services.release_due_scheduled catches GuardrailRefused and "
-    "ValidationFailed but not TransitionNotAllowed, so one stale scheduled closure stops every "
-    "delivery run; fix: `except DomainError` there, then remove this mark",
-)
 def test_stale_scheduled_closure_is_cancelled_without_blocking_delivery(
     smtp_app, smtp_server, queue_email, make_application
 ):

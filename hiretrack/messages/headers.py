@@ -32,12 +32,17 @@ def check_header_value(value: str, field: str) -> str:
     """Return value unchanged if it is safe in the `field` header; raise HeaderInjectionError."""
     if not isinstance(value, str):
         raise TypeError(f"{field} must be a str, not {type(value).__name__}")
+    if value.isprintable() and "=?" not in value:
+        return value  # the common case, checked in C: every control character is unprintable
     _reject_control_characters(value, field, "contains")
     start = value.find("=?")
     while start != -1:
-        decoded = _decode_encoded_word(value, start, field)
+        match = _ENCODED_WORD.match(value, start)
+        if match is None:
+            raise HeaderInjectionError(f"{field} has a malformed encoded word at position {start}")
+        decoded = _decode_encoded_word(match, field)
         _reject_control_characters(decoded, field, "has an encoded word that decodes to")
-        start = value.find("=?", start + 2)
+        start = value.find("=?", match.end())
     return value
 
 
@@ -69,11 +74,8 @@ def _reject_control_characters(text: str, field: str, how: str) -> None:
         )
 
 
-def _decode_encoded_word(value: str, start: int, field: str) -> str:
-    """Decode the encoded word at `start`, refusing anything that is not a well-formed one."""
-    match = _ENCODED_WORD.match(value, start)
-    if match is None:
-        raise HeaderInjectionError(f"{field} has a malformed encoded word at position {start}")
+def _decode_encoded_word(match: re.Match[str], field: str) -> str:
+    """Decode one encoded word strictly: a lenient decoder is how bypasses happen."""
     charset = match["charset"].partition("*")[0]
     try:
         codecs.lookup(charset)
@@ -81,12 +83,12 @@ def _decode_encoded_word(value: str, start: int, field: str) -> str:
         return raw.decode(charset)
     except (LookupError, ValueError) as error:  # unknown charset, bad base64, bad bytes
         raise HeaderInjectionError(
-            f"{field} has a malformed encoded word at position {start}"
+            f"{field} has a malformed encoded word at position {match.start()}"
         ) from error
 
 
 def _decode_transfer_encoding(encoding: str, text: str) -> bytes:
-    """Undo RFC 2047 Q or B encoding, strictly: a lenient decoder is how bypasses happen."""
+    """Undo RFC 2047 Q or B encoding."""
     if encoding == "B":
         return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     if not text.isascii() or _BAD_QUOTED_PRINTABLE.search(text):
