@@ -18,11 +18,13 @@ from hiretrack.api import schemas as s
 from hiretrack.api.operations import Api
 from hiretrack.approvals.models import Approval
 from hiretrack.approvals.services import decide, request_approval
+from hiretrack.audit.services import record_change
 from hiretrack.auth import access
 from hiretrack.auth.models import Role, User
 from hiretrack.auth.services import create_user
 from hiretrack.cadence.queries import cadence_query
 from hiretrack.candidates.models import Application, Candidate, Touchpoint
+from hiretrack.candidates.privacy import anonymise_candidate, export_candidate
 from hiretrack.candidates.services import (
     ClosureNote,
     apply_to_requisition,
@@ -57,6 +59,8 @@ problems.register(bp)
 
 #: Roles that hire: they create candidates and requisitions and write to candidates.
 HIRING_ROLES = (Role.MANAGER, Role.RECRUITER, Role.ADMIN)
+#: Roles that handle data protection requests (exports and anonymisation).
+PRIVACY_ROLES = (Role.RECRUITER, Role.ADMIN)
 
 UserPage = s.page_of(s.UserOut)
 DepartmentPage = s.page_of(s.DepartmentOut)
@@ -497,6 +501,47 @@ def patch_candidate(user: User, candidate_id: int, body: s.CandidateUpdate):
     update_candidate(user, candidate, expected_version=version, **changes)
     db.session.commit()
     return s.CandidateOut.model_validate(candidate)
+
+
+@api.operation(
+    "POST",
+    "/candidates/<int:candidate_id>/anonymise",
+    summary="Anonymise a candidate (recruiter, admin)",
+    tag="Candidates",
+    response=s.CandidateOut,
+    body=s.CandidateAnonymise,
+)
+def candidate_anonymise(user: User, candidate_id: int, body: s.CandidateAnonymise):
+    """Remove everything that identifies the candidate for good, keeping the report figures.
+
+    Refused (409) while any of their applications is open: close each with closure first.
+    """
+    access.require_role(user, *PRIVACY_ROLES)
+    candidate = access.get_candidate(user, candidate_id, for_edit=True)
+    anonymise_candidate(user, candidate, body.reason)
+    db.session.commit()
+    return s.CandidateOut.model_validate(access.get_candidate(user, candidate_id))
+
+
+@api.operation(
+    "GET",
+    "/candidates/<int:candidate_id>/export",
+    summary="Everything held about a candidate (recruiter, admin)",
+    tag="Candidates",
+    response=None,
+)
+def candidate_export(user: User, candidate_id: int):
+    """Export everything held about a candidate, for a subject access request (audited).
+
+    The candidate, applications, stage changes, contacts, emails, drafts, holds (category and
+    public reason), offers, status links, feedback and the audit entries about them.
+    """
+    access.require_role(user, *PRIVACY_ROLES)
+    candidate = access.get_candidate(user, candidate_id)
+    document = export_candidate(candidate)
+    record_change(user, "candidate.export", candidate, after={"format": "api"})
+    db.session.commit()
+    return jsonify(document)
 
 
 # --- Applications --------------------------------------------------------------------------------

@@ -503,3 +503,7 @@ def offer(application_id: int):
     return render_template(
         "candidates/offer.html", form=form, application=application, offer=current
     ), status
+
+
+# The data protection and import pages live in their own module on this blueprint.
+from hiretrack.candidates import privacy_routes  # noqa: E402, F401
