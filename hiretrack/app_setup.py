@@ -110,6 +110,10 @@ def register_request_hooks(app: Flask) -> None:
     app.add_template_filter(reject_page)
     logging.getLogger("hiretrack").setLevel(logging.INFO)
 
+    from hiretrack.ops.logs import setup_logging
+
+    setup_logging(app)
+
 
 def register_commands(app: Flask) -> None:
     """Add each feature's CLI commands to the `hiretrack` command group."""

@@ -1,0 +1,95 @@
+"""`hiretrack retention run`, `hiretrack backup PATH` and `hiretrack restore PATH`: for cron and operators."""
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from hiretrack.extensions import db
+from hiretrack.formatting import local_date
+from hiretrack.ops import backup as backups
+from hiretrack.ops.retention import (
+    due_for_anonymisation,
+    retention_cutoff,
+    retention_months,
+    run_retention,
+)
+
+
+@click.group("retention", help="Anonymise candidates once the retention period has passed.")
+def retention_group() -> None:
+    pass
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Only list who would be anonymised; change nothing.")
+@with_appcontext
+def retention_run_command(dry_run: bool) -> None:
+    """Anonymise every candidate whose applications all closed over the retention period ago."""
+    try:
+        months = retention_months()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    cutoff = retention_cutoff(months=months)
+    click.echo(
+        f"Retention period: {months} month(s); applications closed before "
+        f"{local_date(cutoff)} are past it."
+    )
+    if dry_run:
+        report = run_retention(dry_run=True)
+        if not report.due:
+            click.echo("Nobody is due for anonymisation.")
+            return
+        click.echo(
+            f"{len(report.due)} candidate(s) would be anonymised (dry run, nothing changed):"
+        )
+        for candidate_id, name in report.due:
+            click.echo(f"  #{candidate_id}  {name}")
+        return
+    total = db.session.scalar(
+        select(func.count()).select_from(due_for_anonymisation(cutoff).order_by(None).subquery())
+    )
+    if not total:
+        click.echo("Nobody is due for anonymisation.")
+        return
+    with click.progressbar(length=total, label=f"Anonymising {total} candidate(s)") as bar:
+        report = run_retention(progress=bar.update)
+    click.echo(f"Anonymised {len(report.anonymised)} candidate(s).")
+    for candidate_id, why in report.skipped:
+        click.echo(f"Skipped #{candidate_id} for now: {why}", err=True)
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Back up the database to a new file (SQLite online backup, or pg_dump -Fc)."""
+    try:
+        result = backups.backup(path)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up the {result.kind} database to {result.path} ({result.size:,} bytes).")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@with_appcontext
+def restore_command(path: Path, yes: bool) -> None:
+    """Replace the whole database with a backup made by `hiretrack backup`."""
+    if not path.is_file():
+        raise click.ClickException(f"There is no backup file at {path}.")
+    if not yes:
+        click.confirm(
+            f"This replaces EVERYTHING in the database with the contents of {path}. Continue?",
+            abort=True,
+        )
+    try:
+        kind = backups.restore(path)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Restored the {kind} database from {path}.")
+
+
+COMMANDS = [retention_group, backup_command, restore_command]
