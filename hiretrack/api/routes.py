@@ -35,7 +35,7 @@ from hiretrack.candidates.services import (
     update_candidate,
 )
 from hiretrack.database import utcnow
-from hiretrack.errors import NotFound, ValidationFailed
+from hiretrack.errors import NotFound, PermissionDenied, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
 from hiretrack.holds.services import place_hold, resolve_hold
@@ -786,7 +786,7 @@ def send_reviewed_drafts(user: User, body: s.DraftSend):
             if draft is None:
                 raise NotFound("No such draft.")
             access.get_application(user, draft.application_id, for_edit=True)
-        except (NotFound, access.PermissionDenied) as error:
+        except (NotFound, PermissionDenied) as error:
             refused[str(draft_id)] = [error.message]
     if refused:
         raise ValidationFailed("Nothing was sent: some drafts cannot be sent by you.", refused)
