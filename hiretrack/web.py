@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, select
-from wtforms import IntegerField
+from wtforms import IntegerField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
@@ -21,6 +21,32 @@ MAX_PAGE = 100_000
 
 #: Status code for a form sent back with errors: the browser shows it, tools see the refusal.
 FORM_REJECTED = 422
+
+
+#: Control characters a person never means to type (tab and line breaks are allowed in text).
+CONTROL_CHARACTERS = frozenset(chr(code) for code in range(32) if chr(code) not in "\t\n\r") | {
+    "\x7f"
+}
+
+
+def reject_control_characters(value):
+    """WTForms filter: refuse text with NULs and other invisible control characters."""
+    if isinstance(value, str) and not CONTROL_CHARACTERS.isdisjoint(value):
+        raise ValueError("Remove the invisible control characters (such as NUL) from this text.")
+    return value
+
+
+class Form(FlaskForm):
+    """Base form: every text field refuses control characters (PostgreSQL cannot store a NUL)."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            if issubclass(unbound_field.field_class, StringField):
+                options["filters"] = [
+                    *unbound_field.kwargs.get("filters", ()),
+                    reject_control_characters,
+                ]
+            return unbound_field.bind(form=form, **options)
 
 
 def page_number(param: str = "page") -> int:

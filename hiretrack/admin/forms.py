@@ -2,7 +2,6 @@
 
 from zoneinfo import available_timezones
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     EmailField,
@@ -22,7 +21,7 @@ from wtforms.validators import (
 
 from hiretrack.auth.models import Role
 from hiretrack.auth.services import MIN_PASSWORD_LENGTH
-from hiretrack.web import DateWithin, as_choices, optional_int
+from hiretrack.web import DateWithin, Form, as_choices, optional_int
 
 ROLE_LABELS = {
     Role.MANAGER: "Hiring manager",
@@ -32,7 +31,7 @@ ROLE_LABELS = {
 }
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     role = SelectField(
@@ -53,12 +52,12 @@ class UserForm(FlaskForm):
             raise ValidationError("Unknown time zone: use a name such as Europe/Berlin or UTC.")
 
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(Form):
     name = StringField("Department name", validators=[DataRequired(), Length(max=120)])
     submit = SubmitField("Add department")
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     company_name = StringField(
         "Company name (as candidates see it)", validators=[Optional(), Length(max=200)]
     )
@@ -71,7 +70,7 @@ class SettingsForm(FlaskForm):
     submit = SubmitField("Save settings")
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """Filters for the audit log, from the query string."""
 
     class Meta:

@@ -220,7 +220,9 @@ def audit():
     names = {}
     actor_ids = {entry.actor_id for entry in page.items if entry.actor_id}
     if actor_ids:
-        names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))))
+        names = dict(
+            db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()
+        )
     return render_template("admin/audit.html", form=form, page=page, names=names)
 
 

@@ -1,11 +1,10 @@
 """Approval forms: add a step to a requisition's chain, record a decision."""
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from hiretrack.approvals.models import ApprovalKind
-from hiretrack.web import DateWithin, VersionField, as_choices, optional_int
+from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
 
 KIND_LABELS = {
     ApprovalKind.BUDGET: "Budget",
@@ -15,7 +14,7 @@ KIND_LABELS = {
 }
 
 
-class ApprovalStepForm(FlaskForm):
+class ApprovalStepForm(Form):
     kind = SelectField(
         "Kind of approval",
         choices=as_choices(
@@ -33,7 +32,7 @@ class ApprovalStepForm(FlaskForm):
     submit = SubmitField("Add approval step")
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(Form):
     decision = RadioField(
         "Decision",
         choices=as_choices([("approved", "Approve"), ("rejected", "Reject")]),

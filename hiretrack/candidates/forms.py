@@ -1,6 +1,5 @@
 """Candidate forms: add and edit a person, apply them, change stage with closure, log a contact, offer terms."""
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     EmailField,
@@ -23,7 +22,7 @@ from wtforms.validators import (
 from hiretrack.cadence.queries import CADENCE_LABELS
 from hiretrack.candidates.models import Channel, Direction
 from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, Stage
-from hiretrack.web import DateWithin, VersionField, as_choices, optional_int
+from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
 
 START_STAGES = [
     (Stage.INTERVIEWING.value, "Interviewing"),
@@ -38,7 +37,7 @@ CHANNEL_LABELS = {
 }
 
 
-class CandidateForm(FlaskForm):
+class CandidateForm(Form):
     name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     phone = StringField("Phone", validators=[Optional(), Length(max=40)])
@@ -54,7 +53,7 @@ class NewCandidateForm(CandidateForm):
     submit = SubmitField("Add candidate")
 
 
-class CandidateFilterForm(FlaskForm):
+class CandidateFilterForm(Form):
     """The list's search and filters, from the query string (no CSRF: they change nothing)."""
 
     class Meta:
@@ -75,7 +74,7 @@ class CandidateFilterForm(FlaskForm):
     )
 
 
-class ApplyForm(FlaskForm):
+class ApplyForm(Form):
     requisition_id = SelectField(
         "Requisition", coerce=optional_int, validators=[DataRequired("Choose a requisition.")]
     )
@@ -85,7 +84,7 @@ class ApplyForm(FlaskForm):
     submit = SubmitField("Apply")
 
 
-class StageForm(FlaskForm):
+class StageForm(Form):
     target = SelectField("Move to", validators=[InputRequired("Choose the new stage.")])
     note = TextAreaField("Note (internal)", validators=[Optional(), Length(max=5000)])
     closure_method = RadioField(
@@ -108,23 +107,28 @@ class StageForm(FlaskForm):
     version = VersionField()
     submit = SubmitField("Change stage")
 
-    def validate_closure_method(self, field) -> None:
-        if self.target.data in {s.value for s in CLOSED_OUTCOMES} and not field.data:
-            raise ValidationError(
+    def validate(self, extra_validators=None) -> bool:
+        """Closing needs closure: the email, or a recorded contact with a note."""
+        valid = super().validate(extra_validators)
+        if self.target.data not in {s.value for s in CLOSED_OUTCOMES}:
+            return valid
+        if not self.closure_method.data:
+            self.closure_method.errors = [
+                *self.closure_method.errors,
                 "Closing an application needs closure: send the closure email, or record how "
-                "you told the candidate."
-            )
+                "you told the candidate.",
+            ]
+            return False
+        if self.closure_method.data == "recorded" and not (self.closure_note.data or "").strip():
+            self.closure_note.errors = [
+                *self.closure_note.errors,
+                "Say how the candidate was told (a short note is required).",
+            ]
+            return False
+        return valid
 
-    def validate_closure_note(self, field) -> None:
-        if (
-            self.target.data in {s.value for s in CLOSED_OUTCOMES}
-            and self.closure_method.data == "recorded"
-            and not (field.data or "").strip()
-        ):
-            raise ValidationError("Say how the candidate was told (a short note is required).")
 
-
-class TouchpointForm(FlaskForm):
+class TouchpointForm(Form):
     direction = RadioField(
         "Who reached out",
         choices=as_choices(
@@ -156,7 +160,7 @@ class TouchpointForm(FlaskForm):
             )
 
 
-class OfferForm(FlaskForm):
+class OfferForm(Form):
     salary = IntegerField(
         "Annual salary",
         validators=[InputRequired("Enter the salary."), NumberRange(min=1, max=100_000_000)],

@@ -1,11 +1,10 @@
 """Hold forms: place one on a requisition (or one candidacy), change it, resolve it."""
 
-from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from hiretrack.holds.models import HoldReason
-from hiretrack.web import DateWithin, VersionField, as_choices, optional_int
+from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
 
 REASON_LABELS = {
     HoldReason.BUDGET: "Budget",
@@ -19,7 +18,7 @@ REASON_LABELS = {
 }
 
 
-class HoldDetailsForm(FlaskForm):
+class HoldDetailsForm(Form):
     reason = SelectField(
         "Reason",
         choices=as_choices([(r.value, label) for r, label in REASON_LABELS.items()]),
@@ -72,7 +71,7 @@ class EditHoldForm(HoldDetailsForm):
     submit = SubmitField("Save hold")
 
 
-class ResolveHoldForm(FlaskForm):
+class ResolveHoldForm(Form):
     outcome = RadioField(
         "Outcome",
         choices=as_choices(

@@ -1,6 +1,5 @@
 """Requisition forms: create and edit, filter the list, close."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import (
     DataRequired,
@@ -12,7 +11,7 @@ from wtforms.validators import (
 )
 
 from hiretrack.requisitions.models import RequisitionStatus
-from hiretrack.web import VersionField, as_choices, optional_int
+from hiretrack.web import Form, VersionField, as_choices, optional_int
 
 STATUS_LABELS = {
     RequisitionStatus.DRAFT: "Draft",
@@ -24,7 +23,7 @@ STATUS_LABELS = {
 }
 
 
-class RequisitionForm(FlaskForm):
+class RequisitionForm(Form):
     title = StringField("Job title", validators=[DataRequired(), Length(max=200)])
     department_id = SelectField(
         "Department", coerce=optional_int, validators=[DataRequired("Choose a department.")]
@@ -79,7 +78,7 @@ class RequisitionForm(FlaskForm):
         return values
 
 
-class RequisitionFilterForm(FlaskForm):
+class RequisitionFilterForm(Form):
     """The list's filters: read from the query string, no CSRF (they change nothing)."""
 
     class Meta:
@@ -106,7 +105,7 @@ class RequisitionFilterForm(FlaskForm):
     q = StringField("Title contains", validators=[Optional(), Length(max=200)])
 
 
-class CloseRequisitionForm(FlaskForm):
+class CloseRequisitionForm(Form):
     status = RadioField(
         "Close as",
         choices=as_choices(
@@ -121,7 +120,7 @@ class CloseRequisitionForm(FlaskForm):
     submit = SubmitField("Close requisition")
 
 
-class SubmitForApprovalForm(FlaskForm):
+class SubmitForApprovalForm(Form):
     """Only the CSRF token: submitting needs no other input."""
 
     submit = SubmitField("Submit for approval")
