@@ -33,7 +33,7 @@ def test_wheel_bundles_templates_and_migrations(tmp_path):
     (wheel,) = tmp_path.glob("hiretrack-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "hiretrack/_bundled/templates/base.html" in names
-    assert "hiretrack/_bundled/templates/emails/hold_notice.txt" in names
+    assert "hiretrack/_bundled/templates/emails/hold-notice.txt" in names
     assert "hiretrack/_bundled/migrations/env.py" in names
     assert any(n.startswith("hiretrack/_bundled/migrations/versions/") for n in names)
     assert "hiretrack/static/vendor/pico/pico.min.css" in names

@@ -1,0 +1,143 @@
+"""Snapshots of the default emails, so a wording change is a reviewed diff, and honesty checks.
+
+Each default template is rendered for one fixed candidate and compared with
+tests/snapshots/<slug>.txt (subject and text) and <slug>.html; where the email reads differently
+when every optional value is empty (no hold, no manager phone), that version is <slug>.minimal.*. After an intended change,
+rewrite them with `UPDATE_SNAPSHOTS=1 pytest tests/test_email_snapshots.py` and review the diff.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from hiretrack.messages.defaults import load_default_templates
+from hiretrack.messages.rendering import render_email
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
+
+#: One fixed candidate, as build_context would describe them: plain values only.
+CONTEXT = {
+    "candidate": {"name": "Amara Okafor", "first_name": "Amara", "email": "amara@example.org"},
+    "application": {"stage_label": "Final round", "applied_on": "Monday 2 November 2026"},
+    "requisition": {"title": "Senior Data Engineer", "department": "Platform"},
+    "manager": {"name": "Grace Hopper", "email": "grace@acme.example", "phone": "+44 20 7946 0018"},
+    "company": {"name": "Acme Widgets"},
+    "hold": {
+        "public_reason": "our budget for next year is still being approved",
+        "expected_clear_date": "Friday 11 December 2026",
+    },
+    "next_update_date": "Tuesday 1 December 2026",
+    "status_link": "https://hiretrack.acme.example/status/EXAMPLE-TOKEN",
+    "today": "Tuesday 24 November 2026",
+}
+#: The same candidate with every optional value empty: no hold, no phone, no promised date.
+MINIMAL = CONTEXT | {
+    "hold": None,
+    "manager": CONTEXT["manager"] | {"phone": ""},
+    "next_update_date": "",
+}
+
+#: Phrases that promise an offer. Delay, hold and check-in messages must never say them.
+PROMISES = (
+    "offer is coming",
+    "offer is on its way",
+    "you will receive an offer",
+    "you'll receive an offer",
+    "you will get an offer",
+    "we will make you an offer",
+    "we'll make you an offer",
+    "we will be making you an offer",
+    "expect an offer",
+    "the offer will follow",
+)
+WAITING_CATEGORIES = ("delay", "hold_notice", "check_in", "moving_forward")
+
+DEFAULTS = load_default_templates()
+
+
+def cases():
+    """(snapshot name, rendered email): each template in full, and minimal where that differs."""
+    for template in DEFAULTS:
+        with_hold = render_email(template.subject, template.body, CONTEXT)
+        without = render_email(template.subject, template.body, MINIMAL)
+        yield template.slug, with_hold
+        if without != with_hold:
+            yield f"{template.slug}.minimal", without
+
+
+CASES = list(cases())
+
+
+def text_snapshot(rendered) -> str:
+    return f"Subject: {rendered.subject}\n\n{rendered.text}\n"
+
+
+def html_snapshot(rendered) -> str:
+    return rendered.html + "\n"
+
+
+def compare(path: Path, actual: str) -> None:
+    """Compare with the checked-in snapshot, or rewrite it when UPDATE_SNAPSHOTS=1."""
+    if UPDATE:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+        return
+    assert path.exists(), f"{path.name} is missing: run with UPDATE_SNAPSHOTS=1 and review it"
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, (
+        f"{path.name} changed. If the new wording is intended, run with UPDATE_SNAPSHOTS=1 and "
+        "review the diff."
+    )
+
+
+@pytest.mark.parametrize(("name", "rendered"), CASES, ids=[name for name, _ in CASES])
+def test_default_email_matches_its_snapshot(name, rendered):
+    compare(SNAPSHOTS / f"{name}.txt", text_snapshot(rendered))
+    compare(SNAPSHOTS / f"{name}.html", html_snapshot(rendered))
+
+
+def test_no_snapshot_is_left_over_from_a_removed_template():
+    expected = {f"{name}.{suffix}" for name, _ in CASES for suffix in ("txt", "html")}
+    if UPDATE:
+        for stale in {p.name for p in SNAPSHOTS.iterdir()} - expected:
+            (SNAPSHOTS / stale).unlink()
+    assert {path.name for path in SNAPSHOTS.iterdir()} == expected
+
+
+def test_every_category_has_a_default_template():
+    from hiretrack.messages.models import TemplateCategory
+
+    assert {t.category for t in DEFAULTS} == {c.value for c in TemplateCategory}
+
+
+def normalised(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u2019", "'")).lower()
+
+
+@pytest.mark.parametrize(
+    "template",
+    [t for t in DEFAULTS if t.category in WAITING_CATEGORIES],
+    ids=lambda t: t.slug,
+)
+def test_waiting_messages_never_promise_an_offer(template):
+    for context in (CONTEXT, MINIMAL):
+        rendered = render_email(template.subject, template.body, context)
+        for text in (template.body, rendered.subject, rendered.text):
+            found = [phrase for phrase in PROMISES if phrase in normalised(text)]
+            assert not found, f"{template.slug} promises an offer: {found}"
+
+
+def test_the_promise_check_would_catch_a_promise():
+    assert any(
+        phrase in normalised("Good news:  your OFFER is\ncoming soon") for phrase in PROMISES
+    )
+
+
+def test_hold_and_delay_messages_say_there_is_no_offer_until_it_is_in_writing():
+    for template in DEFAULTS:
+        if template.category in ("delay", "hold_notice"):
+            text = normalised(render_email(template.subject, template.body, CONTEXT).text)
+            assert "in writing" in text, template.slug
