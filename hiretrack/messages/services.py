@@ -5,21 +5,29 @@ happens later, in `hiretrack outbox deliver`, never inside a web request.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from email.utils import formataddr, make_msgid
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from hiretrack.admin.services import effective_settings
+from hiretrack.audit.services import record_change
+from hiretrack.auth.access import (
+    can_manage_all,
+    editable_requisitions,
+    get_application,
+    visible_applications,
+)
 from hiretrack.auth.models import User
 from hiretrack.cadence.calendar import add_business_days
 from hiretrack.candidates.models import Application, Channel, Direction, Touchpoint
 from hiretrack.candidates.services import change_stage, log_touchpoint
 from hiretrack.candidates.stages import LABELS, OFFER_SENDABLE_STAGES, Stage, check_transition
 from hiretrack.database import utcnow
-from hiretrack.errors import GuardrailRefused, NotFound, ValidationFailed
+from hiretrack.errors import DomainError, GuardrailRefused, NotFound, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.formatting import long_date
 from hiretrack.holds.models import Hold
@@ -34,6 +42,8 @@ from hiretrack.messages.models import (
     TemplateCategory,
 )
 from hiretrack.messages.rendering import RenderedEmail, TemplateError, plain_context, render_email
+from hiretrack.requisitions.models import Requisition
+from hiretrack.requisitions.services import open_applications
 
 OFFER_CATEGORIES = frozenset({TemplateCategory.OFFER_COVER})
 
@@ -78,11 +88,20 @@ def default_promise(
     application: Application, template: EmailTemplate, today: date | None = None
 ) -> date | None:
     """The "next update" date a message promises by default: the template's days, capped by cadence."""
-    if template.category in CLOSURE_OUTCOMES or not application.is_open:
+    if template.category in CLOSURE_OUTCOMES:
+        return None
+    return promise_date(application, template.promise_business_days, today)
+
+
+def promise_date(
+    application: Application, promise_business_days: int | None, today: date | None = None
+) -> date | None:
+    """The date `promise_business_days` from today, never later than the cadence allows."""
+    if not application.is_open:
         return None
     settings = effective_settings()
     cadence = application.requisition.cadence_business_days or settings.cadence_business_days
-    days = min(template.promise_business_days or cadence, cadence)
+    days = min(promise_business_days or cadence, cadence)
     return add_business_days(today or utcnow().date(), days, settings.holidays)
 
 
@@ -144,7 +163,14 @@ def render_for(
         promised_next_update=promised_next_update,
         status_link=status_link or f"{current_app.config['BASE_URL']}/status/…",
     )
-    rendered = render_email(subject_source, body_source, context)
+    try:
+        rendered = render_email(subject_source, body_source, context)
+    except TemplateError as error:
+        # A stored template can still fail on real data (e.g. hold.public_reason with no hold).
+        located = f"line {error.line}: {error.message}" if error.line else error.message
+        raise ValidationFailed(
+            f"This message cannot be rendered: {error}", {error.field or "body": [located]}
+        ) from None
     try:
         check_header_value(rendered.subject, "Subject")
     except HeaderInjectionError as error:
@@ -312,29 +338,72 @@ class DraftProblem:
     message: str
 
 
+@dataclass
+class DraftReview:
+    """One draft as the manager reviews it: the rendered email, or why it cannot be sent."""
+
+    draft: Draft
+    rendered: RenderedEmail | None
+    problem: str | None
+
+
+def review_draft(draft: Draft, today: date | None = None) -> DraftReview:
+    """Render a draft and run every check its sending would run."""
+    try:
+        if draft.status != DraftStatus.PENDING:
+            raise GuardrailRefused(f"This draft was already {draft.status}.")
+        _check_guardrails(draft.application, draft.template)
+        if draft.promised_next_update and draft.promised_next_update < (today or utcnow().date()):
+            raise ValidationFailed(
+                f"The promised next update ({long_date(draft.promised_next_update)}) has passed; "
+                "edit the draft to promise a new date."
+            )
+        rendered = render_for(
+            draft.application,
+            draft_subject(draft),
+            draft_body(draft),
+            hold=draft.hold,
+            promised_next_update=draft.promised_next_update,
+        )
+    except DomainError as error:
+        return DraftReview(draft, None, _located_message(error))
+    return DraftReview(draft, rendered, None)
+
+
+def _located_message(error: DomainError) -> str:
+    """The error's message, with the template line when a render says where it failed."""
+    if isinstance(error, ValidationFailed):
+        located = [message for messages in error.errors.values() for message in messages]
+        if located and located[0].startswith("line "):
+            return f"{error.message} ({located[0]})"
+    return error.message
+
+
+def draft_subject(draft: Draft) -> str:
+    """The subject template this draft sends: the manager's edit, else its template's."""
+    return draft.subject if draft.subject is not None else draft.template.subject
+
+
+def draft_body(draft: Draft) -> str:
+    """The body template this draft sends: the manager's edit, else its template's."""
+    return draft.body if draft.body is not None else draft.template.body
+
+
 def check_drafts(drafts: list[Draft]) -> list[DraftProblem]:
     """Render and check every draft; an empty list means all of them can be sent."""
-    problems = []
-    for draft in drafts:
-        try:
-            if draft.status != DraftStatus.PENDING:
-                raise GuardrailRefused(f"This draft was already {draft.status}.")
-            _check_guardrails(draft.application, draft.template)
-            render_for(
-                draft.application,
-                draft.subject or draft.template.subject,
-                draft.body or draft.template.body,
-                hold=draft.hold,
-                promised_next_update=draft.promised_next_update,
-            )
-        except (TemplateError, GuardrailRefused, ValidationFailed) as error:
-            message = getattr(error, "message", None) or str(error)
-            problems.append(DraftProblem(draft.id, draft.application.candidate.name, message))
-    return problems
+    return [
+        DraftProblem(review.draft.id, review.draft.application.candidate.name, review.problem)
+        for review in map(review_draft, drafts)
+        if review.problem is not None
+    ]
 
 
 def send_drafts(actor: User, drafts: list[Draft]) -> list[SentMessage]:
-    """Send reviewed drafts all together: if any one fails its checks, none is sent."""
+    """Send reviewed drafts all together: if any one fails its checks, none is sent.
+
+    The caller commits once after this returns; an error part-way leaves the caller to roll
+    back, so the batch is sent entirely or not at all.
+    """
     if not drafts:
         raise ValidationFailed("Choose at least one draft to send.", {"ids": ["Empty."]})
     problems = check_drafts(drafts)
@@ -346,15 +415,22 @@ def send_drafts(actor: User, drafts: list[Draft]) -> list[SentMessage]:
         )
     sent = []
     for draft in drafts:
-        result = send_message(
-            actor,
-            draft.application,
-            draft.template,
-            subject=draft.subject,
-            body=draft.body,
-            promised_next_update=draft.promised_next_update,
-            hold=draft.hold,
-        )
+        try:
+            result = send_message(
+                actor,
+                draft.application,
+                draft.template,
+                subject=draft.subject,
+                body=draft.body,
+                promised_next_update=draft.promised_next_update,
+                hold=draft.hold,
+            )
+        except DomainError as error:
+            name = draft.application.candidate.name
+            raise ValidationFailed(
+                f"Nothing was sent. Draft {draft.id} ({name}) failed: {error.message}",
+                {str(draft.id): [error.message]},
+            ) from error
         draft.status, draft.sent_at, draft.outbox_email_id = (
             DraftStatus.SENT,
             utcnow(),
@@ -409,8 +485,232 @@ def release_due_scheduled(now: datetime | None = None) -> int:
             _apply_send_effects(
                 None, application, template, touchpoint, actor_label="scheduled send"
             )
-        except (GuardrailRefused, ValidationFailed) as error:
+        except DomainError as error:  # e.g. the application moved on: cancel, never block delivery
             outbox.status, outbox.last_error = OutboxStatus.CANCELLED, error.message
             continue
         outbox.status, outbox.next_attempt_at = OutboxStatus.QUEUED, now
     return len(due)
+
+
+# --- What the web pages need: suggestions, drafts, the outbox, scheduling -----------------------
+
+
+def guardrail_problem(application: Application, template: EmailTemplate) -> str | None:
+    """Say why this template cannot be sent to this application now (None: it can)."""
+    try:
+        _check_guardrails(application, template)
+    except DomainError as error:
+        return error.message
+    return None
+
+
+def suggested_category(application: Application) -> TemplateCategory:
+    """The message this candidate most likely needs next, for the compose page's default."""
+    from hiretrack.holds.services import open_holds_for_application
+
+    if application.stage == Stage.OFFER_APPROVED:
+        return TemplateCategory.OFFER_COVER
+    if open_holds_for_application(application):
+        if application.update_requested_at is not None:
+            return TemplateCategory.HOLD_NOTICE
+        return TemplateCategory.CHECK_IN
+    if application.stage == Stage.VERBAL_INTENT:
+        return TemplateCategory.DELAY
+    has_outbound = db.session.scalar(
+        select(Touchpoint.id)
+        .where(
+            Touchpoint.application_id == application.id,
+            Touchpoint.direction == Direction.OUTBOUND,
+        )
+        .limit(1)
+    )
+    return TemplateCategory.CHECK_IN if has_outbound else TemplateCategory.ACKNOWLEDGEMENT
+
+
+def pending_drafts(
+    user: User, *, hold: Hold | None = None, requisition_id: int | None = None
+) -> list[Draft]:
+    """Drafts waiting for review on applications the user may write to, oldest first."""
+    query = (
+        select(Draft)
+        .join(Application, Draft.application_id == Application.id)
+        .where(
+            Draft.status == DraftStatus.PENDING,
+            Application.requisition_id.in_(
+                select(Requisition.id).where(editable_requisitions(user))
+            ),
+        )
+        .order_by(Draft.id)
+    )
+    if hold is not None:
+        query = query.where(Draft.hold_id == hold.id)
+    if requisition_id is not None:
+        query = query.where(Application.requisition_id == requisition_id)
+    return list(db.session.scalars(query))
+
+
+def get_draft(user: User, draft_id: int) -> Draft:
+    """Load a draft on an application the user may write to."""
+    draft = db.session.get(Draft, draft_id) if 0 < draft_id < 2**63 else None
+    if draft is None:
+        raise NotFound("No such draft.")
+    get_application(user, draft.application_id, for_edit=True)
+    return draft
+
+
+def update_draft(
+    actor: User,
+    draft: Draft,
+    *,
+    subject: str,
+    body: str,
+    promised_next_update: date | None,
+) -> Draft:
+    """Edit one draft before sending; a draft that would not render is refused, by line."""
+    from hiretrack.messages.templates import check_sources
+
+    if draft.status != DraftStatus.PENDING:
+        raise GuardrailRefused(f"This draft was already {draft.status}.")
+    subject = " ".join((subject or "").split())
+    body = (body or "").replace("\r\n", "\n").strip() + "\n"
+    if promised_next_update is not None and promised_next_update < utcnow().date():
+        raise ValidationFailed(
+            "The promised next update cannot be in the past.",
+            {"promised_next_update": ["Must be today or later."]},
+        )
+    check_sources(subject, body)
+    render_for(
+        draft.application,
+        subject,
+        body,
+        hold=draft.hold,
+        promised_next_update=promised_next_update,
+    )
+    before = {"subject": draft.subject, "body": draft.body}
+    # Unedited wording keeps following the template, so a fix to the template still applies.
+    draft.subject = None if subject == draft.template.subject else subject
+    draft.body = None if body.strip() == draft.template.body.strip() else body
+    if CLOSURE_OUTCOMES.get(TemplateCategory(draft.template.category)) is None:
+        draft.promised_next_update = promised_next_update
+    record_change(
+        actor,
+        "draft.update",
+        draft,
+        before=before,
+        after={"subject": draft.subject, "body": draft.body},
+    )
+    return draft
+
+
+def prepare_requisition_drafts(
+    actor: User, requisition: Requisition, category: str
+) -> tuple[list[Draft], int]:
+    """Prepare a draft of one category for every open application on a requisition.
+
+    Applications that already have a draft waiting are skipped (they would get two messages
+    in one batch); returns the new drafts and how many were skipped.
+    """
+    try:
+        category = TemplateCategory(category)
+    except ValueError:
+        raise ValidationFailed(
+            "Choose which message to prepare.", {"category": ["Unknown category."]}
+        ) from None
+    if category in OFFER_CATEGORIES:
+        raise GuardrailRefused(
+            "Written offers are sent one at a time, from the candidate's page, never in bulk."
+        )
+    applications = open_applications(requisition)
+    if not applications:
+        raise GuardrailRefused("This requisition has no open applications to write to.")
+    waiting = set(
+        db.session.scalars(
+            select(Draft.application_id).where(
+                Draft.status == DraftStatus.PENDING,
+                Draft.application_id.in_([a.id for a in applications]),
+            )
+        )
+    )
+    targets = [a for a in applications if a.id not in waiting]
+    drafts = prepare_drafts(actor, targets, category) if targets else []
+    return drafts, len(applications) - len(targets)
+
+
+def get_outbox_email(user: User, outbox_id: int, *, for_edit: bool = False) -> OutboxEmail:
+    """Load an outbox message about an application the user may see (or change)."""
+    outbox = db.session.get(OutboxEmail, outbox_id) if 0 < outbox_id < 2**63 else None
+    if outbox is None:
+        raise NotFound("No such message.")
+    if outbox.application_id is None:
+        if not can_manage_all(user):
+            raise NotFound("No such message.")
+    else:
+        get_application(user, outbox.application_id, for_edit=for_edit)
+    return outbox
+
+
+def outbox_query(user: User, status: str | None = None):
+    """Outbox messages about applications the user may see, newest first, optionally by status."""
+    query = (
+        select(OutboxEmail)
+        .outerjoin(Application, OutboxEmail.application_id == Application.id)
+        .where(visible_applications(user))
+        .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
+    )
+    if status:
+        query = query.where(OutboxEmail.status == status)
+    return query
+
+
+def outbox_counts(user: User) -> dict[str, int]:
+    """How many of the user's messages are in each status."""
+    rows = db.session.execute(
+        select(OutboxEmail.status, func.count())
+        .outerjoin(Application, OutboxEmail.application_id == Application.id)
+        .where(visible_applications(user))
+        .group_by(OutboxEmail.status)
+    ).all()
+    return {status.value: 0 for status in OutboxStatus} | {status: count for status, count in rows}
+
+
+def schedule_time(
+    mode: str,
+    *,
+    on_date: date | None = None,
+    at_time: time | None = None,
+    business_days: int | None = None,
+    timezone: ZoneInfo,
+    now: datetime | None = None,
+) -> datetime | None:
+    """Turn "send now", "at this local date and time" or "in N business days" into a UTC time.
+
+    "In N business days" means 09:00 local time on that day, when candidates read their mail.
+    """
+    now = now or utcnow()
+    if mode == "now":
+        return None
+    if mode == "in_days":
+        if business_days is None or not 1 <= business_days <= 60:
+            raise ValidationFailed(
+                "Say in how many business days (1 to 60) to send it.",
+                {"send_in_days": ["A whole number from 1 to 60."]},
+            )
+        local_today = now.astimezone(timezone).date()
+        day = add_business_days(local_today, business_days, effective_settings().holidays)
+        local = datetime.combine(day, time(9, 0), tzinfo=timezone)
+    elif mode == "at":
+        if on_date is None or at_time is None:
+            raise ValidationFailed(
+                "Give the date and the time to send it.",
+                {"send_on": ["Required."], "send_time": ["Required."]},
+            )
+        local = datetime.combine(on_date, at_time, tzinfo=timezone)
+    else:
+        raise ValidationFailed("Choose when to send it.", {"send_when": ["Unknown choice."]})
+    when = local.astimezone(UTC)
+    if when <= now:
+        raise ValidationFailed(
+            "That time has already passed; choose a later one or send now.",
+            {"send_on": ["Must be in the future."]},
+        )
+    return when

@@ -1,0 +1,110 @@
+"""Forms for editing templates, composing one message, reviewing drafts and bulk preparation."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from hiretrack.messages.models import CATEGORY_LABELS, TemplateCategory
+from hiretrack.web import as_choices
+
+CATEGORY_PAIRS = [(category.value, label) for category, label in CATEGORY_LABELS.items()]
+CATEGORY_CHOICES = as_choices(CATEGORY_PAIRS)
+
+#: Written offers go one at a time, from the candidate's page, never in bulk.
+BULK_CATEGORY_CHOICES = as_choices(
+    [(value, label) for value, label in CATEGORY_PAIRS if value != TemplateCategory.OFFER_COVER]
+)
+
+SUBJECT_MAX = 300
+BODY_MAX = 20_000
+
+
+class TemplateForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    slug = StringField("Short name for links (slug)", validators=[DataRequired(), Length(max=80)])
+    category = SelectField("Category", choices=CATEGORY_CHOICES, validators=[DataRequired()])
+    promise_business_days = IntegerField(
+        "Promise the next update in (business days)",
+        validators=[Optional(), NumberRange(min=1, max=60)],
+    )
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
+    body = TextAreaField("Body", validators=[DataRequired(), Length(max=BODY_MAX)])
+    personal = BooleanField("Personal variant (only I use it)")
+    change_note = StringField("What did you change, and why?", validators=[Length(max=300)])
+    expected_version = HiddenField()
+    preview = SubmitField("Preview")
+    submit = SubmitField("Save template")
+
+
+class RestoreForm(FlaskForm):
+    expected_version = HiddenField()
+    submit = SubmitField("Restore this version")
+
+
+class ActiveForm(FlaskForm):
+    expected_version = HiddenField()
+    submit = SubmitField()
+
+
+class ComposeForm(FlaskForm):
+    template = HiddenField(validators=[DataRequired()])
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
+    body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
+    promised_next_update = DateField("Promise the next update by", validators=[Optional()])
+    send_when = RadioField(
+        "When",
+        choices=as_choices(
+            [
+                ("now", "Send now"),
+                ("at", "Send at a date and time"),
+                ("in_days", "Send in a number of business days"),
+            ]
+        ),
+        default="now",
+        validate_choice=False,  # the service explains an unknown choice in words
+    )
+    send_on = DateField("Date", validators=[Optional()])
+    send_time = TimeField("Time", validators=[Optional()])
+    send_in_days = IntegerField(
+        "Business days from today", validators=[Optional(), NumberRange(min=1, max=60)]
+    )
+    preview = SubmitField("Preview")
+    submit = SubmitField("Send")
+
+
+class DraftForm(FlaskForm):
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
+    body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
+    promised_next_update = DateField("Promise the next update by", validators=[Optional()])
+    submit = SubmitField("Save draft")
+
+
+class SendDraftsForm(FlaskForm):
+    hold_id = HiddenField()
+    requisition_id = HiddenField()
+    draft_ids = HiddenField(validators=[InputRequired()])
+    submit = SubmitField("Send all")
+
+
+class PrepareDraftsForm(FlaskForm):
+    category = SelectField(
+        "Message", choices=BULK_CATEGORY_CHOICES, default=TemplateCategory.CHECK_IN.value
+    )
+    submit = SubmitField("Prepare drafts for every open application")
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button with CSRF protection (cancel, discard, re-queue...)."""
+
+    submit = SubmitField()
