@@ -223,11 +223,12 @@ def _record_failure(outbox: OutboxEmail, failure: DeliveryFailure, now: datetime
             else f"Gave up after {outbox.attempts} attempts. Last error: {failure}"
         )
     db.session.commit()
+    # The failure text can quote the recipient's address: it stays on the row, out of the logs.
     logger.warning(
-        "Outbox message %s %s: %s",
+        "Outbox message %s %s (%s; details on the outbox row)",
         outbox.id,
         "will be retried" if retrying else "failed",
-        failure,
+        type(failure).__name__,
     )
     return retrying
 
