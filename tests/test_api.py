@@ -1108,3 +1108,28 @@ def test_dates_and_times_are_iso_with_offsets(callers, team, make_application):
     assert opened.tzinfo is not None
     detail = db.session.get(Application, application.id)
     assert abs(opened - detail.opened_at) < timedelta(seconds=1)
+
+
+def test_a_concurrent_write_between_load_and_save_is_409(callers, team):
+    """Another writer bumps the row's version after the API loaded it: the ORM's optimistic lock
+    (StaleDataError) answers 409 and nothing of the request is saved."""
+    from sqlalchemy import event, text
+    from sqlalchemy.orm import Session
+
+    candidate = callers["manager"].post("/candidates", {"name": "Ann", "email": "ann@example.org"})
+    candidate_id = candidate.get_json()["id"]
+
+    def concurrent_write(session, flush_context, instances):
+        session.connection().execute(
+            text("UPDATE candidate SET version = version + 1 WHERE id = :id"), {"id": candidate_id}
+        )
+
+    event.listen(Session, "before_flush", concurrent_write, once=True)
+    try:
+        response = callers["manager"].patch(f"/candidates/{candidate_id}", {"name": "Anne"})
+    finally:
+        if event.contains(Session, "before_flush", concurrent_write):
+            event.remove(Session, "before_flush", concurrent_write)
+    body = assert_problem(response, 409)
+    assert "Reload" in body["detail"]
+    assert callers["manager"].get(f"/candidates/{candidate_id}").get_json()["name"] == "Ann"
