@@ -211,11 +211,13 @@ def send_message(
     promised_next_update: date | None = None,
     send_at: datetime | None = None,
     hold: Hold | None = None,
+    actor_label: str | None = None,
 ) -> SentMessage:
     """Queue one templated email to the candidate, with its touchpoint, in one transaction.
 
     A closure template closes the application (now, or when a scheduled send is released); a
-    written offer cover moves an approved offer to "written offer extended".
+    written offer cover moves an approved offer to "written offer extended". `actor_label`
+    names who really asked in the audit log (e.g. the candidate, on their status page).
     """
     outcome = _check_guardrails(application, template)
     now = utcnow()
@@ -264,9 +266,10 @@ def send_message(
         promised_next_update=promised_next_update,
         is_closure=outcome is not None,
         outbox_email_id=outbox.id,
+        actor_label=actor_label,
     )
     if send_at is None:
-        _apply_send_effects(actor, application, template, touchpoint)
+        _apply_send_effects(actor, application, template, touchpoint, actor_label=actor_label)
     return SentMessage(touchpoint, outbox)
 
 
