@@ -26,7 +26,7 @@ class HoldDetailsForm(Form):
     )
     summary = StringField(
         "What is blocking the offer (for your team)",
-        validators=[DataRequired(), Length(max=300)],
+        validators=[DataRequired("Say what is blocking the offer."), Length(max=300)],
     )
     public_reason = TextAreaField(
         "What candidates may be told", validators=[Optional(), Length(max=300)]
