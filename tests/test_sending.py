@@ -1,5 +1,6 @@
 """Sending: compose one message, drafts in bulk, scheduled sends, guardrails, the outbox page."""
 
+import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -530,3 +531,43 @@ def test_failed_deliveries_can_be_requeued_and_unconfirmed_marked_sent(
     assert db.session.get(OutboxEmail, unconfirmed.id).status == OutboxStatus.SENT
     by_status = client.get("/outbox?status=queued").get_data(as_text=True)
     assert "Failed deliveries" not in by_status and failed.subject in by_status
+
+
+def test_draft_buttons_carry_a_working_csrf_token(
+    app, client, manager, make_requisition, make_application, login
+):
+    requisition = make_requisition(manager=manager)
+    make_application(requisition=requisition)
+    login(manager)
+    client.post(f"/requisitions/{requisition.id}/drafts", data={"category": "check_in"})
+    [draft] = db.session.scalars(select(Draft)).all()
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = client.get(f"/drafts?requisition_id={requisition.id}").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+        assert client.post(f"/drafts/{draft.id}/discard").status_code == 400
+        assert count(Draft, status=DraftStatus.PENDING) == 1
+        discarded = client.post(f"/drafts/{draft.id}/discard", data={"csrf_token": token})
+        assert discarded.status_code == 302
+        assert count(Draft, status=DraftStatus.DISCARDED) == 1
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_dates_years_ahead_are_taken_for_typos(client, manager, make_application, login):
+    application = make_application(manager=manager)
+    login(manager)
+    far = (utcnow() + timedelta(days=5 * 365)).date().isoformat()
+
+    for fields in (
+        {"promised_next_update": far},
+        {"send_when": "at", "send_on": far, "send_time": "09:00"},
+    ):
+        response = client.post(
+            f"/applications/{application.id}/compose",
+            data=compose_data(template_by_slug("check-in"), **fields),
+        )
+        assert response.status_code == 422
+        assert "within the next year" in response.get_data(as_text=True)
+    assert count(OutboxEmail) == 0

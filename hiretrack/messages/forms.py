@@ -1,5 +1,7 @@
 """Forms for editing templates, composing one message, reviewing drafts and bulk preparation."""
 
+from datetime import timedelta
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -13,10 +15,17 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from hiretrack.messages.models import CATEGORY_LABELS, TemplateCategory
-from hiretrack.web import as_choices
+from hiretrack.web import as_choices, today
 
 CATEGORY_PAIRS = [(category.value, label) for category, label in CATEGORY_LABELS.items()]
 CATEGORY_CHOICES = as_choices(CATEGORY_PAIRS)
@@ -28,6 +37,16 @@ BULK_CATEGORY_CHOICES = as_choices(
 
 SUBJECT_MAX = 300
 BODY_MAX = 20_000
+MAX_DAYS_AHEAD = 366
+
+
+def within_a_year(form, field) -> None:
+    """Refuse dates more than a year ahead: a typo in the year, not a real plan.
+
+    Dates in the past are left to the send service, which explains them in its own words.
+    """
+    if field.data is not None and field.data > today() + timedelta(days=MAX_DAYS_AHEAD):
+        raise ValidationError("Choose a date within the next year.")
 
 
 class TemplateForm(FlaskForm):
@@ -61,7 +80,9 @@ class ComposeForm(FlaskForm):
     template = HiddenField(validators=[DataRequired()])
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
-    promised_next_update = DateField("Promise the next update by", validators=[Optional()])
+    promised_next_update = DateField(
+        "Promise the next update by", validators=[Optional(), within_a_year]
+    )
     send_when = RadioField(
         "When",
         choices=as_choices(
@@ -74,7 +95,7 @@ class ComposeForm(FlaskForm):
         default="now",
         validate_choice=False,  # the service explains an unknown choice in words
     )
-    send_on = DateField("Date", validators=[Optional()])
+    send_on = DateField("Date", validators=[Optional(), within_a_year])
     send_time = TimeField("Time", validators=[Optional()])
     send_in_days = IntegerField(
         "Business days from today", validators=[Optional(), NumberRange(min=1, max=60)]
@@ -86,7 +107,9 @@ class ComposeForm(FlaskForm):
 class DraftForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
-    promised_next_update = DateField("Promise the next update by", validators=[Optional()])
+    promised_next_update = DateField(
+        "Promise the next update by", validators=[Optional(), within_a_year]
+    )
     submit = SubmitField("Save draft")
 
 

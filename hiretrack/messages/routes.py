@@ -297,6 +297,7 @@ def preview_template():
         return problem(400, "Bad request", "Send the preview as a JSON object.")
     subject, body = payload.get("subject"), payload.get("body")
     application_id = payload.get("application_id")
+    category = payload.get("category") if isinstance(payload.get("category"), str) else None
     try:
         promise_days = _int_or_none(payload.get("promise_business_days"))
         promised = payload.get("promised_next_update") or None
@@ -321,7 +322,7 @@ def preview_template():
                 application,
                 subject,
                 body,
-                category=payload.get("category"),
+                category=category,
                 promise_business_days=promise_days,
                 promised_next_update=promised,
             )
@@ -344,7 +345,6 @@ def template_versions(slug: str):
         template=template,
         versions=template_service.template_versions(template),
         can_edit=template_service.can_edit(current_user, template),
-        restore_form=RestoreForm(expected_version=template.version),
     )
 
 
@@ -529,7 +529,6 @@ def drafts():
         problems=sum(1 for review in reviews if review.problem),
         send_form=send_form,
         prepare_form=PrepareDraftsForm() if requisition else None,
-        button_form=ButtonForm(),
     )
 
 
@@ -680,7 +679,6 @@ def outbox():
         page=paginate(services.outbox_query(current_user, status)),
         scheduled=scheduled,
         failed=failed,
-        button_form=ButtonForm(),
     )
 
 

@@ -324,6 +324,8 @@ def restore_version(
     if not can_edit(actor, template):
         raise PermissionDenied("You cannot change this template.")
     check_version(template, expected_version)
+    if not isinstance(number, int) or not 0 < number < 2**31:
+        raise NotFound(f"This template has no version {number}.")
     old = db.session.scalars(
         select(EmailTemplateVersion).where(
             EmailTemplateVersion.template_id == template.id,
