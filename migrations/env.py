@@ -1,14 +1,18 @@
 """Alembic environment: runs migrations against the Flask app's database."""
 
 import logging
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
 
 config = context.config
-if config.config_file_name is not None and not logging.getLogger().handlers:
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Show Alembic's progress without configuring the root logger (which would duplicate the app's logs).
+_alembic_logger = logging.getLogger("alembic")
+if not _alembic_logger.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(levelname)-5.5s [%(name)s] %(message)s"))
+    _alembic_logger.addHandler(_handler)
+    _alembic_logger.setLevel(logging.INFO)
 
 db = current_app.extensions["migrate"].db
 target_metadata = db.metadata

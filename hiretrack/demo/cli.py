@@ -3,6 +3,7 @@
 import click
 from flask import current_app
 from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
 from hiretrack.demo.seed import DEMO_PASSWORD, DEMO_USERS, is_seeded, seed_demo
 from hiretrack.extensions import db
@@ -58,7 +59,8 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
     if no_serve:
         return
     click.echo(f"Serving on http://{host}:{port}  (Ctrl+C to stop)\n")
-    current_app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Flask's app.run() refuses to block inside a `flask` CLI command; serve with werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
 COMMANDS = [demo_command, init_command]

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from hiretrack.admin.models import Department
+from hiretrack.admin.models import Department, OrganisationSettings
 from hiretrack.approvals.services import decide, request_approval
 from hiretrack.auth.models import User
 from hiretrack.auth.services import create_user
@@ -163,6 +163,11 @@ def seed_demo(rng: random.Random | None = None) -> None:
     """Fill an empty database with the demo company; commits."""
     rng = rng or random.Random(2026)
     install_default_templates()
+    db.session.add(
+        OrganisationSettings(
+            company_name="Acme Widgets", mail_from="Acme Widgets Hiring <hiring@acme.example>"
+        )
+    )
     users = {
         login.email: create_user(login.email, login.name, login.role, DEMO_PASSWORD)
         for login in DEMO_USERS
