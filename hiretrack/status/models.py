@@ -21,6 +21,7 @@ class UpdateFeedback(db.Model):
     """The candidate's one-click answer to "were our updates useful?"."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), index=True)
+    # One answer per application: a second click changes it.
+    application_id: Mapped[int] = mapped_column(ForeignKey("application.id"), unique=True)
     useful: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: 50eb9fd031ae
+Revision ID: 6d8eab0d3b3e
 Revises: 
-Create Date: 2026-11-25 22:14:25.036872
+Create Date: 2026-11-25 23:42:39.851744
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = '50eb9fd031ae'
+revision = '6d8eab0d3b3e'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -319,11 +319,9 @@ def upgrade():
     sa.Column('useful', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['application_id'], ['application.id'], name=op.f('fk_update_feedback_application_id_application')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_update_feedback'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_update_feedback')),
+    sa.UniqueConstraint('application_id', name=op.f('uq_update_feedback_application_id'))
     )
-    with op.batch_alter_table('update_feedback', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_update_feedback_application_id'), ['application_id'], unique=False)
-
     op.create_table('approval',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('requisition_id', sa.Integer(), nullable=False),
@@ -428,9 +426,6 @@ def downgrade():
         batch_op.drop_index('ix_approval_approver_decision')
 
     op.drop_table('approval')
-    with op.batch_alter_table('update_feedback', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_update_feedback_application_id'))
-
     op.drop_table('update_feedback')
     with op.batch_alter_table('status_link', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_status_link_application_id'))
