@@ -1,0 +1,1070 @@
+"""Run HireTrack's benchmark cases against a seeded database and print a table of the figures.
+
+    python bench/run.py [--duration 10] [--connections 16] [--database-url URL] [--cases a,b]
+
+The web cases run the app under gunicorn (2 sync workers, production settings) and load it from
+wrk on loopback, each for --duration seconds after a short warm-up; the other cases run inside
+this process or in a child process. Every figure is written to bench/results.json with the
+baseline measured in the same run, per database, so a PostgreSQL run and a SQLite run can be
+compared. Seed the database first with bench/seed.py. See docs/benchmarks.md.
+"""
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import smtplib
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from benchlib import (
+    BENCH_DIR,
+    REPOSITORY_DIR,
+    RESULTS_PATH,
+    bench_app,
+    database_url,
+    dialect_of,
+    load_credentials,
+    sqlalchemy_url,
+)
+
+CASES = (
+    "hello",
+    "dashboard",
+    "api_applications",
+    "report_holds",
+    "report_closure",
+    "render_10k",
+    "deliver_10k",
+    "reminders_run",
+    "csv_export",
+)
+WEB_CASES = ("hello", "dashboard", "api_applications")
+USER_AGENT = "HireTrack-bench/1.0"
+WARM_UP_SECONDS = 2
+REPEATS = 5  # sequential repetitions for the timed (non-load) cases; the median is reported
+WORKER_COUNTS = (1, 2, 4)
+
+#: (figure, comparison, threshold, what it means) for the targets of issue 10.
+TARGETS = (
+    ("dashboard_vs_hello", ">=", 0.15, "dashboard rps / hello rps"),
+    ("dashboard.p99_ms", "<=", 150, "dashboard p99 latency (ms) at the given connections"),
+    ("api_applications_vs_hello", ">=", 0.2, "API list rps / hello rps"),
+    ("report_holds.seconds", "<=", 0.3, "hold report, every table computed (s)"),
+    ("report_closure.seconds", "<=", 0.3, "closure ledger, every table computed (s)"),
+    ("reminders_run.seconds", "<=", 10, "`hiretrack reminders run --dry-run` wall time (s)"),
+    ("csv_export.holds.growth_mb", "<=", 50, "holds CSV export: peak RSS above idle (MB)"),
+    ("csv_export.closure.growth_mb", "<=", 50, "closure CSV export: peak RSS above idle (MB)"),
+    ("render_sandbox_vs_plain", "<=", 1.5, "sandboxed render time / plain Jinja time"),
+    ("deliver_vs_smtplib", ">=", 0.8, "HireTrack delivery rate / bare smtplib rate"),
+)
+
+
+# --- Small helpers -------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def median_seconds(work: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, Any]:
+    """Run work once to warm up, then `repeats` times; return the median time and a result."""
+    result = work()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def get_path(figures: dict, dotted: str) -> Any:
+    value: Any = figures
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def python_command(*arguments: str) -> list[str]:
+    """Run the hiretrack CLI with this interpreter, installed or not."""
+    return [sys.executable, "-c", "from hiretrack.cli import main; main()", *arguments]
+
+
+def child_environment(url: str, **settings: str) -> dict[str, str]:
+    """The environment of a HireTrack process on the bench database."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HIRETRACK_")}
+    env["HIRETRACK_DATABASE_URL"] = url
+    env["PYTHONPATH"] = str(REPOSITORY_DIR) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update({f"HIRETRACK_{key}": value for key, value in settings.items()})
+    return env
+
+
+def machine(url: str) -> dict[str, Any]:
+    """What this run ran on: CPUs, memory, Python and database versions, load, date."""
+    memory_kb = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kb = int(line.split()[1])
+    cpu = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    info = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(memory_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    if dialect_of(url) == "postgresql":
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(sqlalchemy_url(url))
+        with engine.connect() as connection:
+            info["postgresql"] = connection.execute(text("SHOW server_version")).scalar()
+        engine.dispose()
+    return info
+
+
+# --- The web server and wrk ----------------------------------------------------------------------
+
+
+class Server:
+    """HireTrack under gunicorn (2 sync workers) with production settings, on a loopback port."""
+
+    def __init__(self, url: str, log_path: Path) -> None:
+        self.url, self.log_path = url, log_path
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = child_environment(
+            self.url,
+            ENV="production",
+            SECRET_KEY="bench-" + secrets.token_hex(32),
+            BASE_URL=f"http://127.0.0.1:{self.port}",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "hiretrack:create_app()",
+        ]
+        self.log_file = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPOSITORY_DIR,
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn stopped at start; see {self.log_path}")
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise SystemExit(f"gunicorn did not answer /healthz within 60 s; see {self.log_path}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by gunicorn's master and workers."""
+        if self.process is None:
+            return 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, parent = int(stat.parent.name), int(fields[1])
+            if self.process.pid in (pid, parent):
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)  # the master stops its workers gracefully
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log_file.close()
+
+    def request(
+        self, method: str, path: str, body: str | None = None, headers: dict | None = None
+    ) -> tuple[int, http.client.HTTPMessage, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.request(
+                method, path, body=body, headers={"User-Agent": USER_AGENT, **(headers or {})}
+            )
+            response = connection.getresponse()
+            return response.status, response.headers, response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
+
+    def login(self, email: str, password: str) -> str:
+        """Sign in through the real form (CSRF token and all); return the session cookie."""
+        status, headers, page = self.request("GET", "/login")
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        if status != 200 or token is None:
+            raise SystemExit(f"The login page did not offer a CSRF token (HTTP {status}).")
+        form = urlencode({"csrf_token": token.group(1), "email": email, "password": password})
+        status, headers, _ = self.request(
+            "POST",
+            "/login",
+            form,
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": session_cookie(headers),
+            },
+        )
+        cookie = session_cookie(headers)
+        if status != 302 or not cookie:
+            raise SystemExit(f"Signing in as {email} failed (HTTP {status}); re-seed the database?")
+        return cookie
+
+
+def session_cookie(headers: http.client.HTTPMessage) -> str:
+    """The `session=...` pair from Set-Cookie (the cookie is Secure: no cookie jar sends it)."""
+    for header in headers.get_all("Set-Cookie") or []:
+        if header.startswith("session="):
+            return header.split(";", 1)[0]
+    return ""
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("wrk is missing: installing it with apt-get install -y wrk")
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
+        found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk is needed for the web cases: apt-get install -y wrk")
+    return found
+
+
+def run_wrk(
+    url: str, headers: dict[str, str], duration: float, connections: int, threads: int
+) -> dict[str, Any]:
+    """Load url with wrk for `duration` seconds; requests/s and latency percentiles."""
+    command = [
+        ensure_wrk(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH_DIR / "report.lua"),
+        "-H",
+        f"User-Agent: {USER_AGENT}",
+    ]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run(
+        [*command, url], capture_output=True, text=True, timeout=duration + 60, check=True
+    ).stdout
+    line = next((line for line in output.splitlines() if line.startswith("BENCH ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no figures:\n{output}")
+    figures = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)}
+    seconds = figures["duration_us"] / 1e6
+    return {
+        "rps": round(figures["requests"] / seconds, 1),
+        "p50_ms": round(figures["p50_us"] / 1000, 2),
+        "p90_ms": round(figures["p90_us"] / 1000, 2),
+        "p99_ms": round(figures["p99_us"] / 1000, 2),
+        "requests": figures["requests"],
+        "not_200": figures["not_200"],
+        "socket_errors": figures["socket_errors"],
+    }
+
+
+def web_cases(
+    url: str, credentials: dict, cases: list[str], args, workdir: Path, results: dict
+) -> None:
+    """hello, dashboard and api_applications under wrk, plus the report pages timed one by one."""
+    server = Server(url, workdir / "gunicorn.log")
+    log(f"Starting gunicorn on port {server.port} (log: {server.log_path})")
+    server.start()
+    try:
+        manager_cookie = server.login(credentials["manager"]["email"], credentials["password"])
+        recruiter_cookie = server.login(credentials["recruiter"]["email"], credentials["password"])
+        targets = {
+            "hello": ("/healthz", {}),
+            "dashboard": ("/dashboard", {"Cookie": manager_cookie}),
+            "api_applications": (
+                "/api/v1/applications?cadence=overdue",
+                {"Authorization": f"Bearer {credentials['manager']['token']}"},
+            ),
+        }
+        for case in [case for case in WEB_CASES if case in cases]:
+            path, headers = targets[case]
+            status, _, body = server.request("GET", path, headers=headers)
+            if status != 200:
+                raise SystemExit(f"{case}: GET {path} answered {status}, not 200:\n{body[:500]}")
+            log(f"{case}: GET {path} — warming up {WARM_UP_SECONDS} s, then {args.duration:g} s")
+            address = f"http://127.0.0.1:{server.port}{path}"
+            run_wrk(address, headers, WARM_UP_SECONDS, args.connections, args.threads)
+            cpu_before = server.cpu_seconds()
+            figures = run_wrk(address, headers, args.duration, args.connections, args.threads)
+            # Server CPU per request does not depend on what else the machine is doing.
+            cpu = server.cpu_seconds() - cpu_before
+            figures["server_cpu_ms_per_request"] = round(
+                cpu * 1000 / max(figures["requests"], 1), 2
+            )
+            figures["path"] = path
+            figures["response_bytes"] = len(body.encode())
+            if figures["not_200"] or figures["socket_errors"]:
+                figures["warning"] = "some answers were not 200 or failed: see the counts"
+            results[case] = figures
+            log(
+                f"  {figures['rps']} requests/s, p50 {figures['p50_ms']} ms, "
+                f"p99 {figures['p99_ms']} ms, {figures['server_cpu_ms_per_request']} ms CPU each"
+            )
+        for name in ("holds", "closure"):
+            case = f"report_{name}"
+            if case not in cases:
+                continue
+
+            def page(name=name):
+                status, _, _ = server.request(
+                    "GET", f"/reports/{name}", headers={"Cookie": recruiter_cookie}
+                )
+                if status != 200:
+                    raise SystemExit(f"/reports/{name} answered {status}")
+
+            seconds, _ = median_seconds(page)
+            results.setdefault(case, {})["page_seconds"] = round(seconds, 3)
+            log(f"{case}: the page takes {seconds:.3f} s (median of {REPEATS})")
+    finally:
+        server.stop()
+
+
+# --- In-process cases ----------------------------------------------------------------------------
+
+
+def report_cases(cases: list[str], results: dict) -> None:
+    """Each report at full size: build it and run every table's query to the last row."""
+    from hiretrack.auth.models import Role, User
+    from hiretrack.extensions import db
+    from hiretrack.reports.exports import stream_rows
+    from hiretrack.reports.services import build_report
+
+    reader = User(role=Role.ADMIN.value, name="Benchmark")  # the organisation-wide view
+    for name in ("holds", "closure"):
+        case = f"report_{name}"
+        if case not in cases:
+            continue
+
+        def compute(name=name) -> int:
+            report = build_report(name, reader, {})
+            rows = sum(len(list(stream_rows(table))) for table in report.tables)
+            db.session.rollback()
+            return rows
+
+        seconds, rows = median_seconds(compute)
+        results.setdefault(case, {}).update(seconds=round(seconds, 3), rows=rows)
+        log(f"{case}: {seconds:.3f} s for {rows} rows in all its tables (median of {REPEATS})")
+
+
+def draft_contexts(count: int) -> tuple[list[dict], list[dict]]:
+    """Recipients (open applications, repeated if there are fewer than count) and contexts.
+
+    The contexts have exactly the keys `hiretrack.messages.services.build_context` produces, but
+    are built in bulk: build_context looks up each application's holds with its own query.
+    """
+    from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
+
+    from hiretrack.candidates.models import Application, Candidate
+    from hiretrack.candidates.stages import LABELS, Stage
+    from hiretrack.database import utcnow
+    from hiretrack.extensions import db
+    from hiretrack.formatting import long_date
+    from hiretrack.holds.services import open_holds_for_applications
+    from hiretrack.requisitions.models import Requisition
+
+    applications = list(
+        db.session.scalars(
+            select(Application)
+            .join(Candidate, Candidate.id == Application.candidate_id)
+            .where(Application.closed_at.is_(None), Candidate.email.is_not(None))
+            .options(
+                joinedload(Application.candidate),
+                joinedload(Application.requisition).joinedload(Requisition.department),
+                joinedload(Application.requisition).joinedload(Requisition.manager),
+            )
+            .order_by(Application.id)
+            .limit(count)
+        ).unique()
+    )
+    if not applications:
+        raise SystemExit("The bench database has no open applications: re-seed it.")
+    holds = open_holds_for_applications(applications)
+    today = utcnow().date()
+    promise = long_date(today + timedelta(days=7))
+    contexts, recipients = [], []
+    for index in range(count):
+        application = applications[index % len(applications)]
+        candidate, requisition = application.candidate, application.requisition
+        recipients.append(
+            {
+                "application_id": application.id,
+                "to_address": candidate.email,
+                "to_name": candidate.name,
+                "manager_id": requisition.manager.id,
+                "reply_to": f"{requisition.manager.name} <{requisition.manager.email}>",
+            }
+        )
+        hold = (holds.get(application.id) or [None])[0]
+        contexts.append(
+            {
+                "candidate": {
+                    "name": candidate.name,
+                    "first_name": candidate.first_name,
+                    "email": candidate.email or "",
+                },
+                "application": {
+                    "stage_label": LABELS[Stage(application.stage)],
+                    "applied_on": long_date(application.opened_at.date()),
+                },
+                "requisition": {
+                    "title": requisition.title,
+                    "department": requisition.department.name,
+                },
+                "manager": {
+                    "name": requisition.manager.name,
+                    "email": requisition.manager.email,
+                    "phone": requisition.manager.phone or "",
+                },
+                "company": {"name": "Acme Widgets"},
+                "hold": {
+                    "public_reason": hold.public_reason,
+                    "expected_clear_date": long_date(hold.expected_clear_date) or None,
+                }
+                if hold
+                else None,
+                "next_update_date": promise,
+                "status_link": f"https://hiretrack.bench/status/{secrets.token_urlsafe(16)}",
+                "today": long_date(today),
+            }
+        )
+    return recipients, contexts
+
+
+def render_case(count: int, results: dict) -> tuple[list, list]:
+    """Render count personalised check-ins in the sandbox, and with a plain jinja2.Environment."""
+    import jinja2
+    from sqlalchemy import select
+
+    from hiretrack.extensions import db
+    from hiretrack.messages.models import EmailTemplate
+    from hiretrack.messages.rendering import fallback, render_email
+
+    template = db.session.scalars(
+        select(EmailTemplate).where(
+            EmailTemplate.category == "check_in", EmailTemplate.owner_id.is_(None)
+        )
+    ).first()
+    recipients, contexts = draft_contexts(count)
+    plain = jinja2.Environment(autoescape=False)
+    plain.filters["fallback"] = fallback
+    plain_subject = plain.from_string(template.subject)
+    plain_body = plain.from_string(template.body)
+
+    def sandboxed() -> list:
+        return [render_email(template.subject, template.body, context) for context in contexts]
+
+    def unsandboxed() -> None:
+        for context in contexts:
+            plain_subject.render(context)
+            plain_body.render(context)
+
+    sandboxed()  # compile and warm both
+    unsandboxed()
+    sandbox_times, plain_times = [], []
+    for _ in range(3):  # alternate, so a burst of other load hurts both alike
+        started = time.perf_counter()
+        rendered = sandboxed()
+        sandbox_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        unsandboxed()
+        plain_times.append(time.perf_counter() - started)
+    sandbox, unsafe = min(sandbox_times), min(plain_times)
+    results["render_10k"] = {
+        "drafts": count,
+        "sandbox_seconds": round(sandbox, 3),
+        "plain_seconds": round(unsafe, 3),
+        "sandbox_per_draft_us": round(sandbox / count * 1e6, 1),
+        "template": template.slug,
+    }
+    results["render_sandbox_vs_plain"] = round(sandbox / unsafe, 2)
+    log(
+        f"render_10k: sandbox {sandbox:.3f} s, plain Jinja {unsafe:.3f} s "
+        f"(ratio {sandbox / unsafe:.2f}, best of 3)"
+    )
+    return recipients, rendered
+
+
+class Sink:
+    """The counting SMTP sink, in its own process."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / "smtp_sink.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        if not line.startswith("PORT "):
+            raise SystemExit("The SMTP sink did not start.")
+        self.port = int(line.split()[1])
+
+    def stop(self) -> int:
+        """Stop the sink; return how many messages it accepted."""
+        self.process.stdin.close()
+        output = self.process.stdout.read()
+        self.process.wait(timeout=30)
+        match = re.search(r"ACCEPTED (\d+)", output)
+        return int(match.group(1)) if match else -1
+
+
+class QueuedMessages:
+    """Queue rendered messages as send_message would (outbox row + touchpoint), and undo it all.
+
+    The rows already queued in the bench data are held back (their next attempt moved far ahead)
+    so each run delivers exactly its own messages; cleanup restores the applications' contact
+    columns, so the data set is the same for the next run.
+    """
+
+    def __init__(self, recipients: list[dict], rendered: list) -> None:
+        self.recipients, self.rendered = recipients, rendered
+        self.ids: list[int] = []
+
+    def __enter__(self) -> "QueuedMessages":
+        from sqlalchemy import insert, select, update
+
+        from hiretrack.candidates.models import Application, Touchpoint
+        from hiretrack.database import utcnow
+        from hiretrack.extensions import db
+        from hiretrack.messages.models import OutboxEmail
+
+        application_ids = sorted({recipient["application_id"] for recipient in self.recipients})
+        self.contact = [
+            dict(row._mapping)
+            for row in db.session.execute(
+                select(
+                    Application.id.label("b_id"),
+                    Application.last_contact_at,
+                    Application.promised_next_update,
+                    Application.update_requested_at,
+                    Application.version,
+                ).where(Application.id.in_(application_ids))
+            )
+        ]
+        self.held_back = [
+            {"b_id": row.id, "next_attempt_at": row.next_attempt_at}
+            for row in db.session.execute(
+                select(OutboxEmail.id, OutboxEmail.next_attempt_at).where(
+                    OutboxEmail.status == "queued"
+                )
+            )
+        ]
+        if self.held_back:
+            db.session.execute(
+                update(OutboxEmail)
+                .where(OutboxEmail.status == "queued")
+                .values(next_attempt_at=utcnow() + timedelta(days=36500))
+                .execution_options(synchronize_session=False)
+            )
+        now, run = utcnow(), uuid.uuid4().hex[:12]
+        rows = []
+        for number, (recipient, message) in enumerate(
+            zip(self.recipients, self.rendered, strict=True)
+        ):
+            rows.append(
+                {
+                    "application_id": recipient["application_id"],
+                    "category": "check_in",
+                    "to_address": recipient["to_address"],
+                    "to_name": recipient["to_name"],
+                    "from_address": "Acme Hiring <hiring@acme.example>",
+                    "reply_to": recipient["reply_to"],
+                    "subject": message.subject,
+                    "body_text": message.text,
+                    "body_html": message.html,
+                    "message_id": f"<bench-{run}-{number}@hiretrack.bench>",
+                    "status": "queued",
+                    "next_attempt_at": now,
+                    "attempts": 0,
+                    "created_at": now,
+                    "created_by_id": recipient["manager_id"],
+                }
+            )
+        self.ids = list(
+            db.session.scalars(
+                insert(OutboxEmail).returning(OutboxEmail.id, sort_by_parameter_order=True), rows
+            )
+        )
+        db.session.execute(
+            insert(Touchpoint),
+            [
+                {
+                    "application_id": row["application_id"],
+                    "direction": "outbound",
+                    "channel": "email",
+                    "note": f"Email: {row['subject']}",
+                    "is_closure": False,
+                    "outbox_email_id": outbox_id,
+                    "created_at": now,
+                    "created_by_id": row["created_by_id"],
+                }
+                for row, outbox_id in zip(rows, self.ids, strict=True)
+            ],
+        )
+        db.session.commit()
+        return self
+
+    def outbox_rows(self) -> list:
+        from sqlalchemy import select
+
+        from hiretrack.extensions import db
+        from hiretrack.messages.models import OutboxEmail
+
+        return list(
+            db.session.scalars(
+                select(OutboxEmail).where(OutboxEmail.id.in_(self.ids)).order_by(OutboxEmail.id)
+            )
+        )
+
+    def figures(self) -> dict[str, Any]:
+        """How many of this run's rows were sent, and from the first claim to the last send."""
+        from sqlalchemy import func, select
+
+        from hiretrack.extensions import db
+        from hiretrack.messages.models import OutboxEmail
+
+        db.session.rollback()
+        sent, first_claim, last_sent = db.session.execute(
+            select(
+                func.count(OutboxEmail.id),
+                func.min(OutboxEmail.claimed_at),
+                func.max(OutboxEmail.sent_at),
+            ).where(OutboxEmail.id.in_(self.ids), OutboxEmail.status == "sent")
+        ).one()
+        db.session.rollback()
+        return {"sent": sent, "first_claim": first_claim, "last_sent": last_sent}
+
+    def __exit__(self, *exc_info) -> None:
+        from sqlalchemy import bindparam, delete, update
+
+        from hiretrack.candidates.models import Application, Touchpoint
+        from hiretrack.extensions import db
+        from hiretrack.messages.models import OutboxEmail
+
+        db.session.rollback()
+        for start in range(0, len(self.ids), 5000):
+            chunk = self.ids[start : start + 5000]
+            db.session.execute(delete(Touchpoint).where(Touchpoint.outbox_email_id.in_(chunk)))
+            db.session.execute(delete(OutboxEmail).where(OutboxEmail.id.in_(chunk)))
+        application = Application.__table__
+        db.session.connection().execute(
+            update(application)
+            .where(application.c.id == bindparam("b_id"))
+            .values(
+                last_contact_at=bindparam("last_contact_at"),
+                promised_next_update=bindparam("promised_next_update"),
+                update_requested_at=bindparam("update_requested_at"),
+                version=bindparam("version"),
+            ),
+            self.contact,
+        )
+        if self.held_back:
+            outbox = OutboxEmail.__table__
+            db.session.connection().execute(
+                update(outbox)
+                .where(outbox.c.id == bindparam("b_id"))
+                .values(next_attempt_at=bindparam("next_attempt_at")),
+                self.held_back,
+            )
+        db.session.commit()
+
+
+def deliver_case(url: str, recipients: list, rendered: list, sink: Sink, results: dict) -> None:
+    """Deliver the rendered messages through HireTrack's outbox, and through bare smtplib."""
+    from hiretrack.messages import delivery
+    from hiretrack.messages.backends import build_envelope
+
+    count = len(rendered)
+    with QueuedMessages(recipients, rendered) as queued:
+        envelopes = [build_envelope(row) for row in queued.outbox_rows()]
+        started = time.perf_counter()
+        connection = smtplib.SMTP("127.0.0.1", sink.port, timeout=30)
+        for envelope in envelopes:
+            connection.sendmail(envelope.sender, [envelope.recipient], envelope.content)
+        connection.quit()
+        bare = time.perf_counter() - started
+        started = time.perf_counter()
+        report = delivery.drain("bench-worker", 100)
+        hiretrack = time.perf_counter() - started
+        sent = queued.figures()["sent"]
+    results["deliver_10k"] = {
+        "messages": count,
+        "hiretrack_seconds": round(hiretrack, 3),
+        "hiretrack_per_second": round(sent / hiretrack, 1),
+        "hiretrack_sent": sent,
+        "smtplib_seconds": round(bare, 3),
+        "smtplib_per_second": round(count / bare, 1),
+        "failed_or_retrying": report.failed + report.retrying,
+    }
+    results["deliver_vs_smtplib"] = round((sent / hiretrack) / (count / bare), 2)
+    log(
+        f"deliver_10k: HireTrack {sent / hiretrack:.0f}/s ({sent} sent), bare smtplib "
+        f"{count / bare:.0f}/s (ratio {(sent / hiretrack) / (count / bare):.2f})"
+    )
+    if dialect_of(url) != "postgresql":
+        return
+    scaling = {}
+    for workers in WORKER_COUNTS:
+        with QueuedMessages(recipients, rendered) as queued:
+            env = child_environment(
+                url,
+                MAIL_BACKEND="smtp",
+                SMTP_HOST="127.0.0.1",
+                SMTP_PORT=str(sink.port),
+                SMTP_SECURITY="none",
+            )
+            started = time.perf_counter()
+            processes = [
+                subprocess.Popen(
+                    python_command(
+                        "outbox", "deliver", "--once", "--worker-id", f"bench-{workers}-{number}"
+                    ),
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for number in range(workers)
+            ]
+            for process in processes:
+                process.wait(timeout=900)
+            wall = time.perf_counter() - started
+            figures = queued.figures()
+        span = (figures["last_sent"] - figures["first_claim"]).total_seconds()
+        scaling[str(workers)] = {
+            "sent": figures["sent"],
+            "per_second": round(figures["sent"] / span, 1),
+            "wall_seconds_with_start_up": round(wall, 2),
+        }
+        log(f"deliver_10k on PostgreSQL with {workers} worker(s): {figures['sent'] / span:.0f}/s")
+    results["deliver_10k"]["workers"] = scaling
+
+
+def reminders_case(url: str, results: dict) -> None:
+    """`hiretrack reminders run --dry-run` as cron would start it, wall time included."""
+    from hiretrack.cadence.reminders import plan_reminders
+    from hiretrack.database import utcnow
+    from hiretrack.extensions import db
+
+    env = child_environment(url)
+    started = time.perf_counter()
+    finished = subprocess.run(
+        python_command("reminders", "run", "--dry-run"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wall = time.perf_counter() - started
+    if finished.returncode != 0:
+        raise SystemExit(f"reminders run --dry-run failed:\n{finished.stderr[-2000:]}")
+    planned, plan = median_seconds(lambda: plan_reminders(utcnow().date()), repeats=3)
+    db.session.rollback()
+    results["reminders_run"] = {
+        "seconds": round(wall, 2),
+        "plan_seconds_in_process": round(planned, 2),
+        "digests": len(plan.digests),
+        "check_ins": len(plan.check_ins),
+        "output_lines": len(finished.stdout.splitlines()),
+    }
+    log(f"reminders_run: {wall:.2f} s wall ({planned:.2f} s of planning in process)")
+
+
+def csv_case(url: str, results: dict) -> None:
+    """Each CSV export at full size (all time), in its own process to see its peak memory."""
+    figures = {}
+    for name in ("holds", "closure"):
+        finished = subprocess.run(
+            [sys.executable, str(BENCH_DIR / "export_probe.py"), name, url, "--all-time"],
+            env=child_environment(url),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if finished.returncode != 0:
+            raise SystemExit(f"The {name} CSV export failed:\n{finished.stderr[-2000:]}")
+        figures[name] = json.loads(finished.stdout.strip().splitlines()[-1])
+        log(
+            f"csv_export {name}: {figures[name]['seconds']} s, {figures[name]['csv_lines']} lines, "
+            f"peak {figures[name]['peak_mb']} MB vs idle {figures[name]['idle_mb']} MB"
+        )
+    results["csv_export"] = figures
+
+
+# --- Results ----------------------------------------------------------------------------------
+
+
+def evaluate(figures: dict) -> list[dict[str, Any]]:
+    """Each target with the measured value and whether it is met (None: not measured)."""
+    verdicts = []
+    for name, comparison, threshold, meaning in TARGETS:
+        value = get_path(figures, name)
+        met = None
+        if isinstance(value, int | float):
+            met = value >= threshold if comparison == ">=" else value <= threshold
+        verdicts.append(
+            {
+                "figure": name,
+                "value": value,
+                "target": f"{comparison} {threshold}",
+                "met": met,
+                "meaning": meaning,
+            }
+        )
+    return verdicts
+
+
+#: Figures compared between PostgreSQL and SQLite: (path, True if bigger is better).
+COMPARED = (
+    ("hello.rps", True),
+    ("dashboard.rps", True),
+    ("dashboard.p99_ms", False),
+    ("api_applications.rps", True),
+    ("report_holds.seconds", False),
+    ("report_closure.seconds", False),
+    ("render_10k.sandbox_seconds", False),
+    ("deliver_10k.hiretrack_per_second", True),
+    ("reminders_run.seconds", False),
+    ("csv_export.holds.seconds", False),
+    ("csv_export.closure.seconds", False),
+)
+
+
+def compare(runs: dict) -> list[dict[str, Any]]:
+    """PostgreSQL against SQLite, figure by figure: within 1.5x (either way) or not."""
+    if "sqlite" not in runs or "postgresql" not in runs:
+        return []
+    rows = []
+    for path, bigger_is_better in COMPARED:
+        lite = get_path(runs["sqlite"]["figures"], path)
+        postgres = get_path(runs["postgresql"]["figures"], path)
+        if not isinstance(lite, int | float) or not isinstance(postgres, int | float) or not lite:
+            continue
+        slower = lite / postgres if bigger_is_better else postgres / lite
+        rows.append(
+            {
+                "figure": path,
+                "sqlite": lite,
+                "postgresql": postgres,
+                "postgresql_slowdown": round(slower, 2),
+                "within_1_5x": slower <= 1.5,
+            }
+        )
+    return rows
+
+
+def print_table(run: dict) -> None:
+    figures = run["figures"]
+    print(
+        f"\nHireTrack benchmarks on {run['database']} · {run['data']['applications']:,} applications"
+    )
+    print(
+        f"{run['machine']['date']} · {run['machine']['nproc']} CPUs · load at start "
+        f"{run['machine']['load_average_at_start']}"
+    )
+    print(f"\n{'case':<18} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8} {'seconds':>9}  notes")
+    for case in CASES:
+        value = figures.get(case)
+        if not isinstance(value, dict):
+            continue
+        if "rps" in value:
+            print(
+                f"{case:<18} {value['rps']:>9,.0f} {value['p50_ms']:>8.1f} {value['p99_ms']:>8.1f}"
+            )
+        elif case == "render_10k":
+            note = f"plain Jinja {value['plain_seconds']} s"
+            print(f"{case:<18} {'':>9} {'':>8} {'':>8} {value['sandbox_seconds']:>9.3f}  {note}")
+        elif case == "deliver_10k":
+            note = (
+                f"{value['hiretrack_per_second']:.0f} msg/s vs smtplib "
+                f"{value['smtplib_per_second']:.0f} msg/s"
+            )
+            if "workers" in value:
+                note += "; workers " + ", ".join(
+                    f"{n}: {w['per_second']:.0f}/s" for n, w in value["workers"].items()
+                )
+            print(f"{case:<18} {'':>9} {'':>8} {'':>8} {value['hiretrack_seconds']:>9.3f}  {note}")
+        elif case == "csv_export":
+            for name, export in value.items():
+                note = f"peak {export['peak_mb']} MB, idle {export['idle_mb']} MB, {export['csv_lines']} lines"
+                print(
+                    f"{'csv ' + name:<18} {'':>9} {'':>8} {'':>8} {export['seconds']:>9.3f}  {note}"
+                )
+        else:
+            note = f"page {value['page_seconds']} s" if "page_seconds" in value else ""
+            if case == "reminders_run":
+                note = f"planning {value['plan_seconds_in_process']} s in process"
+            print(f"{case:<18} {'':>9} {'':>8} {'':>8} {value.get('seconds', 0):>9.3f}  {note}")
+    print(f"\n{'target':<32} {'value':>10} {'target':>9}  met")
+    for verdict in run["targets"]:
+        met = {True: "yes", False: "NO", None: "-"}[verdict["met"]]
+        value = verdict["value"] if verdict["value"] is not None else "-"
+        print(f"{verdict['figure']:<32} {value!s:>10} {verdict['target']:>9}  {met}")
+
+
+def print_comparison(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    print(
+        f"\n{'PostgreSQL vs SQLite':<32} {'SQLite':>10} {'PostgreSQL':>11} {'slowdown':>9}  <=1.5x"
+    )
+    for row in rows:
+        print(
+            f"{row['figure']:<32} {row['sqlite']:>10} {row['postgresql']:>11} "
+            f"{row['postgresql_slowdown']:>9}  {'yes' if row['within_1_5x'] else 'NO'}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds per load case")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--database-url", help="default: $HIRETRACK_DATABASE_URL or bench.sqlite")
+    parser.add_argument("--cases", help=f"comma-separated subset of: {', '.join(CASES)}")
+    parser.add_argument("--messages", type=int, default=10_000, help="drafts to render/deliver")
+    args = parser.parse_args()
+    if not 1 <= args.duration <= 120:
+        parser.error("--duration must be between 1 and 120 seconds")
+    from hiretrack.extensions import db
+
+    cases = args.cases.split(",") if args.cases else list(CASES)
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(sorted(unknown))}")
+    url = database_url(args.database_url)
+    credentials = load_credentials(url)
+    dialect = dialect_of(url)
+    started = time.perf_counter()
+    run: dict[str, Any] = {
+        "database": dialect,
+        "machine": machine(url),
+        "data": {"applications": credentials["applications"], "rows": credentials["rows"]},
+        "settings": {
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "wrk_threads": args.threads,
+            "gunicorn_workers": 2,
+        },
+    }
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="hiretrack-bench-") as workdir:
+        if any(case in cases for case in (*WEB_CASES, "report_holds", "report_closure")):
+            web_cases(url, credentials, cases, args, Path(workdir), figures)
+        for case in ("dashboard", "api_applications"):
+            if case in figures and "hello" in figures:
+                figures[f"{case}_vs_hello"] = round(
+                    figures[case]["rps"] / figures["hello"]["rps"], 3
+                )
+                # The same ratio from server CPU per request: steady when the machine is busy.
+                figures[f"{case}_vs_hello_by_cpu"] = round(
+                    figures["hello"]["server_cpu_ms_per_request"]
+                    / max(figures[case]["server_cpu_ms_per_request"], 0.001),
+                    3,
+                )
+        sink = Sink() if "deliver_10k" in cases else None
+        try:
+            overrides = {"MAIL_BACKEND": "smtp", "SMTP_HOST": "127.0.0.1"}
+            if sink is not None:
+                overrides["SMTP_PORT"] = sink.port
+            app = bench_app(url, **overrides)
+            # The worker logs a line per message sent; keep this terminal for the figures.
+            logging.getLogger("hiretrack").setLevel(logging.WARNING)
+            with app.app_context():
+                report_cases(cases, figures)
+                if "render_10k" in cases or "deliver_10k" in cases:
+                    recipients, rendered = render_case(args.messages, figures)
+                    if sink is not None:
+                        deliver_case(url, recipients, rendered, sink, figures)
+                if "reminders_run" in cases:
+                    reminders_case(url, figures)
+                db.engine.dispose()
+        finally:
+            if sink is not None:
+                accepted = sink.stop()
+                if "deliver_10k" in figures:
+                    figures["deliver_10k"]["sink_accepted"] = accepted
+        if "csv_export" in cases:
+            csv_case(url, figures)
+    run["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    run["machine"]["run_seconds"] = round(time.perf_counter() - started, 1)
+    run["figures"] = figures
+    run["targets"] = evaluate(figures)
+    stored = json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.exists() else {}
+    stored.setdefault("runs", {})[dialect] = run
+    stored["postgresql_vs_sqlite"] = compare(stored["runs"])
+    RESULTS_PATH.write_text(json.dumps(stored, indent=2, default=str) + "\n")
+    print_table(run)
+    print_comparison(stored["postgresql_vs_sqlite"])
+    print(f"\nWritten to {RESULTS_PATH} ({run['machine']['run_seconds']} s).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Pages and API lists run the same number of SQL queries whether they show 5 rows or 40.
+
+A query per row (an N+1) makes a page slower with every candidate; at 100,000 applications it
+would make the dashboard unusable. Counting the statements sent to the database is behaviour, not
+timing, so it can be asserted on every run. bench/run.py measures the timing.
+"""
+
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from hiretrack.approvals.services import request_approval
+from hiretrack.auth.services import create_api_token
+from hiretrack.candidates.services import apply_to_requisition, create_candidate, log_touchpoint
+from hiretrack.extensions import db
+from hiretrack.holds.services import place_hold
+from hiretrack.messages.services import choose_template, send_message
+from hiretrack.requisitions.services import create_requisition
+
+#: Each page, and the pattern that finds the rows it shows (a number per row).
+PAGES = {
+    "/dashboard": r"Person Qc(\d+)",
+    "/requisitions/": r"Role QC (\d+)",
+    "/candidates/": r"Person Qc(\d+)",
+    "/reports/holds": r"Hold QC (\d+)",
+}
+API_LIST = "/api/v1/applications?per_page=100"
+SMALL, LARGE = 5, 40
+
+
+@contextmanager
+def counting_queries(app):
+    """Collect every SQL statement the app's engine sends while the block runs."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def grow(first: int, count: int, recruiter, manager, approver, department) -> None:
+    """Add `count` rows to every list: each an open requisition with a candidate at final
+    round, a pending approval, contact both ways, a queued check-in and an open hold."""
+    for n in range(first, first + count):
+        requisition = create_requisition(
+            recruiter,
+            title=f"Role QC {n}",
+            department_id=department.id,
+            manager_id=manager.id,
+            status="open",
+        )
+        candidate = create_candidate(recruiter, f"Person Qc{n}", f"person.qc{n}@example.org")
+        application = apply_to_requisition(recruiter, candidate, requisition, "final_round")
+        request_approval(recruiter, requisition, "budget", approver.id)
+        log_touchpoint(
+            recruiter, application, direction="inbound", channel="phone", note="Any news?"
+        )
+        send_message(recruiter, application, choose_template(manager, "check_in"))
+        place_hold(
+            recruiter, requisition, reason="budget", summary=f"Hold QC {n}", owner_id=approver.id
+        )
+        db.session.commit()
+
+
+def measure(app, client, token: str) -> dict[str, tuple[int, int]]:
+    """(queries, rows shown) for every page and for the API list."""
+    figures = {}
+    for path, pattern in PAGES.items():
+        with counting_queries(app) as statements:
+            response = client.get(path)
+        assert response.status_code == 200, path
+        shown = set(re.findall(pattern, response.get_data(as_text=True)))
+        figures[path] = (len(statements), len(shown))
+    with counting_queries(app) as statements:
+        response = client.get(API_LIST, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    figures[API_LIST] = (len(statements), len(response.get_json()["items"]))
+    return figures
+
+
+@pytest.mark.parametrize("role", ["manager", "recruiter"])
+def test_queries_per_page_do_not_grow_with_rows(app, ctx, client, login, make_user, role):
+    manager, recruiter, approver = (make_user(r) for r in ("manager", "recruiter", "approver"))
+    from hiretrack.admin.models import Department
+
+    department = Department(name="Engineering")
+    db.session.add(department)
+    db.session.commit()
+    viewer = manager if role == "manager" else recruiter
+    _, token = create_api_token(viewer, "query counts")
+    db.session.commit()
+    assert login(viewer).status_code == 302
+
+    grow(0, SMALL, recruiter, manager, approver, department)
+    measure(app, client, token)  # warm up: business-day calendar, token last-used time
+    small = measure(app, client, token)
+    grow(SMALL, LARGE - SMALL, recruiter, manager, approver, department)
+    large = measure(app, client, token)
+
+    for path in small:
+        (small_queries, small_rows), (large_queries, large_rows) = small[path], large[path]
+        assert small_rows == SMALL, f"{path} shows {small_rows} rows, expected {SMALL}"
+        assert large_rows > small_rows, f"{path} shows no more rows with more data"
+        assert large_queries == small_queries, (
+            f"{path}: {small_queries} queries for {small_rows} rows, "
+            f"{large_queries} for {large_rows}"
+        )
