@@ -210,3 +210,19 @@ def test_approver_sees_decisions_waiting_without_send_buttons(
     html = client.get("/dashboard").get_data(as_text=True)
     assert "Approvals waiting on your decision" in html
     assert "Send update" not in html
+
+
+def test_times_are_shown_in_the_users_time_zone(
+    client, login, make_user, make_requisition, make_candidate, make_application
+):
+    from datetime import UTC, datetime
+
+    manager = make_user("manager", timezone="Asia/Tokyo")
+    application = make_application(
+        requisition=make_requisition(manager=manager), candidate=make_candidate(name="Kenji Tz")
+    )
+    application.last_contact_at = datetime(2026, 1, 1, 23, 30, tzinfo=UTC)
+    db.session.commit()
+    login(manager)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert "02 Jan 2026 08:30" in html  # 23:30 UTC is 08:30 the next day in Tokyo
