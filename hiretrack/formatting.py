@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app
+from flask import current_app, request
 from flask_login import current_user
 
 
@@ -68,10 +68,21 @@ def reject_page(args: dict) -> dict:
     return {k: v for k, v in args.items() if k != "page"}
 
 
+def current_navigation_entry(links: list[tuple[str, str]]) -> str | None:
+    """The one navigation entry to mark as current: the exact page, else its section's first entry."""
+    endpoint = request.endpoint or ""
+    endpoints = [e for e, _ in links]
+    if endpoint in endpoints:
+        return endpoint
+    section = endpoint.split(".")[0]
+    return next((e for e in endpoints if e.split(".")[0] == section), None)
+
+
 def template_helpers() -> dict:
     """Names made available to every page template."""
     links = navigation_links() if getattr(current_user, "is_authenticated", False) else []
     return {
+        "nav_current": current_navigation_entry(links),
         "local_datetime": local_datetime,
         "local_date": local_date,
         "long_date": long_date,
