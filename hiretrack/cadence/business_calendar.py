@@ -45,7 +45,8 @@ def ensure_calendar(holidays_code: str | None, today: date | None = None) -> Non
             # Another process rebuilt it at the same moment; its rows are as good as ours.
             db.session.rollback()
             return
-    cache.add((code, today))
+    # rebuild_calendar replaces the set: look it up again rather than adding to the old one.
+    current_app.extensions["hiretrack_calendar"].add((code, today))
 
 
 def rebuild_calendar(code: str, first: date, last: date) -> None:
