@@ -91,7 +91,7 @@ def sign_in(page, live, email: str) -> None:
 
 def check_page(page, name: str, problems: list[str]) -> None:
     """Screenshot the page and collect axe-core's serious or critical findings."""
-    screenshot(page, name)
+    screenshot(page, f"manager-{name}")
     problems.extend(f"{name}: {finding}" for finding in serious_violations(page))
 
 

@@ -6,69 +6,40 @@ on, as in production. The screenshot lands in test-artifacts/screenshots/.
 """
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from hiretrack import create_app
 from hiretrack.admin.models import Department
 from hiretrack.auth.services import create_user
 from hiretrack.candidates.models import Direction, Touchpoint
 from hiretrack.candidates.services import apply_to_requisition, create_candidate
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
-from hiretrack.messages.defaults import install_default_templates
 from hiretrack.messages.delivery import deliver_batch
 from hiretrack.messages.models import OutboxEmail
 from hiretrack.messages.services import choose_template, send_message
 from hiretrack.requisitions.services import create_requisition
-from tests.conftest import PASSWORD, POSTGRES_URL, base_config, empty_all_tables
+from tests.browser_helpers import (
+    CHROMIUM,
+    LAUNCH_ARGS,
+    live_server,
+    screenshot,
+    serious_violations,
+)
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture
 def live_app(database_url, tmp_path):
     """The app served over real HTTP from a thread; yields (app, base URL)."""
-    url = database_url if POSTGRES_URL else f"sqlite:///{tmp_path / 'status-browser.sqlite'}"
-    app = create_app(base_config(url, tmp_path) | {"WTF_CSRF_ENABLED": True})
-    with app.app_context():
-        if not POSTGRES_URL:
-            db.create_all()
-        install_default_templates()
-        db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = base_url
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, base_url
-    finally:
-        server.shutdown()
-        thread.join()
-        with app.app_context():
-            db.session.remove()
-            if POSTGRES_URL:
-                empty_all_tables()
-            db.engine.dispose()
+    with live_server(database_url, tmp_path) as live:
+        yield live.app, live.base_url
 
 
 def seed_waiting_candidate(app) -> str:
@@ -102,15 +73,6 @@ def seed_waiting_candidate(app) -> str:
         deliver_batch("browser-test")
         body = db.session.scalars(select(OutboxEmail.body_text)).one()
         return re.search(r"http://127\.0\.0\.1:\d+/status/[\w-]+", body)[0]
-
-
-def serious_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_a_candidate_on_a_phone_reads_the_page_and_asks_a_question(live_app):
@@ -150,8 +112,7 @@ def test_a_candidate_on_a_phone_reads_the_page_and_asks_a_question(live_app):
             expect(thanks).to_contain_text("Maria Lopez has your question")
             expect(thanks).to_be_in_viewport()
             expect(thanks).to_contain_text("Is there any news on the budget sign-off?")
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "status-page-phone.png"), full_page=True)
+            screenshot(page, "status-page-phone")
         finally:
             browser.close()
 
