@@ -232,18 +232,15 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
     """
     today = today or utcnow().date()
     cadence, cadence_columns = cadence_query(today)
-    open_hold = aliased(Hold, name="open_hold")
-    statuses = (
-        cadence.with_only_columns(
-            Application.id.label("application_id"), cadence_columns.status.label("status")
-        )
-        # Cadence figures matter only for candidates an open hold strands: compute no others.
-        .where(
-            Application.requisition_id.in_(
-                select(open_hold.requisition_id).where(open_hold.resolved_at.is_(None))
-            )
-        )
-        .subquery("cadence_status")
+    stranded = aliased(Application, name="stranded_application")
+    # The stranded candidate's cadence status, looked up per candidate: as a join, the
+    # business-day joins inside cadence_query make PostgreSQL over-estimate rows a
+    # thousandfold and choose nested loops everywhere above it.
+    status_of_stranded = (
+        cadence.with_only_columns(cadence_columns.status)
+        .where(Application.id == stranded.id)
+        .correlate(stranded)
+        .scalar_subquery()
     )
 
     is_open = Hold.resolved_at.is_(None)
@@ -263,14 +260,14 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
 
     # One row per (hold, application it strands), with the business days that candidate waited.
     strands = and_(
-        Application.requisition_id == Hold.requisition_id,
-        or_(Hold.application_id.is_(None), Hold.application_id == Application.id),
+        stranded.requisition_id == Hold.requisition_id,
+        or_(Hold.application_id.is_(None), Hold.application_id == stranded.id),
         or_(
-            and_(is_open, Application.closed_at.is_(None)),
+            and_(is_open, stranded.closed_at.is_(None)),
             and_(
                 Hold.resolved_at.is_not(None),
-                Application.opened_at < Hold.resolved_at,
-                or_(Application.closed_at.is_(None), Application.closed_at > Hold.opened_at),
+                stranded.opened_at < Hold.resolved_at,
+                or_(stranded.closed_at.is_(None), stranded.closed_at > Hold.opened_at),
             ),
         ),
     )
@@ -280,27 +277,26 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
             case(
                 (
                     and_(
-                        Application.closed_at.is_not(None),
-                        Application.closed_at < Hold.resolved_at,
+                        stranded.closed_at.is_not(None),
+                        stranded.closed_at < Hold.resolved_at,
                     ),
-                    Application.closed_at,
+                    stranded.closed_at,
                 ),
                 else_=Hold.resolved_at,
             )
         ),
     )
-    waited_since = as_utc_date(later_of(Hold.opened_at, Application.opened_at))
+    waited_since = as_utc_date(later_of(Hold.opened_at, stranded.opened_at))
     pairs = (
         select(
             Hold.id.label("hold_id"),
             business_days_between(waited_since, waited_until).label("waited"),
-            statuses.c.status,
-            Application.stage,
+            case((is_open, status_of_stranded)).label("status"),
+            stranded.stage,
         )
         .select_from(Hold)
         .join(Requisition, Requisition.id == Hold.requisition_id)
-        .join(Application, strands)
-        .outerjoin(statuses, statuses.c.application_id == Application.id)
+        .join(stranded, strands)
         .where(in_report)
         .subquery("stranded")
     )
@@ -819,7 +815,36 @@ def closure_report(user: User, filters: ReportFilters, today: date | None = None
         .outerjoin(feedback, feedback.c.application_id == Application.id)
         .where(closed)
     )
-    base = ledger.subquery("ledger")
+    # The summaries need only whether closure was delivered, not which touchpoint or by whom.
+    any_touchpoint = aliased(Touchpoint, name="any_closure")
+    any_email = aliased(OutboxEmail, name="any_closure_email")
+    delivered_closure = (
+        select(any_touchpoint.id)
+        .outerjoin(any_email, any_email.id == any_touchpoint.outbox_email_id)
+        .where(
+            any_touchpoint.application_id == Application.id,
+            any_touchpoint.is_closure.is_(True),
+            _closure_delivered(any_touchpoint, any_email),
+        )
+        .correlate(Application)
+        .exists()
+    )
+    base = (
+        select(
+            Application.stage.label("outcome"),
+            case((delivered_closure, 1), else_=0).label("closure_delivered"),
+            business_days_between(last_interview, as_utc_date(Application.closed_at)).label(
+                "business_days_to_closure"
+            ),
+            case((Application.was_ghosted.is_(True), 1), else_=0).label("was_ghosted"),
+            func.coalesce(feedback.c.answers, 0).label("feedback_answers"),
+            func.coalesce(feedback.c.useful, 0).label("feedback_useful"),
+        )
+        .join(Requisition, Requisition.id == Application.requisition_id)
+        .outerjoin(feedback, feedback.c.application_id == Application.id)
+        .where(closed)
+        .subquery("closed_applications")
+    )
     median = {"median_business_days_to_closure": 0.5}
     per_outcome_median = percentiles(
         base, "business_days_to_closure", median, group_by=["outcome"]
