@@ -105,7 +105,10 @@ def waiting_query(user: User, today: date | None = None) -> tuple[Select, Cadenc
     query, columns = cadence_query(today)
     query = (
         query.join(Candidate, Candidate.id == Application.candidate_id)
-        .where(visible_applications(user))
+        # The scope on the joined requisition (not `requisition_id IN (...)`) lets PostgreSQL
+        # start from the user's requisitions instead of computing cadence for every open
+        # application first: 75-100 ms -> 6-16 ms per statement at 100,000 applications.
+        .where(visible_requisitions(user))
         .with_only_columns(
             Application.id,
             Candidate.id,
