@@ -1099,9 +1099,14 @@ def main() -> None:
             csv_case(url, figures)
     run["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     run["machine"]["run_seconds"] = round(time.perf_counter() - started, 1)
+    stored = json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.exists() else {}
+    previous = stored.get("runs", {}).get(dialect)
+    if args.cases and previous and previous["data"] == run["data"]:
+        # A partial run updates its cases and keeps the others' figures from the last run.
+        figures = {**previous["figures"], **figures}
+        run["partial_runs"] = [*previous.get("partial_runs", []), args.cases]
     run["figures"] = figures
     run["targets"] = evaluate(figures)
-    stored = json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.exists() else {}
     stored.setdefault("runs", {})[dialect] = run
     stored["postgresql_vs_sqlite"] = compare(stored["runs"])
     RESULTS_PATH.write_text(json.dumps(stored, indent=2, default=str) + "\n")

@@ -559,14 +559,18 @@ def list_applications(user: User, query: s.ApplicationQuery):
     """List applications you may see, with cadence; `cadence` filters open ones in the database."""
     if query.cadence is not None:
         statement, columns = cadence_query()
-        # Scoped on the joined requisition, PostgreSQL starts from the user's requisitions
+        # Scoped on the joined requisition too, PostgreSQL starts from the user's requisitions
         # rather than computing cadence for every open application (see docs/benchmarks.md).
         statement = statement.where(
             columns.status == query.cadence.value, access.visible_requisitions(user)
         )
     else:
-        statement = select(Application).where(access.visible_applications(user))
-    statement = statement.options(*present.APPLICATION_LOADING).order_by(Application.id)
+        statement = select(Application)
+    statement = (
+        statement.where(access.visible_applications(user))
+        .options(*present.APPLICATION_LOADING)
+        .order_by(Application.id)
+    )
     if query.requisition_id is not None:
         statement = statement.where(Application.requisition_id == query.requisition_id)
     if query.candidate_id is not None:
