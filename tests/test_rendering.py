@@ -14,6 +14,7 @@ from hiretrack.messages.headers import (
 )
 from hiretrack.messages.rendering import (
     TEMPLATE_VARIABLES,
+    PlainContext,
     TemplateError,
     TemplateProblem,
     TemplateRenderError,
@@ -528,6 +529,19 @@ def test_plain_context_returns_a_frozen_copy():
     assert type(copy["stage"]) is str
     with pytest.raises(TypeError):
         copy["group"]["n"] = 3  # type: ignore[index]
+
+
+def test_plain_context_is_checked_once_and_cannot_be_forged_or_changed():
+    context = plain_context(sample_context())
+
+    assert plain_context(context) is context
+    assert render_email(SUBJECT, BODY, context) == render_email(SUBJECT, BODY, sample_context())
+    with pytest.raises(TypeError, match=r"plain_context\(\)"):
+        PlainContext({"candidate": object()})
+    with pytest.raises(AttributeError):
+        context._values = {"candidate": object()}  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        context._values["candidate"] = {}  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ from hiretrack.messages.headers import HeaderInjectionError, check_header_value
 __all__ = [
     "DEFAULT_TIME_LIMIT",
     "TEMPLATE_VARIABLES",
+    "PlainContext",
     "RenderedEmail",
     "TemplateError",
     "TemplateProblem",
@@ -231,19 +232,58 @@ def sample_context(*, include_optional: bool = True) -> dict[str, Any]:
 
 # --- Plain data only -----------------------------------------------------------------------------
 
-_PLAIN_TYPES = (type(None), bool, int, float, str, date, datetime)
+_PLAIN_TYPES = frozenset({type(None), bool, int, float, str, date, datetime})
 
 
-def plain_context(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+class PlainContext(Mapping[str, Any]):
+    """A render context that `plain_context` checked and froze: render_email uses it as it is.
+
+    Only plain_context makes these, so a context of this type is known to hold plain data and
+    is not copied again (build_context returns one; the renders that follow reuse it).
+    """
+
+    __slots__ = ("_values",)
+    _values: Mapping[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("Make a PlainContext with plain_context(), which checks the values")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("A PlainContext cannot be changed")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"PlainContext({self._values!r})"
+
+
+def _frozen_context(values: dict[str, Any]) -> PlainContext:
+    """Wrap values that plain_context just copied, read-only: nothing else refers to them."""
+    context = object.__new__(PlainContext)
+    object.__setattr__(context, "_values", MappingProxyType(values))
+    return context
+
+
+def plain_context(mapping: Mapping[str, Any]) -> PlainContext:
     """Check that a render context holds only plain data and return a frozen deep copy.
 
     The sandbox lets a template read any public attribute of what it is given, so an ORM object
     would expose everything reachable from it; plain copies expose only what was chosen.
+    A PlainContext is already such a copy and is returned as it is.
     """
+    if type(mapping) is PlainContext:
+        return mapping
     if not isinstance(mapping, Mapping):
         raise TypeError(f"A template context must be a mapping, not {type(mapping).__name__}")
     try:
-        return _plain(mapping, 0)
+        return _frozen_context(_plain_mapping(mapping, 0))
     except _NotPlain as error:
         where = "".join(reversed(error.path))
         raise TypeError(f"context{where} {error.problem}") from None
@@ -258,6 +298,25 @@ class _NotPlain(Exception):
         self.path: list[str] = []
 
 
+def _plain_mapping(mapping: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+    """Copy a mapping's items, refusing anything but plain data (the common case inline)."""
+    copy = {}
+    for key, value in mapping.items():
+        if type(key) is not str:
+            key = _plain_key(key)
+        if type(value) in _PLAIN_TYPES:
+            copy[key] = value
+        elif type(value) is dict and depth + 1 < MAX_CONTEXT_DEPTH:  # _plain_at, inlined
+            try:
+                copy[key] = MappingProxyType(_plain_mapping(value, depth + 1))
+            except _NotPlain as error:
+                error.path.append(f"[{key!r}]")
+                raise
+        else:
+            copy[key] = _plain_at(key, value, depth)
+    return copy
+
+
 def _plain(value: Any, depth: int) -> Any:
     """Copy one value of a context, refusing anything but plain data."""
     if type(value) in _PLAIN_TYPES:
@@ -265,8 +324,7 @@ def _plain(value: Any, depth: int) -> Any:
     if depth >= MAX_CONTEXT_DEPTH:
         raise _NotPlain(f"is nested more than {MAX_CONTEXT_DEPTH} levels deep")
     if isinstance(value, Mapping):
-        copy = {_plain_key(key): _plain_at(key, item, depth) for key, item in value.items()}
-        return MappingProxyType(copy)
+        return MappingProxyType(_plain_mapping(value, depth))
     if isinstance(value, (list, tuple)):
         return tuple(_plain_at(index, item, depth) for index, item in enumerate(value))
     for plain_type in (bool, int, float, str):
@@ -291,8 +349,6 @@ def _plain_at(where: str | int, value: Any, depth: int) -> Any:
 
 def _plain_key(key: Any) -> str:
     """Dict keys become attribute names in templates, so they must be text."""
-    if type(key) is str:
-        return key
     if not isinstance(key, str):
         raise _NotPlain(f"has a key that is not text: {type(key).__name__}")
     return str(key)
@@ -988,8 +1044,12 @@ def render_email(
     *,
     time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> RenderedEmail:
-    """Render a stored subject and body for one candidate, refusing anything unsafe or unbounded."""
-    values = plain_context(context)
+    """Render a stored subject and body for one candidate, refusing anything unsafe or unbounded.
+
+    A context from plain_context (as build_context makes them) is used as it is; any other
+    mapping is checked and copied first.
+    """
+    values = plain_context(context)._values
     subject, text = _with_time_limit(
         time_limit,
         lambda: (_render_subject(subject_source, values), _render_body(body_source, values)),
@@ -1138,7 +1198,7 @@ def validate_template(subject_source: str, body_source: str) -> list[TemplatePro
         (sample_context(include_optional=False), _WHEN_EMPTY),
     ):
         for _, source, render in fields:
-            problem = _render_problem(render, source, plain_context(values), note)
+            problem = _render_problem(render, source, plain_context(values)._values, note)
             if problem and not any(
                 (known.field, known.line) == (problem.field, problem.line) for known in problems
             ):

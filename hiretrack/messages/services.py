@@ -41,7 +41,13 @@ from hiretrack.messages.models import (
     OutboxStatus,
     TemplateCategory,
 )
-from hiretrack.messages.rendering import RenderedEmail, TemplateError, plain_context, render_email
+from hiretrack.messages.rendering import (
+    PlainContext,
+    RenderedEmail,
+    TemplateError,
+    plain_context,
+    render_email,
+)
 from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import open_applications
 
@@ -111,8 +117,11 @@ def build_context(
     hold: Hold | None = None,
     promised_next_update: date | None = None,
     status_link: str = "",
-) -> dict:
-    """The allow-listed plain values a template may use; never ORM objects."""
+) -> PlainContext:
+    """The allow-listed plain values a template may use; never ORM objects.
+
+    Checked and frozen once here, so render_email does not copy them again.
+    """
     from hiretrack.holds.services import open_holds_for_application
 
     candidate, requisition = application.candidate, application.requisition
