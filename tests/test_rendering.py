@@ -131,6 +131,19 @@ def test_nested_dicts_are_read_with_dots_or_brackets():
     assert (email.subject, email.text) == ("Ada Lovelace", "ada@example.com")
 
 
+def test_fields_named_like_mapping_methods_are_read_as_before():
+    context = {"group": {"name": "Ada", "copy": "x", "keys": "y"}}
+    body = "{{ group.name }} {{ group['copy'] }} {{ group['keys'] }} {{ group.keys() | length }}"
+    built = "{% set d = {'name': 'Bo', 'items': 1} %}{{ d.name }} {{ d['items'] }}"
+
+    assert render_email("Hi", body, context).text == "Ada x y 3"
+    assert render_email("Hi", built, {}).text == "Bo 1"
+    with pytest.raises(TemplateRenderError, match="mappingproxy.copy is not allowed"):
+        render_email("Hi", "{{ group.copy }}", context)
+    with pytest.raises(TemplateRenderError, match="dict.pop is not allowed"):
+        render_email("Hi", "{% set d = {'pop': 1} %}{{ d.pop }}", {})
+
+
 @pytest.mark.parametrize(
     ("candidate", "expected"),
     [
