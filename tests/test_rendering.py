@@ -96,6 +96,14 @@ def test_optional_values_can_be_empty():
     assert "hold" not in email.text
 
 
+def test_html_part_is_derived_when_first_used():
+    email = render_email(SUBJECT, BODY, sample_context())
+
+    assert "html" not in vars(email)  # reviewing a draft reads only the subject and text
+    assert email.html.startswith("<p>Dear Ada,</p>\n")
+    assert vars(email)["html"] is email.html
+
+
 def test_html_part_escapes_what_candidates_typed():
     name = '<script>alert("hi")</script> & Co'
     email = render_email(

@@ -9,7 +9,8 @@ It is compiled only in `_EmailSandbox`, which
    each checked before Python allocates the result;
 4. is interrupted by a watchdog thread once it runs past its time limit, in any thread.
 
-The HTML part is derived from the rendered text, so it has no template of its own to get wrong.
+The HTML part is derived from the rendered text, so it has no template of its own to get wrong;
+it is derived when first used (queueing a message), not when drafts are reviewed.
 """
 
 from __future__ import annotations
@@ -121,7 +122,11 @@ class RenderedEmail:
 
     subject: str
     text: str
-    html: str
+
+    @functools.cached_property
+    def html(self) -> str:
+        """The HTML part, derived on first use: reviewing a draft needs only the text."""
+        return _text_to_html(self.text)
 
 
 @dataclass(frozen=True)
@@ -1082,7 +1087,7 @@ def render_email(
         time_limit,
         lambda: (_render_subject(subject_source, values), _render_body(body_source, values)),
     )
-    return RenderedEmail(subject=subject, text=text, html=_text_to_html(text))
+    return RenderedEmail(subject=subject, text=text)
 
 
 def _render_subject(source: str, values: Mapping[str, Any]) -> str:
@@ -1184,7 +1189,10 @@ def _text_to_html(text: str) -> str:
 
 
 def _paragraph_html(paragraph: str) -> str:
-    lines = "<br>\n".join(_line_html(line) for line in paragraph.split("\n"))
+    if "://" in paragraph:
+        lines = "<br>\n".join(_line_html(line) for line in paragraph.split("\n"))
+    else:  # escaping leaves line breaks alone, so the whole paragraph can go at once
+        lines = html.escape(paragraph).replace("\n", "<br>\n")
     return f"<p>{lines}</p>"
 
 
