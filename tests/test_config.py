@@ -5,6 +5,7 @@ import pytest
 from hiretrack import create_app
 from hiretrack.config import INSECURE_SECRET_KEY, ConfigurationError
 from hiretrack.resources import resource_dir
+from tests.conftest import POSTGRES_URL
 
 
 def test_production_refuses_the_default_secret_key(monkeypatch):
@@ -58,3 +59,31 @@ def test_unknown_mail_backend_is_refused_with_a_clear_message(monkeypatch):
 def test_top_level_folders_are_found():
     assert (resource_dir("templates") / "base.html").is_file()
     assert (resource_dir("migrations") / "env.py").is_file()
+
+
+def test_sqlite_files_get_wal_a_larger_cache_and_fsync_at_checkpoints(tmp_path):
+    """Several workers share one SQLite file: readers must not block the delivery worker."""
+    from sqlalchemy import text
+
+    from hiretrack.database import SQLITE_CACHE_KIB
+    from hiretrack.extensions import db
+    from tests.conftest import base_config
+
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'tuned.sqlite'}", tmp_path))
+    with app.app_context(), db.engine.connect() as connection:
+        pragmas = {
+            name: connection.execute(text(f"PRAGMA {name}")).scalar()
+            for name in ("journal_mode", "synchronous", "cache_size")
+        }
+    assert pragmas == {"journal_mode": "wal", "synchronous": 1, "cache_size": -SQLITE_CACHE_KIB}
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only")
+def test_postgresql_connections_keep_one_plan_per_prepared_statement(app):
+    """Planning the cadence statements cost more than running them; see tune_postgresql."""
+    from sqlalchemy import text
+
+    from hiretrack.extensions import db
+
+    with app.app_context():
+        assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == "force_generic_plan"
