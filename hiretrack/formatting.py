@@ -3,17 +3,25 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, request
+from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 
 
 def user_timezone() -> ZoneInfo:
-    """Return the signed-in user's time zone, else the configured HIRETRACK_TIMEZONE."""
+    """Return the signed-in user's time zone, else the configured HIRETRACK_TIMEZONE.
+
+    Looked up once per request (a table of dates asks for it on every row).
+    """
+    if has_request_context() and "user_timezone" in g:
+        return g.user_timezone
     name = getattr(current_user, "timezone", None) or current_app.config["TIMEZONE"]
     try:
-        return ZoneInfo(name)
+        zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        zone = ZoneInfo("UTC")
+    if has_request_context():
+        g.user_timezone = zone
+    return zone
 
 
 def local_datetime(value: datetime | None) -> str:

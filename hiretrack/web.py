@@ -95,11 +95,21 @@ class Page:
 
 
 def paginate(
-    query: Select, *, per_page: int = PER_PAGE, param: str = "page", scalars: bool = True
+    query: Select,
+    *,
+    per_page: int = PER_PAGE,
+    param: str = "page",
+    scalars: bool = True,
+    total: int | None = None,
 ) -> Page:
-    """Run one page of query (two SQL statements: the count and the page), however long the list."""
+    """Run one page of query (two SQL statements: the count and the page), however long the list.
+
+    Pass `total` when the caller has already counted the rows (the dashboard's counters do),
+    to save the count.
+    """
     number = page_number(param)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     offset = (number - 1) * per_page
     if offset >= (total or 0) and number > 1:
         # Past the end (an old link): show the last page rather than an empty one.
@@ -159,6 +169,31 @@ def feature_url(endpoint: str, **values: Any) -> str | None:
         return url_for(endpoint, **values)
     except Exception:  # noqa: BLE001  (a feature whose URL needs other arguments: no link)
         return None
+
+
+class LinkPattern:
+    """Links to one endpoint for many ids, for the cost of one `url_for` (long tables).
+
+    `url_for` walks the URL map on every call; a 25-row table with three links a row spent
+    a tenth of the dashboard's time there. Called with an id, this formats it into the URL
+    built once with a placeholder id.
+    """
+
+    PLACEHOLDER = 9_090_909_090_909
+
+    def __init__(self, endpoint: str, id_name: str, **values: Any) -> None:
+        url = url_for(endpoint, **{id_name: self.PLACEHOLDER}, **values)
+        self._before, _, self._after = url.partition(str(self.PLACEHOLDER))
+
+    def __call__(self, object_id: int) -> str:
+        return f"{self._before}{int(object_id)}{self._after}"
+
+
+def link_pattern(endpoint: str, id_name: str, **values: Any) -> LinkPattern | None:
+    """A `LinkPattern` when this build has the endpoint, else None (as `feature_url`)."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return LinkPattern(endpoint, id_name, **values)
 
 
 def today() -> date:
@@ -224,4 +259,4 @@ def user_choices(roles: tuple[str, ...] | None = None, *, include_none: str | No
 
 def template_globals() -> dict:
     """Names every page template may use for cross-feature links."""
-    return {"feature_url": feature_url}
+    return {"feature_url": feature_url, "link_pattern": link_pattern}

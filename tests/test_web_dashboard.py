@@ -11,6 +11,7 @@ from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from tests.conftest import PASSWORD
 
 
 def _silent_for(application, days: int) -> None:
@@ -226,3 +227,68 @@ def test_times_are_shown_in_the_users_time_zone(
     login(manager)
     html = client.get("/dashboard").get_data(as_text=True)
     assert "02 Jan 2026 08:30" in html  # 23:30 UTC is 08:30 the next day in Tokyo
+
+
+def test_managers_sharing_the_built_statements_each_see_only_their_own(
+    app, client, login, manager, make_user, make_requisition, make_candidate, make_application
+):
+    """The dashboard's statements are built once per role and bind the user's id per request."""
+    other = make_user("manager")
+    make_application(
+        requisition=make_requisition(manager=manager), candidate=make_candidate(name="Mine Only")
+    )
+    for number in range(3):
+        make_application(
+            requisition=make_requisition(manager=other),
+            candidate=make_candidate(name=f"Theirs {number}"),
+        )
+
+    login(manager)
+    other_client = app.test_client()
+    other_client.post("/login", data={"email": other.email, "password": PASSWORD})
+    mine = client.get("/dashboard").get_data(as_text=True)
+    theirs = other_client.get("/dashboard").get_data(as_text=True)
+    mine_again = client.get("/dashboard").get_data(as_text=True)
+
+    assert _rows(mine) == _rows(mine_again) == ["Mine Only"]
+    assert sorted(_rows(theirs)) == ["Theirs 0", "Theirs 1", "Theirs 2"]
+    assert "All open (1)" in mine and "All open (3)" in theirs
+
+
+def test_pages_come_from_the_counters_and_an_old_link_past_the_end_shows_the_last_page(
+    client, login, manager, make_requisition, make_candidate, make_application
+):
+    requisition = make_requisition(manager=manager)
+    for number in range(27):
+        application = make_application(
+            requisition=requisition,
+            candidate=make_candidate(name=f"Cand {number:02d}"),
+            stage="final_round",
+        )
+        _silent_for(application, 9 if number < 26 else 0)  # 26 overdue, 1 on track
+    login(manager)
+
+    first = _rows(client.get("/dashboard?status=attention").get_data(as_text=True))
+    second = _rows(client.get("/dashboard?status=attention&page=2").get_data(as_text=True))
+    assert len(first) == 25 and len(second) == 1
+    assert set(first).isdisjoint(second)
+    past_end = client.get("/dashboard?status=attention&page=9").get_data(as_text=True)
+    assert _rows(past_end) == second
+    assert _rows(client.get("/dashboard?status=on_track").get_data(as_text=True)) == ["Cand 26"]
+    assert len(_rows(client.get("/dashboard?page=2").get_data(as_text=True))) == 2
+
+
+def test_row_links_match_url_for(app, client, login, manager, make_requisition, make_application):
+    from flask import url_for
+
+    application = make_application(requisition=make_requisition(manager=manager))
+    login(manager)
+    html = client.get("/dashboard").get_data(as_text=True)
+    with app.test_request_context():
+        expected = [
+            url_for("candidates.detail", candidate_id=application.candidate_id),
+            url_for("requisitions.detail", requisition_id=application.requisition_id),
+            url_for("messages.compose", application_id=application.id, category="check_in"),
+        ]
+    for link in expected:
+        assert f'href="{link.replace("&", "&amp;")}"' in html

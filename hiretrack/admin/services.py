@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import func, select
 
 from hiretrack.admin.models import Department, OrganisationSettings
@@ -27,10 +27,12 @@ def _saved() -> OrganisationSettings | None:
 
 
 def effective_settings() -> EffectiveSettings:
-    """Return the settings in force right now."""
+    """Return the settings in force right now (read once per web request; pages ask often)."""
+    if has_request_context() and "effective_settings" in g:
+        return g.effective_settings
     config = current_app.config
     saved = _saved()
-    return EffectiveSettings(
+    settings = EffectiveSettings(
         company_name=(saved and saved.company_name) or config["COMPANY_NAME"],
         mail_from=(saved and saved.mail_from) or config["MAIL_FROM"],
         cadence_business_days=(saved and saved.cadence_business_days)
@@ -38,6 +40,9 @@ def effective_settings() -> EffectiveSettings:
         holidays=(saved.holidays if saved and saved.holidays is not None else config["HOLIDAYS"])
         or None,
     )
+    if has_request_context():
+        g.effective_settings = settings
+    return settings
 
 
 def save_settings(actor: User, **values) -> OrganisationSettings:
@@ -64,6 +69,7 @@ def save_settings(actor: User, **values) -> OrganisationSettings:
     company = " ".join((values.get("company_name") or "").split())[:200] or None
     if errors:
         raise ValidationFailed("Please correct the highlighted fields.", errors)
+    g.pop("effective_settings", None)
     saved = _saved() or OrganisationSettings()
     before = snapshot(saved) if saved.id else None
     saved.company_name, saved.mail_from = company, mail_from

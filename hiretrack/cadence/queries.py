@@ -29,7 +29,7 @@ from hiretrack.cadence.calendar import add_business_days
 from hiretrack.cadence.models import CalendarDay
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.stages import OPEN_STAGES, Stage
-from hiretrack.database import utcnow
+from hiretrack.database import memoized_statement, utcnow
 from hiretrack.extensions import db
 from hiretrack.requisitions.models import Requisition
 from hiretrack.sqltypes import as_utc_date, least_date
@@ -81,19 +81,38 @@ def _business_day_after(alias, start_number: ColumnElement, offset: ColumnElemen
     )
 
 
+def cadence_key(today: date | None = None) -> tuple:
+    """What `cadence_query`'s statement depends on: the day and the organisation's cadence settings.
+
+    Also makes sure the calendar_day table covers that day (which may fill it and commit).
+    """
+    today = today or utcnow().date()
+    settings = effective_settings()
+    ensure_calendar(settings.holidays, today)
+    return today, settings.holidays, settings.cadence_business_days
+
+
 def cadence_query(today: date | None = None) -> tuple[Select, CadenceColumns]:
     """Return a SELECT over open applications with their cadence columns, and those columns.
 
     Callers add their own WHERE (access scope, filters), ORDER BY and LIMIT; the query joins
     Requisition so scope conditions on it work. It may fill the calendar_day table first (and
     commit) when the holiday calendar changed or the covered years ran out.
-    """
-    today = today or utcnow().date()
-    settings = effective_settings()
-    ensure_calendar(settings.holidays, today)
-    next_business_day = add_business_days(today + timedelta(days=1), 0, settings.holidays)
 
-    cadence_days = func.coalesce(Requisition.cadence_business_days, settings.cadence_business_days)
+    The statement depends only on `cadence_key`, so it is built once per process for each
+    (see `memoized_statement`): building it costs more than running it on a manager's page.
+    """
+    key = cadence_key(today)
+    return memoized_statement("cadence", key, lambda: _build_cadence_query(*key))
+
+
+def _build_cadence_query(
+    today: date, holidays: str | None, organisation_cadence_days: int
+) -> tuple[Select, CadenceColumns]:
+    """Build `cadence_query`'s statement for one day and one set of cadence settings."""
+    next_business_day = add_business_days(today + timedelta(days=1), 0, holidays)
+
+    cadence_days = func.coalesce(Requisition.cadence_business_days, organisation_cadence_days)
     anchor_day = as_utc_date(func.coalesce(Application.last_contact_at, Application.opened_at))
     anchor = aliased(CalendarDay, name="anchor_day")
     today_row = aliased(CalendarDay, name="today_day")

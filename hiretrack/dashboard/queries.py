@@ -1,22 +1,29 @@
 """The dashboard's figures, each computed by the database so the page costs the same at any size."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import BindParameter, Integer, Select, bindparam, case, func, or_, select
 
 from hiretrack.approvals.models import Approval, Decision
 from hiretrack.auth.access import visible_applications, visible_holds, visible_requisitions
 from hiretrack.auth.models import User
-from hiretrack.cadence.queries import CadenceColumns, CadenceStatus, _as_date, cadence_query
+from hiretrack.cadence.queries import (
+    CadenceColumns,
+    CadenceStatus,
+    as_date,
+    cadence_key,
+    cadence_query,
+)
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.stages import LABELS, Stage
+from hiretrack.database import memoized_statement
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
 from hiretrack.messages.models import OutboxEmail, OutboxStatus, TemplateCategory
 from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import closure_pending_condition
-from hiretrack.web import Page, paginate
+from hiretrack.web import PER_PAGE, Page, page_number
 
 #: Deliveries the manager must look at: refused for good, or possibly sent and never confirmed.
 FAILED_STATUSES = (OutboxStatus.FAILED.value, OutboxStatus.UNCONFIRMED.value)
@@ -47,6 +54,16 @@ class Counters:
     @property
     def needs_attention(self) -> int:
         return self.ghosted + self.overdue
+
+    def count(self, statuses: tuple[CadenceStatus, ...]) -> int:
+        """How many waiting applications have one of these cadence statuses."""
+        per_status = {
+            CadenceStatus.GHOSTED: self.ghosted,
+            CadenceStatus.OVERDUE: self.overdue,
+            CadenceStatus.DUE: self.due,
+            CadenceStatus.ON_TRACK: self.waiting - self.ghosted - self.overdue - self.due,
+        }
+        return sum(per_status[status] for status in statuses)
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,46 @@ def _failed_count():
     )
 
 
-def waiting_query(user: User, today: date | None = None) -> tuple[Select, CadenceColumns]:
+@dataclass(frozen=True)
+class Viewer:
+    """Stands in for a user while building statements shared by everyone of one role.
+
+    The access rules only read a user's role and id; with the id a bound parameter, one
+    statement serves every manager (say), and SQLAlchemy's compiled-statement cache is hit
+    without rebuilding or re-walking the statement on each request.
+    """
+
+    role: str
+    id: BindParameter = field(default_factory=lambda: bindparam("viewer_id", type_=Integer))
+
+
+@dataclass(frozen=True)
+class DashboardStatements:
+    """The dashboard's statements for one role and day: the counters, and the page per filter."""
+
+    counters: Select
+    pages: dict[str | None, Select]
+
+
+def dashboard_statements(user: User, today: date | None = None) -> DashboardStatements:
+    """The statements behind the user's dashboard, built once per process, role and day."""
+    key = (cadence_key(today), user.role)
+    return memoized_statement("dashboard", key, lambda: _build_statements(Viewer(user.role), today))
+
+
+def _build_statements(viewer: Viewer, today: date | None) -> DashboardStatements:
+    query, columns = waiting_query(viewer, today)
+    pages = {None: query}
+    for name, statuses in STATUS_FILTERS.items():
+        pages[name] = query.where(columns.status.in_([s.value for s in statuses]))
+    paged = {
+        name: page.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+        for name, page in pages.items()
+    }
+    return DashboardStatements(counters_query(viewer, query, columns), paged)
+
+
+def waiting_query(user: User | Viewer, today: date | None = None) -> tuple[Select, CadenceColumns]:
     """The user's open applications with cadence figures, most urgent first."""
     query, columns = cadence_query(today)
     query = (
@@ -135,18 +191,13 @@ def waiting_query(user: User, today: date | None = None) -> tuple[Select, Cadenc
     return query, columns
 
 
-def counters(user: User, query: Select, columns: CadenceColumns) -> Counters:
-    """Every counter in two queries: one over the cadence figures, one of scalar subqueries."""
+def counters_query(user: User | Viewer, query: Select, columns: CadenceColumns) -> Select:
+    """Every counter in one statement: counts over the cadence figures, and scalar subqueries."""
     figures = query.order_by(None).with_only_columns(columns.status.label("status")).subquery()
-    by_status = db.session.execute(
-        select(
-            func.count(),
-            *(
-                func.coalesce(func.sum(case((figures.c.status == status.value, 1), else_=0)), 0)
-                for status in (CadenceStatus.GHOSTED, CadenceStatus.OVERDUE, CadenceStatus.DUE)
-            ),
-        ).select_from(figures)
-    ).one()
+    per_status = (
+        func.coalesce(func.sum(case((figures.c.status == status.value, 1), else_=0)), 0)
+        for status in (CadenceStatus.GHOSTED, CadenceStatus.OVERDUE, CadenceStatus.DUE)
+    )
     open_holds = (
         select(func.count(Hold.id))
         .where(Hold.resolved_at.is_(None), visible_holds(user))
@@ -155,7 +206,9 @@ def counters(user: User, query: Select, columns: CadenceColumns) -> Counters:
     closure_pending = (
         select(func.count(Application.id))
         .join(Requisition, Requisition.id == Application.requisition_id)
-        .where(closure_pending_condition(), visible_requisitions(user))
+        # Both scopes, as in waiting_query: the IN list makes SQLite start from the user's
+        # requisitions instead of every open application (13 ms to 1 ms at 100,000).
+        .where(closure_pending_condition(), visible_requisitions(user), visible_applications(user))
         .scalar_subquery()
     )
     failed = (
@@ -169,26 +222,41 @@ def counters(user: User, query: Select, columns: CadenceColumns) -> Counters:
         .where(Approval.approver_id == user.id, Approval.decision == Decision.PENDING.value)
         .scalar_subquery()
     )
-    others = db.session.execute(select(open_holds, closure_pending, failed, approvals)).one()
-    return Counters(
-        waiting=int(by_status[0]),
-        ghosted=int(by_status[1]),
-        overdue=int(by_status[2]),
-        due=int(by_status[3]),
-        open_holds=int(others[0]),
-        closure_pending=int(others[1]),
-        failed_deliveries=int(others[2]),
-        approvals_waiting=int(others[3]),
-    )
+    return select(
+        func.count(), *per_status, open_holds, closure_pending, failed, approvals
+    ).select_from(figures)
+
+
+def counters(user: User, statements: DashboardStatements) -> Counters:
+    """The dashboard's counters for this user."""
+    row = db.session.execute(statements.counters, {"viewer_id": user.id}).one()
+    return Counters(*(int(value or 0) for value in row))
 
 
 def waiting_page(
-    user: User, query: Select, columns: CadenceColumns, status_filter: str | None = None
+    user: User,
+    statements: DashboardStatements,
+    figures: Counters,
+    status_filter: str | None = None,
 ) -> Page:
-    """One page of waiting applications, with their blocking holds, in a fixed number of queries."""
-    if status_filter in STATUS_FILTERS:
-        query = query.where(columns.status.in_([s.value for s in STATUS_FILTERS[status_filter]]))
-    page = paginate(query, scalars=False)
+    """One page of waiting applications, with their blocking holds, in a fixed number of queries.
+
+    The counters already say how many rows the filter matches, so they are not counted again.
+    """
+    if status_filter not in STATUS_FILTERS:
+        status_filter = None
+    total = figures.count(STATUS_FILTERS[status_filter]) if status_filter else figures.waiting
+    pages = max(1, -(-total // PER_PAGE))
+    number = min(page_number(), pages)  # past the end (an old link): the last page
+    items = db.session.execute(
+        statements.pages[status_filter],
+        {
+            "viewer_id": user.id,
+            "page_limit": PER_PAGE,
+            "page_offset": (number - 1) * PER_PAGE,
+        },
+    ).all()
+    page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
     hold_ids = {row[11] for row in page.items if row[11] is not None}
     holds = (
         {hold.id: hold for hold in db.session.scalars(select(Hold).where(Hold.id.in_(hold_ids)))}
@@ -225,7 +293,7 @@ def waiting_page(
                 requisition_title=row[4],
                 stage=row[5],
                 status=CadenceStatus(row[6]),
-                next_update_due=_as_date(row[7]),
+                next_update_due=as_date(row[7]),
                 business_days_silent=int(row[8] or 0),
                 last_contact_at=row[9],
                 failed_deliveries=int(row[10] or 0),

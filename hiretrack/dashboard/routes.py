@@ -3,7 +3,12 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from hiretrack.dashboard.queries import STATUS_FILTERS, counters, waiting_page, waiting_query
+from hiretrack.dashboard.queries import (
+    STATUS_FILTERS,
+    counters,
+    dashboard_statements,
+    waiting_page,
+)
 from hiretrack.web import template_globals, today
 
 bp = Blueprint("dashboard", __name__)
@@ -25,9 +30,9 @@ def index():
     status_filter = request.args.get("status")
     if status_filter not in STATUS_FILTERS:
         status_filter = None
-    query, columns = waiting_query(current_user, today())
-    figures = counters(current_user, query, columns)
-    page = waiting_page(current_user, query, columns, status_filter)
+    statements = dashboard_statements(current_user, today())
+    figures = counters(current_user, statements)
+    page = waiting_page(current_user, statements, figures, status_filter)
     return render_template(
         "dashboard/index.html",
         counters=figures,
