@@ -532,6 +532,26 @@ def test_cadence_filter_finds_overdue_and_ghosted(
     assert callers["other_manager"].get("/applications", cadence="overdue").get_json()["total"] == 0
 
 
+def test_application_lists_are_in_id_order_for_a_manager_and_a_recruiter(
+    callers, team, make_requisition, make_application
+):
+    """A manager's list is sorted from their own rows (see access.scoped_order), still by id."""
+    first, second = (make_requisition(manager=team["manager"]) for _ in range(2))
+    made = [make_application(requisition=r) for r in (second, first, second, first, second)]
+    expected = sorted(application.id for application in made)
+
+    def ids(caller, **query):
+        pages = [
+            caller.get("/applications", per_page=2, page=page, **query).get_json()
+            for page in (1, 2, 3)
+        ]
+        return [item["id"] for body in pages for item in body["items"]]
+
+    assert ids(callers["manager"]) == expected
+    assert ids(callers["manager"], open="true") == expected
+    assert [i for i in ids(callers["recruiter"]) if i in expected] == expected
+
+
 def test_transitions_follow_the_stage_machine_and_the_closure_guarantee(
     callers, team, make_application
 ):

@@ -569,7 +569,7 @@ def list_applications(user: User, query: s.ApplicationQuery):
     statement = (
         statement.where(access.visible_applications(user))
         .options(*present.APPLICATION_LOADING)
-        .order_by(Application.id)
+        .order_by(access.scoped_order(user, Application.id))
     )
     if query.requisition_id is not None:
         statement = statement.where(Application.requisition_id == query.requisition_id)

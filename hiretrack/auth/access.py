@@ -45,6 +45,17 @@ def visible_requisitions(user: User) -> ColumnElement[bool]:
     return false()
 
 
+def scoped_order(user: User, column: ColumnElement) -> ColumnElement:
+    """ORDER BY column for a list limited to what the user may see.
+
+    For a user who sees only some rows, SQLite otherwise answers `ORDER BY id LIMIT 25` by
+    walking the whole table in id order until 25 visible rows turn up (180 ms at 100,000
+    applications); ordering by the expression `id + 0` makes it start from the user's rows
+    and sort those (0.5 ms). Users who see everything keep the index order.
+    """
+    return column if can_manage_all(user) else column + 0
+
+
 def editable_requisitions(user: User) -> ColumnElement[bool]:
     """SQL condition on Requisition: the rows this user may change."""
     if can_manage_all(user):
