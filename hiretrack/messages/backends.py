@@ -4,23 +4,30 @@ The delivery worker (`hiretrack.messages.delivery`) owns the outbox states; a ba
 one message and says, by the exception it raises, whether trying again could help. Backends are
 chosen by `HIRETRACK_MAIL_BACKEND`: `smtp`, `file` (the demo default), `console`, and `memory`
 (a list on the app, for tests that cannot run a real server).
+
+The bytes are written here rather than by `email.message.EmailMessage`, whose header registry
+parses every value on assignment and took most of a delivery worker's time: every message has
+the same shape (a few headers, then a text part and an HTML alternative), and the standard
+library still encodes what needs it (`email.header.Header` for non-ASCII header text,
+`binascii.b2a_qp` for bodies that are not plain ASCII). The header block that comes out is then checked on its own,
+the way a receiving parser reads it.
 """
 
+import binascii
 import logging
 import os
 import re
+import secrets
 import smtplib
 import ssl
 import sys
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.errors import MessageError
-from email.message import EmailMessage
-from email.parser import BytesParser
-from email.policy import SMTP
-from email.policy import default as default_policy
-from email.utils import format_datetime, formataddr, parseaddr
+from email.header import Header
+from email.utils import format_datetime, formataddr
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -31,13 +38,15 @@ from hiretrack.messages.headers import (
     HeaderInjectionError,
     check_address_header,
     check_header_value,
+    decoded_header_text,
+    parse_address_header,
 )
 from hiretrack.messages.models import OutboxEmail
 
 logger = logging.getLogger(__name__)
 
 #: The only top-level headers a built message may have: anything else means a value smuggled in
-#: an extra header, whatever encoding trick the email package let through.
+#: an extra header, whatever encoding trick let it through.
 ALLOWED_HEADERS = frozenset(
     {
         "from",
@@ -48,9 +57,13 @@ ALLOWED_HEADERS = frozenset(
         "message-id",
         "mime-version",
         "content-type",
-        "content-transfer-encoding",
     }
 )
+
+#: RFC 5322 asks for header lines of at most 78 characters; longer values are folded.
+MAX_HEADER_LINE = 78
+
+_HEADER_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -99,49 +112,148 @@ def _check_row_headers(outbox: OutboxEmail) -> None:
     check_header_value(outbox.message_id, "Message-ID")
 
 
-def build_message(outbox: OutboxEmail) -> EmailMessage:
-    """Build the MIME message for a row: plain text with an HTML alternative."""
+def _text_header(name: str, value: str) -> str:
+    """A header line for free text: short ASCII as is, the rest folded and RFC 2047 encoded."""
+    if value.isascii() and len(name) + 2 + len(value) <= MAX_HEADER_LINE:
+        return f"{name}: {value}"
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    encoded = Header(value, charset, header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}"
+
+
+def _mailbox(display_name: str, address: str, field: str) -> str:
+    """One `Name <address>` for an address header, the name quoted or encoded as it needs."""
+    if not address.isascii():
+        # Such an address needs the SMTPUTF8 extension, which is not supported yet.
+        raise InvalidMessage(f"the {field} address {address} is not ASCII (SMTPUTF8 is needed)")
+    if not display_name:
+        return address
+    if display_name.isascii():
+        return formataddr((display_name, address))
+    encoded = Header(display_name, "utf-8", header_name=field).encode(linesep="\r\n")
+    return f"{encoded} <{address}>"
+
+
+def _address_header(name: str, value: str) -> str:
+    """A header line for an address list, built from what the address parser understood."""
+    mailboxes = [_mailbox(*pair, name) for pair in parse_address_header(value, name)]
+    return f"{name}: {', '.join(mailboxes)}"
+
+
+#: RFC 5322's hard limit on a line, without its CRLF.
+MAX_LINE_LENGTH = 998
+
+
+def _short_lines(text: str) -> bool:
+    return len(text) <= MAX_LINE_LENGTH or max(map(len, text.split("\n"))) <= MAX_LINE_LENGTH
+
+
+def _body_part(subtype: str, text: str) -> bytes:
+    """One text part with CRLF line ends: 7bit when it is short-lined ASCII, else quoted-printable."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.isascii() and "\0" not in text and _short_lines(text):
+        encoding, content = "7bit", text.replace("\n", "\r\n").encode("ascii")
+    else:
+        encoding = "quoted-printable"
+        content = binascii.b2a_qp(text.replace("\n", "\r\n").encode("utf-8"), istext=True)
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    ).encode("ascii") + content
+
+
+def build_message(outbox: OutboxEmail) -> bytes:
+    """Build the MIME bytes for a row: plain text with an HTML alternative."""
     _check_row_headers(outbox)
-    message = EmailMessage(policy=SMTP)
-    message["From"] = outbox.from_address
-    message["To"] = formataddr((outbox.to_name, outbox.to_address))
+    text, html = outbox.body_text, outbox.body_html
+    boundary = f"=_hiretrack_{secrets.token_hex(16)}"
+    while boundary in text or boundary in html:  # as good as impossible, but then never ambiguous
+        boundary = f"=_hiretrack_{secrets.token_hex(16)}"
+    headers = [
+        _address_header("From", outbox.from_address),
+        f"To: {_mailbox(outbox.to_name, outbox.to_address, 'To')}",
+    ]
     if outbox.reply_to:
-        message["Reply-To"] = outbox.reply_to
-    message["Subject"] = outbox.subject
-    # The time the message was ready, not of this attempt: a retry then sends identical bytes.
-    message["Date"] = format_datetime(outbox.send_after or outbox.created_at)
-    message["Message-ID"] = outbox.message_id
-    message.set_content(outbox.body_text)
-    message.add_alternative(outbox.body_html, subtype="html")
-    return message
+        headers.append(_address_header("Reply-To", outbox.reply_to))
+    headers += [
+        _text_header("Subject", outbox.subject),
+        # The time the message was ready, not of this attempt: a retry then sends the same Date.
+        f"Date: {format_datetime(outbox.send_after or outbox.created_at)}",
+        f"Message-ID: {outbox.message_id}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
+        "",
+        "This is a multi-part message in MIME format.",
+    ]
+    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+    return b"".join(
+        (
+            "\r\n".join(headers).encode("ascii"),
+            delimiter,
+            _body_part("plain", text),
+            delimiter,
+            _body_part("html", html),
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        )
+    )
+
+
+def _header_fields(head: str) -> list[tuple[str, str]]:
+    """Split a header block into (lowercase name, unfolded value) as a receiving parser would."""
+    fields: list[list[str]] = []
+    for line in head.split("\r\n"):
+        if _HEADER_CONTROL_CHARACTER.search(line):
+            raise InvalidMessage("the built message has a control character in its headers")
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1][1] += line
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise InvalidMessage(f"the built message has a header line without a name: {line!r}")
+        fields.append([name.lower(), value])
+    return [(name, value.strip()) for name, value in fields]
 
 
 def _check_serialised(content: bytes, outbox: OutboxEmail) -> None:
-    """Parse the bytes back and refuse them unless they carry exactly the row's headers."""
-    parsed = BytesParser(policy=default_policy).parsebytes(content, headersonly=True)
-    names = [name.lower() for name in parsed]
+    """Read the bytes' headers back and refuse them unless they carry exactly the row's headers.
+
+    This does not rely on the value checks: each encoded word is decoded, and a line break it
+    decodes to is read as the start of another header, as Python 3.11.7's email package would
+    write it (CVE-2024-6923).
+    """
+    head, separator, _ = content.partition(b"\r\n\r\n")
+    if not separator:
+        raise InvalidMessage("the built message has no body")
+    fields = _header_fields(head.decode("ascii"))
+    names = []
+    for name, value in fields:
+        names.append(name)
+        if "=?" in value:
+            lines = decoded_header_text(value, name).splitlines()
+            names += [line.partition(":")[0].strip().lower() for line in lines[1:]]
     unexpected = sorted({name for name in names if name not in ALLOWED_HEADERS})
     if unexpected or len(names) != len(set(names)):
         raise InvalidMessage(f"the built message has unexpected headers: {unexpected or names}")
-    if parsed["Message-ID"] != outbox.message_id:
+    values = dict(fields)
+    if values.get("message-id") != outbox.message_id:
         raise InvalidMessage("the built message has a different Message-ID than the outbox row")
-    recipients = [address.addr_spec for address in parsed["To"].addresses]
-    if recipients != [outbox.to_address]:
-        raise InvalidMessage(f"the To header names {recipients}, not {outbox.to_address}")
+    recipient = values.get("to", "")
+    if recipient != outbox.to_address and not recipient.endswith(f" <{outbox.to_address}>"):
+        raise InvalidMessage(f"the To header names {recipient}, not {outbox.to_address}")
 
 
 def build_envelope(outbox: OutboxEmail) -> Envelope:
     """Build and check the bytes for a row; a bad header is a permanent failure, never a send."""
     try:
-        message = build_message(outbox)
-        content = message.as_bytes()
+        content = build_message(outbox)
         _check_serialised(content, outbox)
+        sender = parse_address_header(outbox.from_address, "From")[0][1]
     except (HeaderInjectionError, MessageError, ValueError) as error:
         raise PermanentFailure(f"The message cannot be sent as it is: {error}") from error
     return Envelope(
         outbox_id=outbox.id,
         message_id=outbox.message_id,
-        sender=parseaddr(outbox.from_address)[1],
+        sender=sender,
         recipient=outbox.to_address,
         content=content,
     )
@@ -179,6 +291,12 @@ def _refusal(code: int, text: bytes | str, stage: str) -> DeliveryFailure:
     return PermanentFailure(message) if 500 <= code < 600 else TemporaryFailure(message)
 
 
+#: A connection that carried a message this recently is reused without a NOOP first: servers
+#: close idle connections after minutes, and a send on a connection that did close fails as a
+#: temporary failure, retried later like any dropped connection.
+NOOP_AFTER_IDLE_SECONDS = 5.0
+
+
 class SMTPBackend(MailBackend):
     """Send through an SMTP server, reusing one connection for the whole batch."""
 
@@ -196,6 +314,8 @@ class SMTPBackend(MailBackend):
         self.username, self.password = username, password
         self.security, self.timeout = security, timeout
         self._connection: smtplib.SMTP | None = None
+        # time.monotonic() when the connection last worked; None: check it before the next use.
+        self._last_success: float | None = None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
@@ -239,9 +359,16 @@ class SMTPBackend(MailBackend):
         except OSError:
             return False
 
+    def _recently_used(self) -> bool:
+        return (
+            self._last_success is not None
+            and time.monotonic() - self._last_success < NOOP_AFTER_IDLE_SECONDS
+        )
+
     def _ready_connection(self) -> smtplib.SMTP:
         """Reuse the open connection while it works; reconnect after a drop."""
-        if self._connection is not None and not self._is_alive(self._connection):
+        connection = self._connection
+        if connection is not None and not self._recently_used() and not self._is_alive(connection):
             self._drop()
         if self._connection is None:
             self._connection = self._connect()
@@ -249,6 +376,7 @@ class SMTPBackend(MailBackend):
 
     def _drop(self) -> None:
         """Forget a connection that failed, so the next message opens a fresh one."""
+        self._last_success = None
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -256,6 +384,9 @@ class SMTPBackend(MailBackend):
     def send(self, envelope: Envelope) -> None:
         """Send one message in its own SMTP transaction and classify any refusal."""
         connection = self._ready_connection()
+        # Until this send succeeds the connection is suspect: a refusal can come with a hang-up
+        # (smtplib closes the connection on a 421), so the next message checks it first.
+        self._last_success = None
         try:
             connection.sendmail(envelope.sender, [envelope.recipient], envelope.content)
         except smtplib.SMTPRecipientsRefused as error:
@@ -273,6 +404,7 @@ class SMTPBackend(MailBackend):
             raise TemporaryFailure(
                 f"The connection to the mail server was lost: {error}"
             ) from error
+        self._last_success = time.monotonic()
 
     def close(self) -> None:
         """Say goodbye politely; a server that already hung up is fine too."""
