@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_SECURITY": "none",  # none | starttls | ssl
     "SMTP_TIMEOUT": 30,
+    "DELIVERY_CLAIM_SIZE": 50,  # messages a delivery worker claims, sends and records at once
     "TIMEZONE": "UTC",
     "HOLIDAYS": None,  # e.g. "GB-ENG", "US-CA", "DE"
     "COMPANY_NAME": "Example Ltd",
@@ -69,6 +70,7 @@ def _normalise(app: Flask) -> None:
         if config[name] is not None:
             config[name] = str(config[name])
     config["SMTP_PORT"] = int(config["SMTP_PORT"])
+    config["DELIVERY_CLAIM_SIZE"] = int(config["DELIVERY_CLAIM_SIZE"])
     config["CADENCE_BUSINESS_DAYS"] = int(config["CADENCE_BUSINESS_DAYS"])
     config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
     if not config.get("SQLALCHEMY_DATABASE_URI"):
@@ -96,3 +98,5 @@ def _check(app: Flask) -> None:
         raise ConfigurationError("HIRETRACK_MAIL_BACKEND must be one of smtp, file or console.")
     if config["SMTP_SECURITY"] not in ("none", "starttls", "ssl"):
         raise ConfigurationError("HIRETRACK_SMTP_SECURITY must be one of none, starttls or ssl.")
+    if not 1 <= config["DELIVERY_CLAIM_SIZE"] <= 1000:
+        raise ConfigurationError("HIRETRACK_DELIVERY_CLAIM_SIZE must be between 1 and 1000.")

@@ -8,6 +8,7 @@ queued message must arrive exactly once: none lost, none twice.
 import os
 import signal
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from email.parser import BytesParser
@@ -17,12 +18,14 @@ from email.utils import parseaddr
 import pytest
 import time_machine
 from aiosmtpd.smtp import AuthResult
-from sqlalchemy import select, true
+from sqlalchemy import event, select, true
 
+from hiretrack import create_app
 from hiretrack.auth.access import visible_applications
 from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import update_candidate
 from hiretrack.candidates.stages import Stage
+from hiretrack.config import ConfigurationError
 from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused
 from hiretrack.extensions import db
@@ -40,8 +43,8 @@ from hiretrack.messages.delivery import (
 )
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 from hiretrack.messages.services import choose_template, send_message
-from tests.conftest import POSTGRES_URL
-from tests.smtp_server import SmtpServer, free_port
+from tests.conftest import POSTGRES_URL, base_config
+from tests.smtp_server import RecordingHandler, SmtpServer, free_port
 
 MANAGER_EMAIL = "grace.hopper@acme.example"
 TITLE = "Staff Data Engineer"
@@ -131,6 +134,33 @@ def test_delivered_message_has_headers_parts_and_personalisation(
     assert "http://hiretrack.test/status/" in text
 
 
+def test_non_ascii_and_long_header_values_arrive_intact(smtp_app, smtp_server, queue_email):
+    outbox = queue_email(
+        name="Zo\u00eb \u00c5ngstr\u00f6m-\u0141ukasiewicz", email="zoe@example.org"
+    )
+    subject = "Caf\u00e9 \u2014 " + "an update on your application, with a long title " * 4
+    outbox.subject = subject.strip()
+    outbox.reply_to = '"O\'Brien, Pat" <pat@acme.example>'
+    outbox.body_text = "Dear Zo\u00eb,\n.\nA line that ends in spaces   \n" + "x" * 1200
+    db.session.commit()
+
+    assert deliver_batch("worker-1").sent == 1
+
+    [received] = smtp_server.received
+    message = received.message
+    assert message["Subject"] == subject.strip()
+    assert [(a.display_name, a.addr_spec) for a in message["To"].addresses] == [
+        ("Zo\u00eb \u00c5ngstr\u00f6m-\u0141ukasiewicz", "zoe@example.org")
+    ]
+    assert [(a.display_name, a.addr_spec) for a in message["Reply-To"].addresses] == [
+        ("O'Brien, Pat", "pat@acme.example")
+    ]
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert text.replace("\r\n", "\n") == fresh(outbox).body_text
+    head = build_envelope(fresh(outbox)).content.partition(b"\r\n\r\n")[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78  # folded as RFC 5322 asks
+
+
 def test_sent_row_records_delivery_as_contact(smtp_app, smtp_server, queue_email):
     outbox = queue_email()
     assert touchpoint_of(outbox).occurred_at is None  # not contact until it is delivered
@@ -211,6 +241,54 @@ def test_421_at_mail_from_reconnects_for_the_next_message(smtp_app, smtp_server,
     assert_each_once(smtp_server, rows)
 
 
+class NoopCountingHandler(RecordingHandler):
+    """Counts the NOOPs a client sends to check a reused connection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.noops = 0
+
+    async def handle_NOOP(self, server, session, envelope, arg) -> str:  # noqa: N802
+        with self._lock:
+            self.noops += 1
+        return "250 OK"
+
+
+def test_a_connection_used_moments_ago_is_reused_without_a_noop(app, queue_email, monkeypatch):
+    handler = NoopCountingHandler()
+    with SmtpServer(handler) as server:
+        app.config.update(server.app_config())
+        rows = [queue_email() for _ in range(3)]
+
+        assert deliver_batch("worker-1").sent == 3
+        assert handler.noops == 0
+
+        rows += [queue_email() for _ in range(3)]
+        monkeypatch.setattr(backends, "NOOP_AFTER_IDLE_SECONDS", 0)
+
+        assert deliver_batch("worker-1").sent == 3
+        assert handler.noops == 2  # idle "too long": checked before each reuse
+
+    assert_each_once(server, rows)
+
+
+def test_a_claim_running_late_gives_back_the_rows_it_has_not_reached(
+    smtp_app, smtp_server, queue_email, monkeypatch
+):
+    """No send starts on a claim older than half the lease, so a live worker never loses one."""
+    rows = [queue_email() for _ in range(3)]
+    monkeypatch.setattr(delivery, "claim_lease", lambda: timedelta(seconds=1))
+    smtp_server.handler.on_accept = lambda received: time.sleep(0.6)  # a slow server
+
+    report = deliver_batch("worker-1")
+
+    assert report.sent == 3
+    assert_each_once(smtp_server, rows)
+    # Each message went out under a claim of its own: the rest were released and claimed again.
+    claimed_at = [fresh(row).claimed_at for row in rows]
+    assert claimed_at == sorted(claimed_at) and len(set(claimed_at)) == 3
+
+
 def test_550_fails_that_message_and_delivers_the_others(smtp_app, smtp_server, queue_email):
     rows = [queue_email(email=f"person{n}@example.org") for n in range(3)]
     smtp_server.handler.refuse_recipient("person1@example.org", "550 5.1.1 No such user here")
@@ -224,6 +302,32 @@ def test_550_fails_that_message_and_delivers_the_others(smtp_app, smtp_server, q
     assert touchpoint_of(failed).occurred_at is None
     assert Counter(smtp_server.message_ids()) == Counter([rows[0].message_id, rows[2].message_id])
     assert list(db.session.scalars(failed_deliveries(true()))) == [failed]
+
+
+def test_one_claim_records_each_rows_own_result(smtp_app, smtp_server, queue_email):
+    rows = [queue_email(email=f"mixed{n}@example.org") for n in range(5)]
+    smtp_server.handler.refuse_recipient("mixed1@example.org", "550 5.1.1 No such user here")
+    smtp_server.handler.refuse_recipient("mixed3@example.org", "451 4.7.1 Greylisted, try later")
+
+    report = deliver_batch("worker-1")
+
+    assert (report.sent, report.retrying, report.failed) == (3, 1, 1)
+    rows = [fresh(row) for row in rows]
+    assert [row.status for row in rows] == [
+        OutboxStatus.SENT,
+        OutboxStatus.FAILED,
+        OutboxStatus.SENT,
+        OutboxStatus.QUEUED,
+        OutboxStatus.SENT,
+    ]
+    assert [row.attempts for row in rows] == [1] * 5
+    assert [row.claimed_by for row in rows] == ["worker-1", None, "worker-1", None, "worker-1"]
+    assert rows[3].next_attempt_at > utcnow() and "451" in rows[3].last_error
+    for row in rows:
+        expected = row.sent_at if row.status == OutboxStatus.SENT else None
+        assert touchpoint_of(row).occurred_at == expected
+    assert len({row.sent_at for row in rows if row.sent_at}) == 3  # each at its own acceptance
+    assert Counter(smtp_server.message_ids()) == Counter(rows[n].message_id for n in (0, 2, 4))
 
 
 def test_connection_dropped_mid_batch_loses_and_repeats_nothing(smtp_app, smtp_server, queue_email):
@@ -262,49 +366,95 @@ def test_backoff_doubles_and_is_capped():
 
 
 class SimulatedCrash(Exception):
-    """The worker process dies after the server accepted a message, before the commit."""
+    """The worker process dies after the server accepted messages, before the commit."""
 
 
 def test_crash_after_smtp_acceptance_never_sends_twice(
     smtp_app, smtp_server, queue_email, monkeypatch
 ):
-    crashed, after = queue_email(), queue_email()
+    smtp_app.config["DELIVERY_CLAIM_SIZE"] = 2
+    crashed = [queue_email(), queue_email()]
+    after = queue_email()
 
-    def crash(outbox, sent_at):
+    def crash(worker_id, attempts, untried):
         raise SimulatedCrash
 
-    monkeypatch.setattr(delivery, "_record_sent", crash)
+    monkeypatch.setattr(delivery, "_record_results", crash)
     with pytest.raises(SimulatedCrash):
         deliver_batch("worker-1")
     monkeypatch.undo()
     db.session.rollback()
 
-    assert smtp_server.message_ids() == [crashed.message_id]
-    assert fresh(crashed).status == OutboxStatus.SENDING
-    assert fresh(after).status == OutboxStatus.QUEUED  # claimed one at a time: not stranded
+    assert smtp_server.message_ids() == [row.message_id for row in crashed]
+    assert [fresh(row).status for row in crashed] == [OutboxStatus.SENDING] * 2
+    assert fresh(after).status == OutboxStatus.QUEUED  # claimed two at a time: not stranded
 
-    # Another worker, straight away: delivers the rest, leaves the claimed row alone.
+    # Another worker, straight away: delivers the rest, leaves the claimed rows alone.
     assert deliver_batch("worker-2").sent == 1
-    assert fresh(crashed).status == OutboxStatus.SENDING
+    assert [fresh(row).status for row in crashed] == [OutboxStatus.SENDING] * 2
 
     # Once the claim is older than the lease, a person is asked instead of resending.
     later = deliver_batch("worker-2", now=utcnow() + delivery.claim_lease() + timedelta(seconds=1))
 
-    assert later.unconfirmed == 1 and later.attempted == 0
-    row = fresh(crashed)
-    assert row.status == OutboxStatus.UNCONFIRMED
-    assert "may have been delivered" in row.last_error
-    assert list(db.session.scalars(failed_deliveries(true()))) == [row]
-    assert Counter(smtp_server.message_ids()) == Counter([crashed.message_id, after.message_id])
+    assert later.unconfirmed == 2 and later.attempted == 0
+    rows = [fresh(row) for row in crashed]
+    assert {row.status for row in rows} == {OutboxStatus.UNCONFIRMED}
+    assert all("may have been delivered" in row.last_error for row in rows)
+    assert set(db.session.scalars(failed_deliveries(true()))) == set(rows)
+    assert Counter(smtp_server.message_ids()) == Counter(
+        [row.message_id for row in crashed] + [after.message_id]
+    )
 
-    mark_unconfirmed_as_sent(row)
+    mark_unconfirmed_as_sent(rows[0])
     db.session.commit()
 
-    row = fresh(crashed)
+    row = fresh(crashed[0])
     assert row.status == OutboxStatus.SENT
     assert touchpoint_of(row).occurred_at == row.claimed_at
     assert deliver_batch("worker-2", now=utcnow() + timedelta(hours=1)).attempted == 0
-    assert smtp_server.message_ids().count(crashed.message_id) == 1
+    assert smtp_server.message_ids().count(crashed[0].message_id) == 1
+
+
+def test_crash_in_the_middle_of_a_claim_gives_back_the_rows_not_tried(
+    smtp_app, smtp_server, queue_email
+):
+    """The worker dies while the server accepts its second message: the first two may have gone
+    out and wait for a person; the last two were never tried and go out with the next run."""
+    rows = [queue_email() for _ in range(4)]
+    accepted = []
+
+    def crash_on_second(received) -> None:
+        accepted.append(received)
+        if len(accepted) == 2:
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    def die(signum, frame):
+        raise SimulatedCrash
+
+    smtp_server.handler.on_accept = crash_on_second
+    previous = signal.signal(signal.SIGUSR1, die)
+    try:
+        with pytest.raises(SimulatedCrash):
+            deliver_batch("worker-1")
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    smtp_server.handler.on_accept = None
+    db.session.rollback()
+
+    assert smtp_server.message_ids() == [row.message_id for row in rows[:2]]
+    assert [fresh(row).status for row in rows] == [OutboxStatus.SENDING] * 2 + [
+        OutboxStatus.QUEUED
+    ] * 2
+    assert [fresh(row).attempts for row in rows[2:]] == [0, 0]
+
+    assert deliver_batch("worker-2").sent == 2
+    later = deliver_batch("worker-2", now=utcnow() + delivery.claim_lease() + timedelta(seconds=1))
+
+    assert later.unconfirmed == 2
+    assert [fresh(row).status for row in rows] == [OutboxStatus.UNCONFIRMED] * 2 + [
+        OutboxStatus.SENT
+    ] * 2
+    assert Counter(smtp_server.message_ids()) == Counter(row.message_id for row in rows)
 
 
 def test_requeue_unconfirmed_keeps_message_id_so_receivers_can_deduplicate(
@@ -547,11 +697,22 @@ def test_two_claims_of_the_same_row_cannot_both_succeed(ctx, queue_email):
     outbox = queue_email()
     now = utcnow()
 
-    assert claim(outbox.id, "worker-a", now) is True
-    assert claim(outbox.id, "worker-b", now) is False
+    assert claim([outbox.id], "worker-a", now) == [outbox.id]
+    assert claim([outbox.id], "worker-b", now) == []
 
     row = fresh(outbox)
     assert (row.status, row.claimed_by) == (OutboxStatus.SENDING, "worker-a")
+
+
+def test_a_claim_takes_only_the_rows_still_queued(ctx, queue_email):
+    rows = [queue_email() for _ in range(3)]
+    ids = [row.id for row in rows]
+    now = utcnow()
+
+    assert claim(ids[1:2], "worker-b", now) == ids[1:2]
+    assert claim(ids, "worker-a", now) == [ids[0], ids[2]]
+
+    assert [fresh(row).claimed_by for row in rows] == ["worker-a", "worker-b", "worker-a"]
 
 
 def run_workers(app, names: list[str], batch_size: int = 5) -> list[BaseException]:
@@ -581,11 +742,15 @@ def run_workers(app, names: list[str], batch_size: int = 5) -> list[BaseExceptio
     reason="concurrent workers rely on PostgreSQL's FOR UPDATE SKIP LOCKED; "
     "set HIRETRACK_TEST_DATABASE_URL to run this test",
 )
-def test_two_workers_on_postgresql_deliver_each_message_once(smtp_app, smtp_server, queue_email):
+@pytest.mark.parametrize("claim_size", [1, 7])
+def test_two_workers_on_postgresql_deliver_each_message_once(
+    smtp_app, smtp_server, queue_email, claim_size
+):
+    smtp_app.config["DELIVERY_CLAIM_SIZE"] = claim_size
     rows = [queue_email() for _ in range(50)]
     db.session.commit()
 
-    errors = run_workers(smtp_app, ["worker-a", "worker-b"])
+    errors = run_workers(smtp_app, ["worker-a", "worker-b"], batch_size=10)
 
     assert errors == []
     assert_each_once(smtp_server, rows)
@@ -600,7 +765,11 @@ class TestSQLiteFile:
     def database_url(self, tmp_path) -> str:
         return f"sqlite:///{tmp_path / 'workers.sqlite'}"
 
-    def test_two_workers_deliver_each_message_once(self, smtp_app, smtp_server, queue_email):
+    @pytest.mark.parametrize("claim_size", [1, 4])
+    def test_two_workers_deliver_each_message_once(
+        self, smtp_app, smtp_server, queue_email, claim_size
+    ):
+        smtp_app.config["DELIVERY_CLAIM_SIZE"] = claim_size
         rows = [queue_email() for _ in range(20)]
 
         errors = run_workers(smtp_app, ["worker-a", "worker-b"], batch_size=3)
@@ -608,6 +777,74 @@ class TestSQLiteFile:
         assert errors == []
         assert_each_once(smtp_server, rows)
         assert {fresh(row).claimed_by for row in rows} == {"worker-a", "worker-b"}
+
+
+def statements_during(app, work) -> list[str]:
+    """The SQL statements the app's engine runs during work(), in order."""
+    seen: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        work()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    return seen
+
+
+def durability_of_writes(statements: list[str], switch: str) -> list[tuple[str, str | None]]:
+    """For each claim and each recorded send, the durability setting last chosen before it."""
+    chosen, writes = None, []
+    for statement in statements:
+        if statement.startswith(switch):
+            chosen = statement
+        elif statement.startswith("UPDATE outbox_email SET") and "RETURNING" in statement:
+            assignments = statement.partition(" WHERE ")[0]
+            writes.append(("sent" if "sent_at" in assignments else "claim", chosen))
+    return writes
+
+
+@pytest.mark.skipif(bool(POSTGRES_URL), reason="exercises SQLite's WAL mode")
+class TestSQLiteDurability:
+    @pytest.fixture
+    def database_url(self, tmp_path) -> str:
+        return f"sqlite:///{tmp_path / 'durable.sqlite'}"
+
+    def test_claims_reach_the_disk_and_results_need_not(self, smtp_app, smtp_server, queue_email):
+        db.session.connection().exec_driver_sql("PRAGMA journal_mode=WAL")
+        db.session.commit()
+        rows = [queue_email()]
+
+        statements = statements_during(smtp_app, lambda: deliver_batch("worker-1"))
+
+        assert durability_of_writes(statements, "PRAGMA synchronous=") == [
+            ("claim", "PRAGMA synchronous=FULL"),
+            ("sent", "PRAGMA synchronous=NORMAL"),
+        ]
+        assert_each_once(smtp_server, rows)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.skipif(not POSTGRES_URL, reason="set HIRETRACK_TEST_DATABASE_URL to run this test")
+def test_postgresql_claims_wait_for_the_disk_and_results_need_not(
+    smtp_app, smtp_server, queue_email
+):
+    rows = [queue_email()]
+
+    statements = statements_during(smtp_app, lambda: deliver_batch("worker-1"))
+
+    assert durability_of_writes(statements, "SET LOCAL synchronous_commit") == [
+        ("claim", "SET LOCAL synchronous_commit TO on"),
+        ("sent", "SET LOCAL synchronous_commit TO off"),
+    ]
+    assert_each_once(smtp_server, rows)
+
+
+def test_claim_size_must_be_sensible(tmp_path):
+    with pytest.raises(ConfigurationError, match="DELIVERY_CLAIM_SIZE"):
+        create_app(base_config("sqlite://", tmp_path) | {"DELIVERY_CLAIM_SIZE": 0})
 
 
 # --- command line -----------------------------------------------------------------------------

@@ -58,8 +58,9 @@ class StopRequest(threading.Event):
 def stop_on_signals(stop: StopRequest) -> Iterator[None]:
     """Turn SIGTERM and SIGINT into a request to stop once the current message is recorded.
 
-    Dying mid-send would leave that message unconfirmed for a person to check; finishing it
-    takes at most one SMTP exchange. A second signal acts as usual (Ctrl+C twice quits now).
+    Dying mid-send would leave the claimed messages unconfirmed for a person to check;
+    finishing takes one SMTP exchange and one commit, which also gives back the messages not
+    reached. A second signal acts as usual (Ctrl+C twice quits now).
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be installed from the main thread
@@ -106,7 +107,8 @@ def _drain_with_progress(
     type=click.IntRange(min=1),
     default=100,
     show_default=True,
-    help="Messages per batch; one SMTP connection is reused within a batch.",
+    help="Messages per batch; one SMTP connection is reused within a batch. Messages are "
+    "claimed HIRETRACK_DELIVERY_CLAIM_SIZE at a time within it.",
 )
 @click.option(
     "--worker-id",

@@ -1,23 +1,27 @@
-"""Deliver the outbox: claim one message, send it, record the result, then the next.
+"""Deliver the outbox: claim a few messages, send them one by one, record their results.
 
 A row moves SCHEDULED -> QUEUED -> SENDING -> SENT, back to QUEUED with a backoff after a
-temporary failure, or to FAILED after a permanent one. Each claim is committed before any SMTP
-traffic and each result right after its send, so a worker that dies leaves at most one row in
-SENDING; once its claim is older than the lease that row becomes UNCONFIRMED and waits for a
-person, because it may already have reached the candidate. See docs/delivery.md.
+temporary failure, or to FAILED after a permanent one. A worker claims up to
+`DELIVERY_CLAIM_SIZE` rows in one transaction, committed before any SMTP traffic; sends them
+over one connection, one SMTP transaction each; then commits all their results in one
+transaction and gives back the rows it did not reach. So a worker that dies leaves at most one
+claim's rows in SENDING; once the claim is older than the lease they become UNCONFIRMED and wait
+for a person, because they may already have reached the candidate. See docs/delivery.md.
 """
 
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from threading import Event
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, update
+from sqlalchemy.orm import joinedload, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
 from hiretrack.audit.services import record_change
@@ -108,52 +112,93 @@ def claim_lease() -> timedelta:
     """How old a claim must be before its worker is presumed dead.
 
     smtplib's timeout applies to each socket operation, and one send with a fresh connection
-    makes about ten; a live worker therefore never holds a claim longer than ten timeouts.
+    makes about ten. A worker starts no send on a claim older than half the lease, so with a
+    lease of at least twenty timeouts a live worker never holds a claim that long.
     """
     timeout = float(current_app.config["SMTP_TIMEOUT"])
-    return max(MINIMUM_CLAIM_LEASE, timedelta(seconds=10 * timeout))
+    return max(MINIMUM_CLAIM_LEASE, timedelta(seconds=20 * timeout))
+
+
+def claim_size() -> int:
+    """How many messages a worker claims at once (HIRETRACK_DELIVERY_CLAIM_SIZE)."""
+    return int(current_app.config["DELIVERY_CLAIM_SIZE"])
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
     return and_(OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
 
 
-def claim(outbox_id: int, worker_id: str, now: datetime) -> bool:
-    """Mark one queued row as being sent by this worker and commit; False if another got it.
+def _commit_durability(durable: bool) -> None:
+    """Choose whether the current transaction's commit waits until it is safe on disk.
+
+    A claim must be durable before its message is sent: a claim lost in a power cut would send
+    the message again. A result need not be: one lost leaves its row claimed, so it becomes
+    UNCONFIRMED for a person, never sent twice. And any durable commit also makes the commits
+    before it durable. So claims wait for the disk and results do not, on PostgreSQL
+    (`synchronous_commit`) and on SQLite in WAL mode (`synchronous`; NORMAL keeps a WAL database
+    consistent, and outside WAL mode the connection's own setting is left alone).
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL synchronous_commit TO {'on' if durable else 'off'}")
+        return
+    if connection.dialect.name != "sqlite":
+        return
+    pooled = connection.connection
+    if pooled.dbapi_connection.in_transaction:
+        # SQLite refuses the change inside a transaction (never the case here: claims and results
+        # start their transactions afresh); the connection's own setting then applies.
+        return
+    if "hiretrack.wal" not in pooled.info:
+        (mode,) = connection.exec_driver_sql("PRAGMA journal_mode").one()
+        pooled.info["hiretrack.wal"] = mode == "wal"
+    if pooled.info["hiretrack.wal"]:
+        connection.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+
+
+def claim(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[int]:
+    """Mark queued rows as being sent by this worker and commit; return the ids it got.
 
     The status condition in the UPDATE makes the claim atomic on every database: of two workers
-    that saw the same queued row, only one changes a row, the other sees a rowcount of 0.
+    that saw the same queued row, only one changes it, and only that one gets its id back.
     """
-    result = db.session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id == outbox_id, OutboxEmail.status == OutboxStatus.QUEUED)
-        .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id)
-        .execution_options(synchronize_session=False)
+    _commit_durability(True)
+    claimed = set(
+        db.session.scalars(
+            update(OutboxEmail)
+            .where(OutboxEmail.id.in_(outbox_ids), OutboxEmail.status == OutboxStatus.QUEUED)
+            .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id)
+            .returning(OutboxEmail.id)
+            .execution_options(synchronize_session=False)
+        )
     )
     db.session.commit()
-    return result.rowcount == 1
+    return [outbox_id for outbox_id in outbox_ids if outbox_id in claimed]
 
 
-def claim_next(worker_id: str, now: datetime) -> OutboxEmail | None:
-    """Claim the oldest due message, or return None when nothing is due.
+def claim_due(worker_id: str, limit: int, now: datetime) -> list[OutboxEmail]:
+    """Claim up to `limit` of the oldest due messages, oldest first; empty when nothing is due.
 
     On PostgreSQL `FOR UPDATE SKIP LOCKED` lets workers pass each other without waiting; SQLite
     has no row locks, so there the conditional UPDATE in `claim` alone prevents a double claim.
-    The loop ends: each lost race means another worker took a row out of the queue.
+    The loop ends: each lost race means another worker took rows out of the queue.
     """
     while True:
-        outbox_id = db.session.scalar(
+        due = db.session.scalars(
             select(OutboxEmail.id)
             .where(_due(now))
             .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-            .limit(1)
+            .limit(limit)
             .with_for_update(skip_locked=True)
-        )
-        if outbox_id is None:
+        ).all()
+        if not due:
             db.session.commit()
-            return None
-        if claim(outbox_id, worker_id, now):
-            return db.session.get(OutboxEmail, outbox_id)
+            return []
+        claimed = claim(due, worker_id, now)
+        if claimed:
+            rows = db.session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(claimed)))
+            by_id = {row.id: row for row in rows}
+            return [by_id[outbox_id] for outbox_id in claimed]
 
 
 def expire_stale_claims(now: datetime) -> int:
@@ -173,10 +218,25 @@ def expire_stale_claims(now: datetime) -> int:
     return result.rowcount
 
 
-def _touchpoint_for(outbox: OutboxEmail) -> Touchpoint | None:
-    return db.session.scalars(
-        select(Touchpoint).where(Touchpoint.outbox_email_id == outbox.id)
-    ).first()
+@dataclass
+class Attempt:
+    """One claimed row's send, kept until the results of its claim are committed together."""
+
+    outbox_id: int
+    message_id: str
+    previous_attempts: int
+    finished_at: datetime
+    failure: DeliveryFailure | None = None
+
+    @property
+    def retrying(self) -> bool:
+        """Whether the row goes back to the queue (a temporary failure with attempts left)."""
+        failure = self.failure
+        return failure is not None and not failure.permanent and self.attempts < MAX_ATTEMPTS
+
+    @property
+    def attempts(self) -> int:
+        return self.previous_attempts + 1
 
 
 def _mark_sent(outbox: OutboxEmail, sent_at: datetime) -> None:
@@ -184,72 +244,209 @@ def _mark_sent(outbox: OutboxEmail, sent_at: datetime) -> None:
     outbox.status = OutboxStatus.SENT
     outbox.sent_at = sent_at
     outbox.attempts += 1
-    touchpoint = _touchpoint_for(outbox)
+    touchpoint = db.session.scalars(
+        select(Touchpoint).where(Touchpoint.outbox_email_id == outbox.id)
+    ).first()
     if touchpoint is not None:
         record_delivery(touchpoint, sent_at)
 
 
-def _record_sent(outbox: OutboxEmail, sent_at: datetime) -> None:
-    """Commit a send that the server accepted.
+def _ours(worker_id: str) -> ColumnElement[bool]:
+    return and_(OutboxEmail.status == OutboxStatus.SENDING, OutboxEmail.claimed_by == worker_id)
 
-    A concurrent edit of the application (it has a version counter) is retried: the message is
-    out, and a row left in SENDING would later ask a person whether it was.
+
+def _apply_sent(worker_id: str, sent: list[Attempt]) -> None:
+    """Mark accepted rows SENT in one statement and count each as contact with its candidate."""
+    sent_at = {attempt.outbox_id: attempt.finished_at for attempt in sent}
+    column_type = OutboxEmail.__table__.c.sent_at.type
+    recorded = set(
+        db.session.scalars(
+            update(OutboxEmail)
+            .where(OutboxEmail.id.in_(sent_at), _ours(worker_id))
+            .values(
+                status=OutboxStatus.SENT,
+                attempts=OutboxEmail.attempts + 1,
+                sent_at=case(
+                    {key: literal(value, column_type) for key, value in sent_at.items()},
+                    value=OutboxEmail.id,
+                ),
+            )
+            .returning(OutboxEmail.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if len(recorded) < len(sent_at):
+        # Only if the claim outlived its lease, which a live worker prevents: a person decides.
+        logger.error(
+            "Outbox messages %s were sent but were no longer claimed by %s; left as they are",
+            sorted(set(sent_at) - recorded),
+            worker_id,
+        )
+    # Only the columns record_delivery uses are loaded: a batch of whole applications costs
+    # more than the rest of recording it. (Any other column would simply load when read.)
+    touchpoints = db.session.scalars(
+        select(Touchpoint)
+        .where(Touchpoint.outbox_email_id.in_(recorded))
+        .options(
+            load_only(
+                Touchpoint.outbox_email_id,
+                Touchpoint.direction,
+                Touchpoint.promised_next_update,
+                Touchpoint.occurred_at,
+            ),
+            joinedload(Touchpoint.application).load_only(
+                Application.last_contact_at,
+                Application.last_inbound_at,
+                Application.promised_next_update,
+                Application.update_requested_at,
+                Application.version,
+            ),
+        )
+    ).all()
+    # In the order they were sent, so two emails to one application apply like one after another.
+    for touchpoint in sorted(touchpoints, key=lambda each: sent_at[each.outbox_email_id]):
+        record_delivery(touchpoint, sent_at[touchpoint.outbox_email_id])
+
+
+def _apply_failure(worker_id: str, attempt: Attempt) -> None:
+    """Queue a failed row again with a backoff, or mark it FAILED for good."""
+    failure = attempt.failure
+    values: dict[str, object] = {
+        "attempts": attempt.attempts,
+        "claimed_at": None,
+        "claimed_by": None,
+    }
+    if attempt.retrying:
+        values |= {
+            "status": OutboxStatus.QUEUED,
+            "next_attempt_at": attempt.finished_at + retry_delay(attempt.attempts),
+            "last_error": str(failure),
+        }
+    else:
+        values |= {
+            "status": OutboxStatus.FAILED,
+            "last_error": str(failure)
+            if failure.permanent
+            else f"Gave up after {attempt.attempts} attempts. Last error: {failure}",
+        }
+    db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == attempt.outbox_id, _ours(worker_id))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _release(worker_id: str, outbox_ids: list[int]) -> None:
+    """Put claimed rows that were never tried back in the queue, their turn unchanged."""
+    db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id.in_(outbox_ids), _ours(worker_id))
+        .values(status=OutboxStatus.QUEUED, claimed_at=None, claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _record_results(worker_id: str, attempts: list[Attempt], untried: list[int]) -> None:
+    """Commit the results of one claim's sends, and release the rows it did not try.
+
+    A concurrent edit of an application (it has a version counter) is retried: the messages are
+    out, and rows left in SENDING would later ask a person whether they were.
     """
-    for attempt in range(1, RECORD_RETRIES + 1):
+    sent = [attempt for attempt in attempts if attempt.failure is None]
+    for number in range(1, RECORD_RETRIES + 1):
         try:
-            _mark_sent(outbox, sent_at)
+            _commit_durability(False)
+            if sent:
+                _apply_sent(worker_id, sent)
+            for attempt in attempts:
+                if attempt.failure is not None:
+                    _apply_failure(worker_id, attempt)
+            if untried:
+                _release(worker_id, untried)
             db.session.commit()
             return
         except StaleDataError:
             db.session.rollback()
-            if attempt == RECORD_RETRIES:
+            if number == RECORD_RETRIES:
                 raise
 
 
-def _record_failure(outbox: OutboxEmail, failure: DeliveryFailure, now: datetime) -> bool:
-    """Commit a failed attempt: back to the queue with a backoff, or FAILED; True if retrying."""
-    outbox.attempts += 1
-    outbox.claimed_at = outbox.claimed_by = None
-    retrying = not failure.permanent and outbox.attempts < MAX_ATTEMPTS
-    if retrying:
-        outbox.status = OutboxStatus.QUEUED
-        outbox.next_attempt_at = now + retry_delay(outbox.attempts)
-        outbox.last_error = str(failure)
-    else:
-        outbox.status = OutboxStatus.FAILED
-        outbox.last_error = (
-            str(failure)
-            if failure.permanent
-            else f"Gave up after {outbox.attempts} attempts. Last error: {failure}"
-        )
-    db.session.commit()
-    # The failure text can quote the recipient's address: it stays on the row, out of the logs.
-    logger.warning(
-        "Outbox message %s %s (%s; details on the outbox row)",
-        outbox.id,
-        "will be retried" if retrying else "failed",
-        type(failure).__name__,
-    )
-    return retrying
+def _release_after_error(worker_id: str, untried: list[int]) -> None:
+    """After an unexpected error, give back the rows never tried, if the database still works."""
+    try:
+        db.session.rollback()
+        if untried:
+            _release(worker_id, untried)
+            db.session.commit()
+    except Exception:
+        logger.exception("Could not release %d claimed outbox message(s)", len(untried))
 
 
-def _deliver_one(
-    backend: MailBackend, outbox: OutboxEmail, report: DeliveryReport, clock: Clock
-) -> None:
-    """Send one claimed row and commit its result before the next row is claimed."""
+def _attempt(backend: MailBackend, outbox: OutboxEmail, clock: Clock) -> Attempt:
+    """Build and send one claimed row; a failure is returned, to be recorded with the others."""
+    attempt = Attempt(outbox.id, outbox.message_id, outbox.attempts, finished_at=clock())
     try:
         backend.send(build_envelope(outbox))
     except DeliveryFailure as failure:
-        if _record_failure(outbox, failure, clock()):
+        attempt.failure = failure
+    attempt.finished_at = clock()
+    return attempt
+
+
+def _report(attempts: list[Attempt], report: DeliveryReport) -> None:
+    """Count and log the committed results."""
+    for attempt in attempts:
+        if attempt.failure is None:
+            report.sent += 1
+            logger.info("Outbox message %s sent (%s)", attempt.outbox_id, attempt.message_id)
+            continue
+        if attempt.retrying:
             report.retrying += 1
         else:
             report.failed += 1
-        if isinstance(failure, BackendUnavailable):
-            report.backend_error = str(failure)
-        return
-    _record_sent(outbox, clock())
-    report.sent += 1
-    logger.info("Outbox message %s sent (%s)", outbox.id, outbox.message_id)
+        # The failure text can quote the recipient's address: it stays on the row, out of the logs.
+        logger.warning(
+            "Outbox message %s %s (%s; details on the outbox row)",
+            attempt.outbox_id,
+            "will be retried" if attempt.retrying else "failed",
+            type(attempt.failure).__name__,
+        )
+
+
+def _deliver_claimed(
+    backend: MailBackend,
+    claimed: list[OutboxEmail],
+    worker_id: str,
+    report: DeliveryReport,
+    clock: Clock,
+    stop: Event | None,
+) -> None:
+    """Send the claimed rows one by one over the backend, then commit all their results.
+
+    The rows are sent in order until the transport fails or the worker is asked to stop; those
+    not reached go back to the queue. No send starts on a claim older than half the lease. If
+    anything unexpected happens, the rows not reached are still given back, while the row in
+    flight and those sent since the claim stay claimed and become UNCONFIRMED after the lease.
+    """
+    claimed_at = clock()
+    untried = deque(claimed)
+    attempts: list[Attempt] = []
+    try:
+        while untried and not (stop and stop.is_set()):
+            if clock() - claimed_at > claim_lease() / 2:
+                break
+            attempt = _attempt(backend, untried.popleft(), clock)
+            attempts.append(attempt)
+            if isinstance(attempt.failure, BackendUnavailable):
+                report.backend_error = str(attempt.failure)
+                break
+        untried_ids = [outbox.id for outbox in untried]
+        _record_results(worker_id, attempts, untried_ids)
+    except BaseException:
+        _release_after_error(worker_id, [outbox.id for outbox in untried])
+        raise
+    _report(attempts, report)
 
 
 def deliver_batch(
@@ -257,6 +454,7 @@ def deliver_batch(
 ) -> DeliveryReport:
     """Deliver up to `limit` due messages; stop early when the transport is down or on `stop`.
 
+    Rows are claimed `claim_size()` at a time and sent over one connection for the whole batch.
     Without `now` every step reads the clock afresh, as a long batch needs; with it (tests) the
     whole batch happens at that instant.
     """
@@ -265,14 +463,18 @@ def deliver_batch(
     report.released = release_due_scheduled(clock())
     db.session.commit()
     report.unconfirmed = expire_stale_claims(clock())
+    size = claim_size()
     with backend_for(current_app) as backend:
-        while report.attempted < limit and not (stop and stop.is_set()):
-            outbox = claim_next(worker_id, clock())
-            if outbox is None:
+        while report.attempted < limit and not report.backend_error:
+            if stop and stop.is_set():
                 break
-            _deliver_one(backend, outbox, report, clock)
-            if report.backend_error:
+            claimed = claim_due(worker_id, min(size, limit - report.attempted), clock())
+            if not claimed:
                 break
+            attempted = report.attempted
+            _deliver_claimed(backend, claimed, worker_id, report, clock, stop)
+            if report.attempted == attempted:
+                break  # stopped, or out of lease time, before trying any: leave it for next time
     return report
 
 
@@ -305,7 +507,8 @@ def run_worker(
     """Deliver until `stop` is set, sleeping between polls when there is nothing to do.
 
     An unexpected error (the database restarting, say) is logged and the loop goes on: claims
-    are committed before sending, so a failed batch can leave at most one row to confirm.
+    are committed before sending, so a failed batch can leave at most one claim's rows to
+    confirm.
     """
     stop = stop or Event()
     total = DeliveryReport()
