@@ -398,3 +398,23 @@ def test_api_export_and_anonymise(history, as_user, make_staff):
     document = admin.get("/openapi.json").get_json()
     assert "post" in document["paths"]["/api/v1/candidates/{candidate_id}/anonymise"]
     assert "get" in document["paths"]["/api/v1/candidates/{candidate_id}/export"]
+
+
+def test_retention_run_removes_spent_throttle_counters_and_keeps_live_ones(ctx, client, runner):
+    """Throttle keys name IP addresses and emails: kept only while a throttle needs them."""
+    from hiretrack.auth.models import ThrottleCounter
+
+    for attempt in range(2):  # two failed sign-ins: counters per account and per IP
+        client.post("/login", data={"email": "nobody@acme.example", "password": f"wrong{attempt}"})
+    assert db.session.scalar(select(db.func.count()).select_from(ThrottleCounter)) == 2
+
+    result = runner.invoke(args=["retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(db.func.count()).select_from(ThrottleCounter)) == 2
+
+    with time_machine.travel(utcnow() + timedelta(days=2), tick=False):
+        result = runner.invoke(args=["retention", "run"])
+    assert result.exit_code == 0, result.output
+    assert "Removed 2 expired sign-in and status-page throttle counter(s)." in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(db.func.count()).select_from(ThrottleCounter)) == 0

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 
 from hiretrack.auth.models import ThrottleCounter
 from hiretrack.database import utcnow
@@ -46,3 +46,22 @@ def reset(key: str) -> None:
     counter = db.session.get(ThrottleCounter, key)
     if counter is not None:
         db.session.delete(counter)
+
+
+#: Longer than any throttle window and block (the longest is an hour): older counters are spent.
+STALE_AFTER = timedelta(days=1)
+
+
+def purge_stale(now: datetime | None = None) -> int:
+    """Delete counters whose window and block are long over; return how many.
+
+    Keys hold IP addresses and emails, so they are not kept longer than a throttle needs them.
+    """
+    cutoff = (now or utcnow()) - STALE_AFTER
+    result = db.session.execute(
+        delete(ThrottleCounter).where(
+            ThrottleCounter.window_started_at < cutoff,
+            or_(ThrottleCounter.blocked_until.is_(None), ThrottleCounter.blocked_until < cutoff),
+        )
+    )
+    return result.rowcount or 0

@@ -51,13 +51,19 @@ def retention_run_command(dry_run: bool) -> None:
         select(func.count()).select_from(due_for_anonymisation(cutoff).order_by(None).subquery())
     )
     if not total:
+        report = run_retention()
         click.echo("Nobody is due for anonymisation.")
-        return
-    with click.progressbar(length=total, label=f"Anonymising {total} candidate(s)") as bar:
-        report = run_retention(progress=bar.update)
-    click.echo(f"Anonymised {len(report.anonymised)} candidate(s).")
+    else:
+        with click.progressbar(length=total, label=f"Anonymising {total} candidate(s)") as bar:
+            report = run_retention(progress=bar.update)
+        click.echo(f"Anonymised {len(report.anonymised)} candidate(s).")
     for candidate_id, why in report.skipped:
         click.echo(f"Skipped #{candidate_id} for now: {why}", err=True)
+    if report.throttle_counters_purged:
+        click.echo(
+            f"Removed {report.throttle_counters_purged} expired sign-in and status-page "
+            "throttle counter(s)."
+        )
 
 
 @click.command("backup")

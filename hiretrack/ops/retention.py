@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import and_, exists, not_, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from hiretrack.auth.throttle import purge_stale
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.privacy import anonymise_candidate
 from hiretrack.database import utcnow
@@ -82,6 +83,7 @@ class RetentionReport:
     due: list[tuple[int, str]] = field(default_factory=list)  # (id, name) in a dry run
     anonymised: list[int] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (id, why)
+    throttle_counters_purged: int = 0
 
 
 def run_retention(
@@ -124,4 +126,8 @@ def run_retention(
             report.skipped.append((candidate_id, "changed by someone else during the run"))
         if progress is not None:
             progress(1)
+    # Login and status-page throttle counters name IP addresses and emails: keep them no longer
+    # than the throttles need them.
+    report.throttle_counters_purged = purge_stale(now)
+    db.session.commit()
     return report
