@@ -3,8 +3,10 @@
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, request
 from flask_login import current_user
+
+from hiretrack.request_cache import once_per_request
 
 
 def user_timezone() -> ZoneInfo:
@@ -12,16 +14,15 @@ def user_timezone() -> ZoneInfo:
 
     Looked up once per request (a table of dates asks for it on every row).
     """
-    if has_request_context() and "user_timezone" in g:
-        return g.user_timezone
+    return once_per_request("user_timezone", _find_user_timezone)
+
+
+def _find_user_timezone() -> ZoneInfo:
     name = getattr(current_user, "timezone", None) or current_app.config["TIMEZONE"]
     try:
-        zone = ZoneInfo(name)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    if has_request_context():
-        g.user_timezone = zone
-    return zone
+        return ZoneInfo("UTC")
 
 
 def local_datetime(value: datetime | None) -> str:

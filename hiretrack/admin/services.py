@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from flask import current_app, g, has_request_context
+from flask import current_app
 from sqlalchemy import func, select
 
 from hiretrack.admin.models import Department, OrganisationSettings
@@ -10,6 +10,7 @@ from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth.models import User
 from hiretrack.errors import ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.request_cache import forget, once_per_request
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,13 @@ def _saved() -> OrganisationSettings | None:
 
 def effective_settings() -> EffectiveSettings:
     """Return the settings in force right now (read once per web request; pages ask often)."""
-    if has_request_context() and "effective_settings" in g:
-        return g.effective_settings
+    return once_per_request("effective_settings", _read_settings)
+
+
+def _read_settings() -> EffectiveSettings:
     config = current_app.config
     saved = _saved()
-    settings = EffectiveSettings(
+    return EffectiveSettings(
         company_name=(saved and saved.company_name) or config["COMPANY_NAME"],
         mail_from=(saved and saved.mail_from) or config["MAIL_FROM"],
         cadence_business_days=(saved and saved.cadence_business_days)
@@ -40,9 +43,6 @@ def effective_settings() -> EffectiveSettings:
         holidays=(saved.holidays if saved and saved.holidays is not None else config["HOLIDAYS"])
         or None,
     )
-    if has_request_context():
-        g.effective_settings = settings
-    return settings
 
 
 def save_settings(actor: User, **values) -> OrganisationSettings:
@@ -69,7 +69,7 @@ def save_settings(actor: User, **values) -> OrganisationSettings:
     company = " ".join((values.get("company_name") or "").split())[:200] or None
     if errors:
         raise ValidationFailed("Please correct the highlighted fields.", errors)
-    g.pop("effective_settings", None)
+    forget("effective_settings")
     saved = _saved() or OrganisationSettings()
     before = snapshot(saved) if saved.id else None
     saved.company_name, saved.mail_from = company, mail_from

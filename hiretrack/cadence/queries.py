@@ -20,7 +20,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import aliased
 
 from hiretrack.admin.services import effective_settings
@@ -193,14 +204,20 @@ def cadence_for(
     """Cadence figures for a page of applications, in one query (closed ones are left out)."""
     if not application_ids:
         return {}
-    query, columns = cadence_query(today)
-    rows = query.with_only_columns(
-        Application.id, columns.status, columns.next_update_due, columns.business_days_silent
-    ).where(Application.id.in_(application_ids))
+    key = cadence_key(today)
+    statement = memoized_statement("cadence_for", key, lambda: _cadence_for_statement(key[0]))
+    rows = db.session.execute(statement, {"application_ids": list(application_ids)})
     return {
         row[0]: ApplicationCadence(CadenceStatus(row[1]), as_date(row[2]), int(row[3] or 0))
-        for row in db.session.execute(rows)
+        for row in rows
     }
+
+
+def _cadence_for_statement(today: date) -> Select:
+    query, columns = cadence_query(today)
+    return query.with_only_columns(
+        Application.id, columns.status, columns.next_update_due, columns.business_days_silent
+    ).where(Application.id.in_(bindparam("application_ids", expanding=True)))
 
 
 def cadence_summary(
