@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hiretrack.auth.models import User
@@ -114,7 +114,29 @@ class Channel(StrEnum):
 class Touchpoint(db.Model):
     """A contact with the candidate, either way; outbound email counts once it is delivered."""
 
-    __table_args__ = (Index("ix_touchpoint_application_created", "application_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_touchpoint_application_created", "application_id", "created_at"),
+        # Partial indexes: each holds the few rows one query looks for among a million. Their
+        # conditions are written as the queries compile them, so each database can use them.
+        # The closure ledger finds each application's closure touchpoints, and which to report
+        # (delivered first, then the earliest) from the index alone.
+        Index(
+            "ix_touchpoint_closure_application",
+            "application_id",
+            "outbox_email_id",
+            "occurred_at",
+            "created_at",
+            sqlite_where=text("is_closure IS 1"),
+            postgresql_where=text("is_closure IS true"),
+        ),
+        # The reminders run finds outbound promises not yet recorded as broken.
+        Index(
+            "ix_touchpoint_pending_promise",
+            "promised_next_update",
+            sqlite_where=text("promise_broken_on IS NULL AND direction = 'outbound'"),
+            postgresql_where=text("promise_broken_on IS NULL AND direction = 'outbound'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("application.id"))
