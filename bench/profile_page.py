@@ -1,0 +1,74 @@
+"""Measure one page in process: CPU and wall time per request, and where the time goes.
+
+The load cases of run.py say how fast a page is under gunicorn; this says why. It signs the
+bench manager (or recruiter) in through the login form of a test client, requests the page a few
+times to warm up (statements built, calendar checked, plans prepared), then times `--requests`
+more. CPU time is this process's, so on SQLite it includes the database's work and on PostgreSQL
+it does not (the wall time does). `--profile` adds a cProfile table of the slowest functions.
+
+    python bench/profile_page.py /dashboard
+    python bench/profile_page.py "/api/v1/applications?cadence=overdue" --profile
+    python bench/profile_page.py /dashboard --as recruiter --database-url postgresql://...
+"""
+
+import argparse
+import cProfile
+import logging
+import pstats
+import time
+
+from benchlib import BENCH_PASSWORD, bench_app, database_url, load_credentials
+
+WARM_UP = 6  # more than psycopg's prepare threshold (5), so PostgreSQL runs prepared plans
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("path", help="the page, e.g. /dashboard or /api/v1/applications")
+    parser.add_argument("--database-url", help="default: HIRETRACK_DATABASE_URL or bench.sqlite")
+    parser.add_argument("--as", dest="role", choices=("manager", "recruiter"), default="manager")
+    parser.add_argument("--requests", type=int, default=50, help="timed requests (default 50)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile table too")
+    arguments = parser.parse_args()
+
+    url = database_url(arguments.database_url)
+    user = load_credentials(url)[arguments.role]
+    app = bench_app(url, WTF_CSRF_ENABLED=False)
+    logging.getLogger("hiretrack.access").disabled = True
+    client = app.test_client()
+    headers = {}
+    if arguments.path.startswith("/api/"):
+        headers = {"Authorization": f"Bearer {user['token']}"}
+    else:
+        login = client.post("/login", data={"email": user["email"], "password": BENCH_PASSWORD})
+        if login.status_code != 302:
+            raise SystemExit(f"Signing in as {user['email']} failed ({login.status_code}).")
+
+    def get() -> None:
+        response = client.get(arguments.path, headers=headers)
+        if response.status_code != 200:
+            raise SystemExit(f"{arguments.path} answered {response.status_code}.")
+
+    for _ in range(WARM_UP):
+        get()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(arguments.requests):
+        get()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(
+        f"{arguments.path} as the bench {arguments.role}: "
+        f"{cpu / arguments.requests * 1000:.2f} ms CPU, "
+        f"{wall / arguments.requests * 1000:.2f} ms wall per request "
+        f"(mean of {arguments.requests})"
+    )
+    if arguments.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(arguments.requests):
+            get()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    main()
