@@ -856,11 +856,14 @@ def deliver_case(
         "smtplib_cpu_ms_per_message": round(bare_cpu * 1000 / len(envelopes), 2),
         "envelope_build_ms_per_message": round(building * 1000 / len(envelopes), 2),
         "failed_or_retrying": report.failed + report.retrying,
+        "claim_size": delivery.claim_size(),
     }
     results["deliver_vs_smtplib"] = round(hiretrack_rate / bare_rate, 3)
     log(
         f"deliver_10k: HireTrack {hiretrack_rate:.0f}/s ({sent} sent in {hiretrack:.0f} s), "
-        f"bare smtplib {bare_rate:.0f}/s (ratio {hiretrack_rate / bare_rate:.3f})"
+        f"bare smtplib {bare_rate:.0f}/s (ratio {hiretrack_rate / bare_rate:.3f}); worker CPU "
+        f"{hiretrack_cpu * 1000 / max(sent, 1):.2f} ms/message, smtplib loop "
+        f"{bare_cpu * 1000 / len(envelopes):.2f} ms/message"
     )
     if dialect_of(url) != "postgresql":
         return
