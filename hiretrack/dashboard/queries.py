@@ -90,29 +90,28 @@ class WaitingRow:
         return LABELS[Stage(self.stage)]
 
 
-def _blocking_hold_id():
-    """Correlated subquery: the oldest open hold stopping this application (its own or its requisition's)."""
+def _blocking_hold_id(application_id, requisition_id):
+    """Scalar subquery: the oldest open hold stopping this application (its own or its requisition's)."""
     return (
         select(Hold.id)
         .where(
-            Hold.requisition_id == Application.requisition_id,
+            Hold.requisition_id == requisition_id,
             Hold.resolved_at.is_(None),
-            or_(Hold.application_id.is_(None), Hold.application_id == Application.id),
+            or_(Hold.application_id.is_(None), Hold.application_id == application_id),
         )
         .order_by(Hold.opened_at, Hold.id)
         .limit(1)
-        .correlate(Application)
         .scalar_subquery()
     )
 
 
-def _failed_count():
+def _failed_count(application_id):
     return (
         select(func.count(OutboxEmail.id))
         .where(
-            OutboxEmail.application_id == Application.id, OutboxEmail.status.in_(FAILED_STATUSES)
+            OutboxEmail.application_id == application_id,
+            OutboxEmail.status.in_(FAILED_STATUSES),
         )
-        .correlate(Application)
         .scalar_subquery()
     )
 
@@ -130,12 +129,24 @@ class Viewer:
     id: BindParameter = field(default_factory=lambda: bindparam("viewer_id", type_=Integer))
 
 
+#: The cadence statuses counted on the page's rows (on track is the rest).
+COUNTED_STATUSES = (CadenceStatus.GHOSTED, CadenceStatus.OVERDUE, CadenceStatus.DUE)
+
+
 @dataclass(frozen=True)
 class DashboardStatements:
-    """The dashboard's statements for one role and day: the counters, and the page per filter."""
+    """The dashboard's statements for one role and day.
 
-    counters: Select
+    - `pages`, per status filter: one page of rows, each also carrying the counts per cadence
+      status over all the user's waiting applications (window functions), so cadence is
+      computed once per request, not once for the counters and again for the page;
+    - `status_counts`: those counts alone, for when the page has no row to carry them;
+    - `other_counters`: holds, closure pending, failed deliveries and approvals.
+    """
+
     pages: dict[str | None, Select]
+    status_counts: Select
+    other_counters: Select
 
 
 def dashboard_statements(user: User, today: date | None = None) -> DashboardStatements:
@@ -146,18 +157,57 @@ def dashboard_statements(user: User, today: date | None = None) -> DashboardStat
 
 def _build_statements(viewer: Viewer, today: date | None) -> DashboardStatements:
     query, columns = waiting_query(viewer, today)
-    pages = {None: query}
-    for name, statuses in STATUS_FILTERS.items():
-        pages[name] = query.where(columns.status.in_([s.value for s in statuses]))
-    paged = {
-        name: page.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
-        for name, page in pages.items()
-    }
-    return DashboardStatements(counters_query(viewer, query, columns), paged)
+    counted = query.add_columns(
+        columns.urgency.label("urgency"),
+        func.count().over().label("count_waiting"),
+        *(
+            func.sum(case((columns.status == status.value, 1), else_=0))
+            .over()
+            .label(f"count_{status.value}")
+            for status in COUNTED_STATUSES
+        ),
+    ).subquery("waiting")
+    pages = {}
+    for name in (None, *STATUS_FILTERS):
+        chosen = select(counted)
+        if name is not None:
+            chosen = chosen.where(counted.c.status.in_([s.value for s in STATUS_FILTERS[name]]))
+        page = (
+            chosen.order_by(*_urgency_order(counted))
+            .limit(bindparam("page_limit"))
+            .offset(bindparam("page_offset"))
+            .subquery("page")
+        )
+        # Failed deliveries and the blocking hold are looked up for the page's rows only.
+        pages[name] = select(
+            page,
+            _failed_count(page.c.application_id).label("failed_deliveries"),
+            _blocking_hold_id(page.c.application_id, page.c.requisition_id).label("hold_id"),
+        ).order_by(*_urgency_order(page))
+    statuses = query.with_only_columns(columns.status.label("status")).subquery()
+    status_counts = select(
+        func.count(),
+        *(
+            func.coalesce(func.sum(case((statuses.c.status == status.value, 1), else_=0)), 0)
+            for status in COUNTED_STATUSES
+        ),
+    ).select_from(statuses)
+    return DashboardStatements(pages, status_counts, other_counters_query(viewer))
+
+
+def _urgency_order(rows) -> tuple:
+    """Most urgent first; then the earliest due, the longest silent; id to break ties."""
+    return (
+        rows.c.urgency,
+        rows.c.next_update_due.is_(None),
+        rows.c.next_update_due,
+        rows.c.business_days_silent.desc(),
+        rows.c.application_id,
+    )
 
 
 def waiting_query(user: User | Viewer, today: date | None = None) -> tuple[Select, CadenceColumns]:
-    """The user's open applications with cadence figures, most urgent first."""
+    """The user's open applications with their cadence figures (in no particular order)."""
     query, columns = cadence_query(today)
     query = (
         query.join(Candidate, Candidate.id == Application.candidate_id)
@@ -166,38 +216,24 @@ def waiting_query(user: User | Viewer, today: date | None = None) -> tuple[Selec
         # open application), the IN list lets SQLite do the same. See docs/benchmarks.md.
         .where(visible_requisitions(user), visible_applications(user))
         .with_only_columns(
-            Application.id,
-            Candidate.id,
-            Candidate.name,
-            Requisition.id,
-            Requisition.title,
-            Application.stage,
-            columns.status,
-            columns.next_update_due,
-            columns.business_days_silent,
-            Application.last_contact_at,
-            _failed_count(),
-            _blocking_hold_id(),
-            Requisition.manager_id,
-        )
-        .order_by(
-            columns.urgency,
-            columns.next_update_due.is_(None),
-            columns.next_update_due,
-            columns.business_days_silent.desc(),
-            Application.id,
+            Application.id.label("application_id"),
+            Candidate.id.label("candidate_id"),
+            Candidate.name.label("candidate_name"),
+            Requisition.id.label("requisition_id"),
+            Requisition.title.label("requisition_title"),
+            Application.stage.label("stage"),
+            columns.status.label("status"),
+            columns.next_update_due.label("next_update_due"),
+            columns.business_days_silent.label("business_days_silent"),
+            Application.last_contact_at.label("last_contact_at"),
+            Requisition.manager_id.label("manager_id"),
         )
     )
     return query, columns
 
 
-def counters_query(user: User | Viewer, query: Select, columns: CadenceColumns) -> Select:
-    """Every counter in one statement: counts over the cadence figures, and scalar subqueries."""
-    figures = query.order_by(None).with_only_columns(columns.status.label("status")).subquery()
-    per_status = (
-        func.coalesce(func.sum(case((figures.c.status == status.value, 1), else_=0)), 0)
-        for status in (CadenceStatus.GHOSTED, CadenceStatus.OVERDUE, CadenceStatus.DUE)
-    )
+def other_counters_query(user: User | Viewer) -> Select:
+    """The counters that do not depend on cadence, in one statement of scalar subqueries."""
     open_holds = (
         select(func.count(Hold.id))
         .where(Hold.resolved_at.is_(None), visible_holds(user))
@@ -222,48 +258,56 @@ def counters_query(user: User | Viewer, query: Select, columns: CadenceColumns) 
         .where(Approval.approver_id == user.id, Approval.decision == Decision.PENDING.value)
         .scalar_subquery()
     )
-    return select(
-        func.count(), *per_status, open_holds, closure_pending, failed, approvals
-    ).select_from(figures)
+    return select(open_holds, closure_pending, failed, approvals)
 
 
-def counters(user: User, statements: DashboardStatements) -> Counters:
-    """The dashboard's counters for this user."""
-    row = db.session.execute(statements.counters, {"viewer_id": user.id}).one()
-    return Counters(*(int(value or 0) for value in row))
+def load_dashboard(
+    user: User, statements: DashboardStatements, status_filter: str | None = None
+) -> tuple[Counters, Page]:
+    """The counters and one page of waiting applications, in a fixed number of queries.
 
-
-def waiting_page(
-    user: User,
-    statements: DashboardStatements,
-    figures: Counters,
-    status_filter: str | None = None,
-) -> Page:
-    """One page of waiting applications, with their blocking holds, in a fixed number of queries.
-
-    The counters already say how many rows the filter matches, so they are not counted again.
+    Usually three: the other counters, the page (carrying the cadence counts), and the holds
+    blocking the page's rows. An empty page (nobody in that status, or an old link past the
+    end) needs the cadence counts on their own, and past the end the last page is fetched.
     """
     if status_filter not in STATUS_FILTERS:
         status_filter = None
+    parameters = {"viewer_id": user.id, "page_limit": PER_PAGE}
+    others = db.session.execute(statements.other_counters, parameters).one()
+    number = page_number()
+
+    def fetch(page: int) -> list:
+        offset = {"page_offset": (page - 1) * PER_PAGE}
+        return db.session.execute(statements.pages[status_filter], parameters | offset).all()
+
+    items = fetch(number)
+    if items:
+        first = items[0]
+        by_status = (
+            first.count_waiting,
+            *(getattr(first, f"count_{s.value}") for s in COUNTED_STATUSES),
+        )
+    else:
+        by_status = db.session.execute(statements.status_counts, parameters).one()
+    figures = Counters(*(int(value or 0) for value in (*by_status, *others)))
     total = figures.count(STATUS_FILTERS[status_filter]) if status_filter else figures.waiting
-    pages = max(1, -(-total // PER_PAGE))
-    number = min(page_number(), pages)  # past the end (an old link): the last page
-    items = db.session.execute(
-        statements.pages[status_filter],
-        {
-            "viewer_id": user.id,
-            "page_limit": PER_PAGE,
-            "page_offset": (number - 1) * PER_PAGE,
-        },
-    ).all()
+    last_page = max(1, -(-total // PER_PAGE))
+    if not items and number > last_page:
+        number = last_page
+        items = fetch(number) if total else []
     page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
-    hold_ids = {row[11] for row in page.items if row[11] is not None}
+    return figures, _present(user, page)
+
+
+def _present(user: User, page: Page) -> Page:
+    """Turn the page's rows into WaitingRows, with their holds and suggested messages."""
+    hold_ids = {row.hold_id for row in page.items if row.hold_id is not None}
     holds = (
         {hold.id: hold for hold in db.session.scalars(select(Hold).where(Hold.id.in_(hold_ids)))}
         if hold_ids
         else {}
     )
-    application_ids = [row[0] for row in page.items if row[11] is not None]
+    application_ids = [row.application_id for row in page.items if row.hold_id is not None]
     last_notice = {}
     if application_ids:
         last_notice = dict(
@@ -279,29 +323,29 @@ def waiting_page(
         )
     rows = []
     for row in page.items:
-        hold = holds.get(row[11])
-        notice_at = last_notice.get(row[0])
+        hold = holds.get(row.hold_id)
+        notice_at = last_notice.get(row.application_id)
         if notice_at is not None and notice_at.tzinfo is None:
             notice_at = notice_at.replace(tzinfo=UTC)
         needs_notice = hold is not None and (notice_at is None or notice_at < hold.opened_at)
         rows.append(
             WaitingRow(
-                application_id=row[0],
-                candidate_id=row[1],
-                candidate_name=row[2],
-                requisition_id=row[3],
-                requisition_title=row[4],
-                stage=row[5],
-                status=CadenceStatus(row[6]),
-                next_update_due=as_date(row[7]),
-                business_days_silent=int(row[8] or 0),
-                last_contact_at=row[9],
-                failed_deliveries=int(row[10] or 0),
+                application_id=row.application_id,
+                candidate_id=row.candidate_id,
+                candidate_name=row.candidate_name,
+                requisition_id=row.requisition_id,
+                requisition_title=row.requisition_title,
+                stage=row.stage,
+                status=CadenceStatus(row.status),
+                next_update_due=as_date(row.next_update_due),
+                business_days_silent=int(row.business_days_silent or 0),
+                last_contact_at=row.last_contact_at,
+                failed_deliveries=int(row.failed_deliveries or 0),
                 hold=hold,
                 suggested_category=(
                     TemplateCategory.HOLD_NOTICE if needs_notice else TemplateCategory.CHECK_IN
                 ).value,
-                can_send=user.sees_everything or row[12] == user.id,
+                can_send=user.sees_everything or row.manager_id == user.id,
             )
         )
     page.items = rows

@@ -5,9 +5,8 @@ from flask_login import current_user, login_required
 
 from hiretrack.dashboard.queries import (
     STATUS_FILTERS,
-    counters,
     dashboard_statements,
-    waiting_page,
+    load_dashboard,
 )
 from hiretrack.web import template_globals, today
 
@@ -31,8 +30,7 @@ def index():
     if status_filter not in STATUS_FILTERS:
         status_filter = None
     statements = dashboard_statements(current_user, today())
-    figures = counters(current_user, statements)
-    page = waiting_page(current_user, statements, figures, status_filter)
+    figures, page = load_dashboard(current_user, statements, status_filter)
     return render_template(
         "dashboard/index.html",
         counters=figures,
