@@ -28,11 +28,21 @@ def spreadsheet_safe(text: str) -> str:
 
 
 def stream_rows(table: Table) -> Iterator[dict[str, Any]]:
-    """The table's rows, normalised, fetched from the database in batches."""
+    """The table's rows, normalised, fetched from the database in batches.
+
+    Tables computed together by one statement (`Table.sections`) come from that statement, run
+    once for all of them.
+    """
+    if table.sections is not None:
+        normalise = table.normaliser(table.sections.keys)
+        for raw in table.sections.rows(table.name):
+            yield normalise(raw)
+        return
     result = db.session.execute(table.query.execution_options(yield_per=BATCH_SIZE))
     try:
+        normalise = table.normaliser(result.keys())
         for raw in result:
-            yield table.row(raw)
+            yield normalise(raw)
     finally:
         result.close()
 

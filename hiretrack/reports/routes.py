@@ -8,9 +8,9 @@ from hiretrack.errors import ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.reports import services
 from hiretrack.reports.charts import report_chart
-from hiretrack.reports.exports import csv_chunks, json_chunks
+from hiretrack.reports.exports import csv_chunks, json_chunks, stream_rows
 from hiretrack.reports.tables import Report
-from hiretrack.web import FORM_REJECTED, feature_url, paginate
+from hiretrack.web import FORM_REJECTED, feature_url, paginate, paginate_list
 
 bp = Blueprint("reports", __name__)
 
@@ -48,12 +48,17 @@ def _page(report: Report) -> dict:
     """Run the report's queries for the page: the long table one page at a time."""
     results, pages = {}, {}
     for table in report.tables:
-        if table.paged:
+        if table.paged and table.sections is None:
             page = paginate(table.query, per_page=PAGE_SIZE, scalars=False)
             pages[table.name] = page
             results[table.name] = table.rows(page.items)
+        elif table.paged:
+            # Computed with the report's other tables, by a statement that reads every row.
+            page = paginate_list(list(stream_rows(table)), per_page=PAGE_SIZE)
+            pages[table.name] = page
+            results[table.name] = page.items
         else:
-            results[table.name] = table.rows(db.session.execute(table.query))
+            results[table.name] = list(stream_rows(table))
     chart = None
     if report.chart is not None:
         chart = report_chart(report, results[report.chart.table])

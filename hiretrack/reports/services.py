@@ -43,6 +43,8 @@ from hiretrack.holds.forms import REASON_LABELS
 from hiretrack.holds.models import Hold
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 from hiretrack.reports.sql import (
+    CalendarLookup,
+    Sections,
     business_days_between,
     hours_between,
     later_of,
@@ -229,18 +231,25 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
     written offer or a verbal promise, and candidate-days: the business days each stranded
     candidate has waited since the later of the hold's opening and their application's. Sorted
     by candidate-days, the costliest hold first; subtotalled by owner and by reason.
+
+    One statement computes every table: the holds with their figures once, as a common table
+    expression, then the holds, the subtotals, the age buckets and the totals over it.
     """
     today = today or utcnow().date()
     cadence, cadence_columns = cadence_query(today)
     stranded = aliased(Application, name="stranded_application")
-    # The stranded candidate's cadence status, looked up per candidate: as a join, the
-    # business-day joins inside cadence_query make PostgreSQL over-estimate rows a
-    # thousandfold and choose nested loops everywhere above it.
-    status_of_stranded = (
-        cadence.with_only_columns(cadence_columns.status)
-        .where(Application.id == stranded.id)
-        .correlate(stranded)
-        .scalar_subquery()
+    # Today's cadence status of every open application on a requisition with an open hold, in
+    # one set (not looked up per stranded candidate), so each is computed once and PostgreSQL
+    # can hash-join calendar_day rather than probe it a dozen times per candidate.
+    held_requisitions = select(Hold.requisition_id).where(Hold.resolved_at.is_(None))
+    statuses = (
+        cadence.with_only_columns(
+            Application.id.label("application_id"),
+            cadence_columns.status.label("status"),
+        )
+        .where(Application.requisition_id.in_(held_requisitions))
+        .cte("stranded_status")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
 
     is_open = Hold.resolved_at.is_(None)
@@ -287,19 +296,22 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
         ),
     )
     waited_since = as_utc_date(later_of(Hold.opened_at, stranded.opened_at))
-    pairs = (
+    waits = CalendarLookup()
+    waits.day("waited_since", waited_since)
+    waits.day("waited_until", waited_until)
+    pairs = waits.joined(
         select(
             Hold.id.label("hold_id"),
-            business_days_between(waited_since, waited_until).label("waited"),
-            case((is_open, status_of_stranded)).label("status"),
+            waits.between("waited_since", "waited_until").label("waited"),
+            case((is_open, statuses.c.status)).label("status"),
             stranded.stage,
         )
         .select_from(Hold)
         .join(Requisition, Requisition.id == Hold.requisition_id)
         .join(stranded, strands)
+        .outerjoin(statuses, statuses.c.application_id == stranded.id)
         .where(in_report)
-        .subquery("stranded")
-    )
+    ).subquery("stranded")
     per_hold = (
         select(
             pairs.c.hold_id,
@@ -318,14 +330,16 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
         """Present-tense figures (cadence status, stage) describe open holds only."""
         return case((is_open, func.coalesce(column, 0)), else_=None)
 
-    age = business_days_between(as_utc_date(Hold.opened_at), hold_end).label("age_business_days")
-    candidate_days = func.coalesce(per_hold.c.candidate_days, 0).label("candidate_days")
+    ages = CalendarLookup()
+    ages.day("opened", as_utc_date(Hold.opened_at))
+    ages.day("hold_end", hold_end)
+    ages.day("expected", Hold.expected_clear_date)
     state = case(
         (Hold.resolved_at.is_not(None), Hold.outcome),
         (Hold.expected_clear_date < today, literal("overdue")),
         else_=literal("open"),
     )
-    hold_rows = (
+    hold_rows = ages.joined(
         select(
             Hold.id.label("hold_id"),
             Hold.summary.label("summary"),
@@ -339,17 +353,17 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
             as_utc_date(Hold.opened_at).label("opened_on"),
             Hold.expected_clear_date.label("expected_clear_on"),
             as_utc_date(Hold.resolved_at).label("resolved_on"),
-            age,
+            ages.between("opened", "hold_end").label("age_business_days"),
             case(
                 (Hold.expected_clear_date.is_(None), None),
-                else_=business_days_between(Hold.expected_clear_date, hold_end),
+                else_=ages.between("expected", "hold_end"),
             ).label("business_days_past_expected"),
             func.coalesce(per_hold.c.stranded, 0).label("stranded"),
             now_only(per_hold.c.overdue).label("overdue"),
             now_only(per_hold.c.ghosted).label("ghosted"),
             now_only(per_hold.c.written_offer).label("written_offer"),
             now_only(per_hold.c.verbal).label("verbal"),
-            candidate_days,
+            func.coalesce(per_hold.c.candidate_days, 0).label("candidate_days"),
         )
         .select_from(Hold)
         .join(Requisition, Requisition.id == Hold.requisition_id)
@@ -358,7 +372,7 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
         .outerjoin(per_hold, per_hold.c.hold_id == Hold.id)
         .where(in_report)
     )
-    base = hold_rows.subquery("hold_rows")
+    base = hold_rows.cte("hold_rows")
 
     def subtotals():
         return (
@@ -373,16 +387,8 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
         )
 
     candidate_days_desc = func.coalesce(func.sum(base.c.candidate_days), 0).desc()
-    by_owner = (
-        select(base.c.owner, *subtotals())
-        .group_by(base.c.owner_id, base.c.owner)
-        .order_by(candidate_days_desc, base.c.owner)
-    )
-    by_reason = (
-        select(base.c.reason, *subtotals())
-        .group_by(base.c.reason)
-        .order_by(candidate_days_desc, base.c.reason)
-    )
+    by_owner = select(base.c.owner, *subtotals()).group_by(base.c.owner_id, base.c.owner)
+    by_reason = select(base.c.reason, *subtotals()).group_by(base.c.reason)
     totals = select(*subtotals())
     bucket = case(
         *[
@@ -392,14 +398,22 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
         ],
         else_=literal(AGE_BUCKETS[-1][0]),
     )
-    buckets = (
-        select(
-            base.c.reason,
-            *[_count_if(bucket == key).label(key) for key, _, _ in AGE_BUCKETS],
-            func.count().label("holds"),
-        )
-        .group_by(base.c.reason)
-        .order_by(base.c.reason)
+    buckets = select(
+        base.c.reason,
+        *[_count_if(bucket == key).label(key) for key, _, _ in AGE_BUCKETS],
+        func.count().label("holds"),
+    ).group_by(base.c.reason)
+    sections = Sections(
+        {
+            "holds": (
+                select(*[column for column in base.c if column.key != "owner_id"]),
+                (base.c.candidate_days.desc(), base.c.age_business_days.desc(), base.c.hold_id),
+            ),
+            "by_owner": (by_owner, (candidate_days_desc, base.c.owner)),
+            "by_reason": (by_reason, (candidate_days_desc, base.c.reason)),
+            "age_buckets": (buckets, (base.c.reason,)),
+            "totals": (totals, ()),
+        }
     )
 
     reason = Column("reason", "Reason", Kind.CODE, REASONS)
@@ -417,7 +431,7 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
         Column("overdue_holds", "Holds past expected date", Kind.INT),
         *figures,
     )
-    detail = Table(
+    detail = sections.table(
         "holds",
         "Holds, costliest first",
         (
@@ -441,7 +455,6 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
             Column("resolved_on", "Resolved", Kind.DATE),
             Column("department", "Department"),
         ),
-        hold_rows.order_by(candidate_days.desc(), age.desc(), Hold.id),
         paged=True,
     )
     return Report(
@@ -456,9 +469,9 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
         today=today,
         tables=(
             detail,
-            Table("by_owner", "Subtotals by owner", (owner, *subtotal_columns), by_owner),
-            Table("by_reason", "Subtotals by reason", (reason, *subtotal_columns), by_reason),
-            Table(
+            sections.table("by_owner", "Subtotals by owner", (owner, *subtotal_columns)),
+            sections.table("by_reason", "Subtotals by reason", (reason, *subtotal_columns)),
+            sections.table(
                 "age_buckets",
                 "Hold age by reason",
                 (
@@ -466,9 +479,8 @@ def holds_report(user: User, filters: ReportFilters, today: date | None = None) 
                     *[Column(key, label, Kind.INT) for key, label, _ in AGE_BUCKETS],
                     Column("holds", "Holds", Kind.INT),
                 ),
-                buckets,
             ),
-            Table("totals", "Totals", subtotal_columns, totals, single_row=True),
+            sections.table("totals", "Totals", subtotal_columns, single_row=True),
         ),
         chart=Chart(
             "age_buckets",
@@ -718,22 +730,23 @@ def closure_report(user: User, filters: ReportFilters, today: date | None = None
     A closure counts as delivered when a closure email was sent (status 'sent', not only queued)
     or a closure was recorded another way (a call, a meeting). Days to closure run from the last
     interview (else the application's opening) to the closing, in business days.
+
+    Two statements: the ledger, streamed (as long as the period makes it), and the summaries by
+    outcome and in total, both from one pass over the closed applications' few columns they
+    need (sharing the ledger itself would cost more: it is wide, and cheap to recompute).
     """
     today = today or utcnow().date()
     _ready_calendar(today)
-    closed = and_(
+    closed_in_period = and_(
         Application.stage.in_(list(OUTCOMES)),
         Application.closed_at.is_not(None),
         _happened_within(Application.closed_at, filters),
-        report_requisitions(user),
-        _department_condition(filters),
     )
-    ledger_ids = (
-        select(Application.id)
-        .join(Requisition, Requisition.id == Application.requisition_id)
-        .where(closed)
-    )
+    closed = and_(closed_in_period, report_requisitions(user), _department_condition(filters))
     # The closure touchpoint each row reports: the first delivered one, else the first made.
+    # Chosen per application in a derived table of application alone (SQLite flattens it into
+    # the ledger), then joined by its key: joined on the choice itself, PostgreSQL hashed the
+    # whole touchpoint table to find 6,000 rows.
     candidate_touchpoint = aliased(Touchpoint, name="candidate_closure")
     candidate_email = aliased(OutboxEmail, name="candidate_closure_email")
     candidate_delivered = _closure_delivered(candidate_touchpoint, candidate_email)
@@ -761,24 +774,29 @@ def closure_report(user: User, filters: ReportFilters, today: date | None = None
         .correlate(Application)
         .scalar_subquery()
     )
+    chosen = (
+        select(Application.id.label("application_id"), chosen_touchpoint.label("touchpoint_id"))
+        .where(closed_in_period)
+        .subquery("chosen_closure")
+    )
     closure = aliased(Touchpoint, name="closure_touchpoint")
     closure_email = aliased(OutboxEmail, name="closure_email")
     closure_sender = aliased(User, name="closure_sender")
     is_delivered = and_(closure.id.is_not(None), _closure_delivered(closure, closure_email))
-    feedback = (
-        select(
-            UpdateFeedback.application_id,
-            func.count().label("answers"),
-            _count_if(UpdateFeedback.useful.is_(True)).label("useful"),
-        )
-        .where(UpdateFeedback.application_id.in_(ledger_ids))
-        .group_by(UpdateFeedback.application_id)
-        .subquery("feedback")
+    days = CalendarLookup()
+    days.day(
+        "last_interview",
+        func.coalesce(Application.last_interview_on, as_utc_date(Application.opened_at)),
     )
-    last_interview = func.coalesce(
-        Application.last_interview_on, as_utc_date(Application.opened_at)
+    days.day("closed", as_utc_date(Application.closed_at))
+    business_days_to_closure = days.between("last_interview", "closed").label(
+        "business_days_to_closure"
     )
-    ledger = (
+    was_ghosted = case((Application.was_ghosted.is_(True), 1), else_=0).label("was_ghosted")
+    # At most one answer per application (a unique key): a join, not a count.
+    feedback_answers = case((UpdateFeedback.id.is_not(None), 1), else_=0).label("feedback_answers")
+    feedback_useful = case((UpdateFeedback.useful.is_(True), 1), else_=0).label("feedback_useful")
+    ledger = days.joined(
         select(
             Application.id.label("application_id"),
             Candidate.id.label("candidate_id"),
@@ -799,20 +817,19 @@ def closure_report(user: User, filters: ReportFilters, today: date | None = None
             case((is_delivered, func.coalesce(closure_email.sent_at, closure.occurred_at))).label(
                 "delivered_at"
             ),
-            business_days_between(last_interview, as_utc_date(Application.closed_at)).label(
-                "business_days_to_closure"
-            ),
-            case((Application.was_ghosted.is_(True), 1), else_=0).label("was_ghosted"),
-            func.coalesce(feedback.c.answers, 0).label("feedback_answers"),
-            func.coalesce(feedback.c.useful, 0).label("feedback_useful"),
+            business_days_to_closure,
+            was_ghosted,
+            feedback_answers,
+            feedback_useful,
         )
         .join(Candidate, Candidate.id == Application.candidate_id)
         .join(Requisition, Requisition.id == Application.requisition_id)
         .join(Department, Department.id == Requisition.department_id)
-        .outerjoin(closure, closure.id == chosen_touchpoint)
+        .outerjoin(chosen, chosen.c.application_id == Application.id)
+        .outerjoin(closure, closure.id == chosen.c.touchpoint_id)
         .outerjoin(closure_email, closure_email.id == closure.outbox_email_id)
         .outerjoin(closure_sender, closure_sender.id == closure.created_by_id)
-        .outerjoin(feedback, feedback.c.application_id == Application.id)
+        .outerjoin(UpdateFeedback, UpdateFeedback.application_id == Application.id)
         .where(closed)
     )
     # The summaries need only whether closure was delivered, not which touchpoint or by whom.
@@ -829,22 +846,19 @@ def closure_report(user: User, filters: ReportFilters, today: date | None = None
         .correlate(Application)
         .exists()
     )
-    base = (
+    base = days.joined(
         select(
             Application.stage.label("outcome"),
             case((delivered_closure, 1), else_=0).label("closure_delivered"),
-            business_days_between(last_interview, as_utc_date(Application.closed_at)).label(
-                "business_days_to_closure"
-            ),
-            case((Application.was_ghosted.is_(True), 1), else_=0).label("was_ghosted"),
-            func.coalesce(feedback.c.answers, 0).label("feedback_answers"),
-            func.coalesce(feedback.c.useful, 0).label("feedback_useful"),
+            business_days_to_closure,
+            was_ghosted,
+            feedback_answers,
+            feedback_useful,
         )
         .join(Requisition, Requisition.id == Application.requisition_id)
-        .outerjoin(feedback, feedback.c.application_id == Application.id)
+        .outerjoin(UpdateFeedback, UpdateFeedback.application_id == Application.id)
         .where(closed)
-        .subquery("closed_applications")
-    )
+    ).cte("closed_applications")
     median = {"median_business_days_to_closure": 0.5}
     per_outcome_median = percentiles(
         base, "business_days_to_closure", median, group_by=["outcome"]
@@ -868,14 +882,18 @@ def closure_report(user: User, filters: ReportFilters, today: date | None = None
         )
 
     grouped = select(base.c.outcome, *aggregates()).group_by(base.c.outcome).subquery("by_outcome")
-    by_outcome = (
-        select(grouped, per_outcome_median.c.median_business_days_to_closure)
-        .outerjoin(per_outcome_median, per_outcome_median.c.outcome == grouped.c.outcome)
-        .order_by(grouped.c.closed.desc(), grouped.c.outcome)
+    by_outcome = select(grouped, per_outcome_median.c.median_business_days_to_closure).outerjoin(
+        per_outcome_median, per_outcome_median.c.outcome == grouped.c.outcome
     )
     total_counts = select(*aggregates()).subquery("closure_totals")
     totals = select(total_counts, overall_median.c.median_business_days_to_closure).join(
         overall_median, true()
+    )
+    sections = Sections(
+        {
+            "by_outcome": (by_outcome, (grouped.c.closed.desc(), grouped.c.outcome)),
+            "totals": (totals, ()),
+        }
     )
     outcome = Column("outcome", "Outcome", Kind.CODE, OUTCOMES)
     summary_columns = (
@@ -932,8 +950,8 @@ def closure_report(user: User, filters: ReportFilters, today: date | None = None
         today=today,
         tables=(
             detail,
-            Table("by_outcome", "By outcome", (outcome, *summary_columns), by_outcome),
-            Table("totals", "Totals", summary_columns, totals, single_row=True),
+            sections.table("by_outcome", "By outcome", (outcome, *summary_columns)),
+            sections.table("totals", "Totals", summary_columns, single_row=True),
         ),
         chart=Chart(
             "by_outcome",
@@ -977,18 +995,24 @@ def build_report(
             "Please correct the report filters.",
             {"department": ["Unknown department: choose one from the list."]},
         )
-    _without_jit()
-    return REPORT_FUNCTIONS[name](user, filters, today)
+    report = REPORT_FUNCTIONS[name](user, filters, today)
+    # After building: building may fill the calendar and commit, which ends SET LOCAL.
+    _tune_postgresql()
+    return report
 
 
-def _without_jit() -> None:
-    """Turn PostgreSQL's JIT off for this transaction: report queries do not repay it.
+def _tune_postgresql() -> None:
+    """Plan this transaction's report queries for what they do: read every row, once.
 
-    The business-day joins make the planner over-estimate row counts by orders of magnitude, so
-    it JIT-compiles queries that then run in milliseconds: seconds of compiling for nothing.
+    JIT off: the business-day joins can make the planner over-estimate row counts by orders of
+    magnitude, so it would JIT-compile queries that then run in milliseconds. And
+    cursor_tuple_fraction 1: the exports stream rows through a server-side cursor, for which
+    PostgreSQL by default plans to return the first tenth of the rows fast, which for the closure
+    ledger chose nested loops that took ten times as long over all of them.
     """
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL jit = off"))
+        db.session.execute(text("SET LOCAL cursor_tuple_fraction = 1"))
 
 
 __all__ = [
