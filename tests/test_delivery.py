@@ -457,6 +457,31 @@ def test_crash_in_the_middle_of_a_claim_gives_back_the_rows_not_tried(
     assert Counter(smtp_server.message_ids()) == Counter(row.message_id for row in rows)
 
 
+def test_a_failed_commit_of_results_still_gives_back_the_rows_not_tried(
+    smtp_app, smtp_server, queue_email, monkeypatch
+):
+    rows = [queue_email() for _ in range(3)]
+    stop = threading.Event()
+    smtp_server.handler.on_accept = lambda received: stop.set()  # stop after the first
+
+    def failed_commit(worker_id, attempts, untried):
+        db.session.rollback()  # as a lost connection would leave the session
+        raise SimulatedCrash
+
+    monkeypatch.setattr(delivery, "_record_results", failed_commit)
+    with pytest.raises(SimulatedCrash):
+        deliver_batch("worker-1", stop=stop)
+    monkeypatch.undo()
+
+    assert smtp_server.message_ids() == [rows[0].message_id]
+    assert [fresh(row).status for row in rows] == [
+        OutboxStatus.SENDING,
+        OutboxStatus.QUEUED,
+        OutboxStatus.QUEUED,
+    ]
+    assert [fresh(row).claimed_by for row in rows] == ["worker-1", None, None]
+
+
 def test_requeue_unconfirmed_keeps_message_id_so_receivers_can_deduplicate(
     smtp_app, smtp_server, queue_email, make_user
 ):

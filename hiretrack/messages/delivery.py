@@ -430,21 +430,21 @@ def _deliver_claimed(
     flight and those sent since the claim stay claimed and become UNCONFIRMED after the lease.
     """
     claimed_at = clock()
-    untried = deque(claimed)
+    # Ids read now: after a failed commit or a rollback the objects could not tell them.
+    untried = deque((outbox.id, outbox) for outbox in claimed)
     attempts: list[Attempt] = []
     try:
         while untried and not (stop and stop.is_set()):
             if clock() - claimed_at > claim_lease() / 2:
                 break
-            attempt = _attempt(backend, untried.popleft(), clock)
+            attempt = _attempt(backend, untried.popleft()[1], clock)
             attempts.append(attempt)
             if isinstance(attempt.failure, BackendUnavailable):
                 report.backend_error = str(attempt.failure)
                 break
-        untried_ids = [outbox.id for outbox in untried]
-        _record_results(worker_id, attempts, untried_ids)
+        _record_results(worker_id, attempts, [outbox_id for outbox_id, _ in untried])
     except BaseException:
-        _release_after_error(worker_id, [outbox.id for outbox in untried])
+        _release_after_error(worker_id, [outbox_id for outbox_id, _ in untried])
         raise
     _report(attempts, report)
 
