@@ -6,6 +6,7 @@ from importlib import import_module
 
 from flask import Flask, g, request
 
+from hiretrack.database import end_read_only_transaction
 from hiretrack.extensions import csrf, db, login_manager, migrate
 from hiretrack.resources import resource_dir
 
@@ -81,7 +82,11 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Give every request an id for the logs and every response the security headers."""
+    """Give every request an id for the logs and every response the security headers.
+
+    A request that only read ends its transaction with a commit (see
+    `database.end_read_only_transaction`), so PostgreSQL keeps its prepared plans.
+    """
 
     @app.before_request
     def assign_request_id() -> None:
@@ -98,6 +103,11 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
+
+    @app.teardown_request
+    def commit_read_only_transaction(error: BaseException | None) -> None:
+        if error is None:
+            end_read_only_transaction(db.session())
 
     @app.context_processor
     def template_helpers():

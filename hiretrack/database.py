@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, event
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -103,6 +104,46 @@ def tune_postgresql(dialect, _connection_record, _cargs, cparams) -> None:
     options = cparams.get("options", "")
     if "plan_cache_mode" not in options:
         cparams["options"] = f"{options} -c plan_cache_mode=force_generic_plan".strip()
+
+
+#: In `Session.info` while the session's transaction has written (flushed, or run anything but a
+#: SELECT); gone once that transaction ends.
+WROTE = "hiretrack_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _flush_context) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state) -> None:
+    if not state.is_select:
+        state.session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(WROTE, None)
+
+
+def end_read_only_transaction(session: Session) -> None:
+    """Commit, rather than roll back, a transaction that only read.
+
+    psycopg forgets every prepared statement on ROLLBACK, and a web request that only reads
+    used to end that way; PostgreSQL then planned the cadence statements afresh on each request
+    (15-90 ms of planning for 4-10 ms of work). A transaction that wrote anything is left alone,
+    for the usual rollback at the end of the request.
+    """
+    if not session.in_transaction() or session.info.get(WROTE):
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    try:
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
 
 
 #: Statements kept per process by `memoized_statement` (a day's worth; tests change settings often).

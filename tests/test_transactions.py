@@ -1,0 +1,86 @@
+"""How a web request's transaction ends: a read-only one commits, one that wrote rolls back.
+
+Committing a transaction that only read changes nothing in the database, and it keeps psycopg's
+prepared statements (it forgets them all on ROLLBACK), so PostgreSQL reuses its plans.
+"""
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from hiretrack.admin.models import Department
+from hiretrack.database import WROTE, end_read_only_transaction
+from hiretrack.extensions import db
+from tests.conftest import POSTGRES_URL
+
+
+def _departments() -> list[str]:
+    with db.engine.connect() as connection:  # a connection of its own: sees committed rows only
+        return list(connection.scalars(select(Department.name).order_by(Department.name)))
+
+
+def test_a_transaction_that_only_read_is_committed(ctx):
+    db.session.scalar(select(func.count()).select_from(Department))
+    assert db.session().in_transaction()
+    end_read_only_transaction(db.session())
+    assert not db.session().in_transaction()
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda: db.session.add(Department(name="Pending")),  # not flushed yet
+        lambda: (db.session.add(Department(name="Flushed")), db.session.flush()),
+        lambda: db.session.execute(update(Department).values(name="Renamed")),
+    ],
+    ids=["pending object", "flushed insert", "bulk update"],
+)
+def test_a_transaction_that_wrote_is_left_for_the_rollback(ctx, write):
+    db.session.add(Department(name="Kept"))
+    db.session.commit()
+    write()
+    end_read_only_transaction(db.session())
+    assert db.session().in_transaction()
+    db.session.rollback()
+    assert _departments() == ["Kept"]
+
+
+def test_the_mark_of_a_write_ends_with_its_transaction(ctx):
+    db.session.add(Department(name="Sales"))
+    db.session.flush()
+    assert db.session.info.get(WROTE)
+    db.session.commit()
+    assert WROTE not in db.session.info
+    db.session.scalar(select(Department.id))
+    end_read_only_transaction(db.session())
+    assert not db.session().in_transaction()
+
+
+def test_a_request_that_writes_without_committing_keeps_nothing(app, client):
+    """The end of a request commits only reads: an uncommitted write is still rolled back."""
+
+    @app.get("/_test/write-without-commit")
+    def write_without_commit():
+        db.session.add(Department(name="Never saved"))
+        db.session.flush()
+        return "flushed"
+
+    @app.get("/_test/read")
+    def read():
+        return str(db.session.scalar(select(func.count()).select_from(Department)))
+
+    assert client.get("/_test/write-without-commit").status_code == 200
+    assert client.get("/_test/read").get_data(as_text=True) == "0"
+    with app.app_context():
+        assert _departments() == []
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="psycopg's prepared statements: PostgreSQL only")
+def test_postgresql_keeps_prepared_statements_across_read_only_requests(app, client):
+    @app.get("/_test/prepared")
+    def prepared():
+        db.session.scalar(select(func.count()).select_from(Department))
+        return str(db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements")))
+
+    counts = [int(client.get("/_test/prepared").get_data(as_text=True)) for _ in range(8)]
+    # psycopg prepares a statement on its sixth execution on a connection; it stays prepared.
+    assert counts[-1] >= 1 and counts[-1] >= counts[-2]
