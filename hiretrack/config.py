@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_SECURITY": "none",  # none | starttls | ssl
     "SMTP_TIMEOUT": 30,
-    "DELIVERY_CLAIM_SIZE": 50,  # messages a delivery worker claims, sends and records at once
+    "DELIVERY_CLAIM_SIZE": 25,  # messages a delivery worker claims, sends and records at once
     "TIMEZONE": "UTC",
     "HOLIDAYS": None,  # e.g. "GB-ENG", "US-CA", "DE"
     "COMPANY_NAME": "Example Ltd",
