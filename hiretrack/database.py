@@ -118,6 +118,7 @@ def _note_flush(session: Session, _flush_context) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_statement(state) -> None:
+    # A text() statement is not known to be a SELECT, so it counts as a write too.
     if not state.is_select:
         state.session.info[WROTE] = True
 
