@@ -418,18 +418,17 @@ def report_cases(cases: list[str], results: dict) -> None:
 def draft_contexts(count: int) -> tuple[list[dict], list[dict]]:
     """Recipients (open applications, repeated if there are fewer than count) and contexts.
 
-    The contexts have exactly the keys `hiretrack.messages.services.build_context` produces, but
-    are built in bulk: build_context looks up each application's holds with its own query.
+    The contexts are `hiretrack.messages.services.context_values`, as `build_context` makes them,
+    with the holds loaded for all applications at once (build_context looks each one up).
     """
     from sqlalchemy import select
     from sqlalchemy.orm import joinedload
 
     from hiretrack.candidates.models import Application, Candidate
-    from hiretrack.candidates.stages import LABELS, Stage
     from hiretrack.database import utcnow
     from hiretrack.extensions import db
-    from hiretrack.formatting import long_date
     from hiretrack.holds.services import open_holds_for_applications
+    from hiretrack.messages.services import context_values
     from hiretrack.requisitions.models import Requisition
 
     applications = list(
@@ -450,7 +449,7 @@ def draft_contexts(count: int) -> tuple[list[dict], list[dict]]:
         raise SystemExit("The bench database has no open applications: re-seed it.")
     holds = open_holds_for_applications(applications)
     today = utcnow().date()
-    promise = long_date(today + timedelta(days=7))
+    promise = today + timedelta(days=7)
     contexts, recipients = [], []
     for index in range(count):
         application = applications[index % len(applications)]
@@ -464,38 +463,15 @@ def draft_contexts(count: int) -> tuple[list[dict], list[dict]]:
                 "reply_to": f"{requisition.manager.name} <{requisition.manager.email}>",
             }
         )
-        hold = (holds.get(application.id) or [None])[0]
         contexts.append(
-            {
-                "candidate": {
-                    "name": candidate.name,
-                    "first_name": candidate.first_name,
-                    "email": candidate.email or "",
-                },
-                "application": {
-                    "stage_label": LABELS[Stage(application.stage)],
-                    "applied_on": long_date(application.opened_at.date()),
-                },
-                "requisition": {
-                    "title": requisition.title,
-                    "department": requisition.department.name,
-                },
-                "manager": {
-                    "name": requisition.manager.name,
-                    "email": requisition.manager.email,
-                    "phone": requisition.manager.phone or "",
-                },
-                "company": {"name": "Acme Widgets"},
-                "hold": {
-                    "public_reason": hold.public_reason,
-                    "expected_clear_date": long_date(hold.expected_clear_date) or None,
-                }
-                if hold
-                else None,
-                "next_update_date": promise,
-                "status_link": f"https://hiretrack.bench/status/{secrets.token_urlsafe(16)}",
-                "today": long_date(today),
-            }
+            context_values(
+                application,
+                (holds.get(application.id) or [None])[0],
+                promised_next_update=promise,
+                status_link=f"https://hiretrack.bench/status/{secrets.token_urlsafe(16)}",
+                company_name="Acme Widgets",
+                today=today,
+            )
         )
     return recipients, contexts
 

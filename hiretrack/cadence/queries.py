@@ -246,7 +246,3 @@ def as_date(value: object) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value)[:10])
-
-
-#: The first version's private name, kept for callers written against it.
-_as_date = as_date

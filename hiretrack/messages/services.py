@@ -120,40 +120,65 @@ def build_context(
 ) -> PlainContext:
     """The allow-listed plain values a template may use; never ORM objects.
 
-    Checked and frozen once here, so render_email does not copy them again.
+    Checked and frozen once here, so render_email does not copy them again. Without a hold,
+    the application's oldest open hold (if any) is looked up.
     """
     from hiretrack.holds.services import open_holds_for_application
 
-    candidate, requisition = application.candidate, application.requisition
-    manager = requisition.manager
     if hold is None:
         holds = open_holds_for_application(application)
         hold = holds[0] if holds else None
     return plain_context(
-        {
-            "candidate": {
-                "name": candidate.name,
-                "first_name": candidate.first_name,
-                "email": candidate.email or "",
-            },
-            "application": {
-                "stage_label": LABELS[Stage(application.stage)],
-                "applied_on": long_date(application.opened_at.date()),
-            },
-            "requisition": {"title": requisition.title, "department": requisition.department.name},
-            "manager": {"name": manager.name, "email": manager.email, "phone": manager.phone or ""},
-            "company": {"name": effective_settings().company_name},
-            "hold": {
-                "public_reason": hold.public_reason,
-                "expected_clear_date": long_date(hold.expected_clear_date) or None,
-            }
-            if hold
-            else None,
-            "next_update_date": long_date(promised_next_update),
-            "status_link": status_link,
-            "today": long_date(utcnow().date()),
-        }
+        context_values(
+            application,
+            hold,
+            promised_next_update=promised_next_update,
+            status_link=status_link,
+            company_name=effective_settings().company_name,
+            today=utcnow().date(),
+        )
     )
+
+
+def context_values(
+    application: Application,
+    hold: Hold | None,
+    *,
+    promised_next_update: date | None,
+    status_link: str,
+    company_name: str,
+    today: date,
+) -> dict:
+    """The names every email template sees, from objects already loaded (no query of its own).
+
+    `build_context` is the way in for one message; bulk callers that have loaded the holds of
+    many applications at once call this directly.
+    """
+    candidate, requisition = application.candidate, application.requisition
+    manager = requisition.manager
+    return {
+        "candidate": {
+            "name": candidate.name,
+            "first_name": candidate.first_name,
+            "email": candidate.email or "",
+        },
+        "application": {
+            "stage_label": LABELS[Stage(application.stage)],
+            "applied_on": long_date(application.opened_at.date()),
+        },
+        "requisition": {"title": requisition.title, "department": requisition.department.name},
+        "manager": {"name": manager.name, "email": manager.email, "phone": manager.phone or ""},
+        "company": {"name": company_name},
+        "hold": {
+            "public_reason": hold.public_reason,
+            "expected_clear_date": long_date(hold.expected_clear_date) or None,
+        }
+        if hold
+        else None,
+        "next_update_date": long_date(promised_next_update),
+        "status_link": status_link,
+        "today": long_date(today),
+    }
 
 
 def render_for(
