@@ -1,0 +1,128 @@
+"""The time limit: one watchdog thread interrupts any render that runs past its deadline."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from hiretrack.messages.rendering.errors import TemplateRenderError
+from hiretrack.messages.rendering.limits import Budget, current_render
+
+T = TypeVar("T")
+
+_WATCHDOG_TICK = 0.02  # seconds between the watchdog's checks while renders are running
+_REINTERRUPT_AFTER = 0.25  # seconds before interrupting again a render that ignored it
+
+
+class RenderTimeout(BaseException):
+    """Raised inside a rendering thread by the watchdog when the render's time is up.
+
+    A BaseException, so that code reachable from a template that catches Exception cannot
+    swallow it. It never leaves `with_time_limit`, which turns it into TemplateRenderError.
+    """
+
+
+# PyThreadState_SetAsyncExc(thread id, exception) raises `exception` in that thread at its next
+# bytecode boundary; a NULL exception clears one not yet raised. Our own prototype, so that we do
+# not change the shared ctypes.pythonapi entry other libraries may configure differently.
+_set_async_exc = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)(
+    ("PyThreadState_SetAsyncExc", ctypes.pythonapi)
+)
+_NO_EXCEPTION = ctypes.py_object()
+
+
+class _Watchdog:
+    """Interrupt renders that run past their deadline, whichever thread they run in.
+
+    Signals work only in the main thread, so one daemon thread keeps {thread id: budget} and
+    raises RenderTimeout in a late thread. Registering is two dict operations under a lock; the
+    thread sleeps on a condition while no render is running.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # threads do not survive fork
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._renders_started = threading.Condition(self._lock)
+        self._budgets: dict[int, Budget] = {}
+        self._thread: threading.Thread | None = None
+        self._idle = False  # waiting for a render to start
+
+    def watch(self, budget: Budget) -> None:
+        """Start watching the calling thread's render."""
+        with self._lock:
+            self._budgets[threading.get_ident()] = budget
+            if self._idle:
+                self._idle = False
+                self._renders_started.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="render-watchdog", daemon=True
+                )
+                self._thread.start()
+
+    def unwatch(self) -> None:
+        """Stop watching the calling thread, clearing an interrupt that has not arrived yet.
+
+        The watchdog interrupts only under the lock and only threads it watches, so once this
+        returns no RenderTimeout can reach the caller. Safe to call twice.
+        """
+        thread_id = threading.get_ident()
+        with self._lock:
+            budget = self._budgets.pop(thread_id, None)
+            if budget is not None and budget.interrupted_at is not None:
+                _set_async_exc(thread_id, _NO_EXCEPTION)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._budgets:
+                    self._idle = True
+                    self._renders_started.wait()
+                self._interrupt_overdue(time.monotonic())
+            time.sleep(_WATCHDOG_TICK)
+
+    def _interrupt_overdue(self, now: float) -> None:
+        """Raise RenderTimeout in each thread past its deadline (again if it was swallowed)."""
+        for thread_id, budget in self._budgets.items():
+            if now < budget.deadline:
+                continue
+            if (
+                budget.interrupted_at is not None
+                and now - budget.interrupted_at < _REINTERRUPT_AFTER
+            ):
+                continue
+            budget.interrupted_at = now
+            _set_async_exc(thread_id, RenderTimeout)
+
+
+_WATCHDOG = _Watchdog()
+
+
+def with_time_limit(seconds: float, work: Callable[[], T]) -> T:
+    """Run work() with a fresh budget and deadline; a late render becomes TemplateRenderError."""
+    if not seconds > 0:
+        raise ValueError("time_limit must be a positive number of seconds")
+    budget = Budget(deadline=time.monotonic() + seconds)
+    try:
+        try:
+            current_render.budget = budget
+            _WATCHDOG.watch(budget)
+            return work()
+        finally:
+            _WATCHDOG.unwatch()
+            current_render.budget = None
+    except RenderTimeout:
+        # The interrupt may land anywhere above, even in the finally: unwatch again, idempotently.
+        _WATCHDOG.unwatch()
+        current_render.budget = None
+        unit = "second" if seconds == 1 else "seconds"
+        raise TemplateRenderError(
+            f"The template took longer than {seconds:g} {unit} to render", field=budget.field
+        ) from None
