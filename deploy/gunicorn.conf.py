@@ -26,6 +26,10 @@ max_requests_jitter = 500
 # Trust X-Forwarded-Proto only from the proxy (wsgi.py also applies ProxyFix for the client IP).
 forwarded_allow_ips = os.environ.get("HIRETRACK_PROXY_IPS", "127.0.0.1")
 
+# systemd starts, reloads (HUP) and stops gunicorn. gunicorn 25.1+ would also open a control
+# socket in the user's home, one path shared by every gunicorn that user runs: not wanted.
+control_socket_disable = True
+
 # HireTrack writes its own access line per request (no query strings, no personal data), so
 # gunicorn's access log stays off; errors go to standard error, i.e. the journal.
 accesslog = None
