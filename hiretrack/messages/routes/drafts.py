@@ -1,0 +1,186 @@
+"""Message pages: review the drafts a hold or a requisition prepared, edit them, send them together."""
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from hiretrack.auth.access import (
+    get_hold,
+    get_requisition,
+)
+from hiretrack.errors import ValidationFailed
+from hiretrack.extensions import db
+from hiretrack.messages import services
+from hiretrack.messages.blueprint import bp
+from hiretrack.messages.forms import (
+    ButtonForm,
+    DraftForm,
+    PrepareDraftsForm,
+    SendDraftsForm,
+)
+from hiretrack.messages.models import CLOSURE_OUTCOMES
+from hiretrack.messages.rendering import TEMPLATE_VARIABLES
+from hiretrack.messages.routes.preview import render_preview
+from hiretrack.web import FORM_REJECTED, run_service
+
+
+def _draft_scope(values) -> tuple:
+    """Read hold_id / requisition_id, loading each through the access rules (for writing)."""
+    hold = requisition = None
+    if values.get("hold_id"):
+        hold = get_hold(current_user, values.get("hold_id"))
+        get_requisition(current_user, hold.requisition_id, for_edit=True)
+    if values.get("requisition_id"):
+        requisition = get_requisition(current_user, values.get("requisition_id"), for_edit=True)
+    return hold, requisition
+
+
+def _drafts_url(hold=None, requisition=None) -> str:
+    args = {}
+    if hold is not None:
+        args["hold_id"] = hold.id
+    if requisition is not None:
+        args["requisition_id"] = requisition.id
+    return url_for("messages.drafts", **args)
+
+
+@bp.get("/drafts")
+def drafts():
+    """Review pending drafts (of a hold, a requisition, or all of yours), then send them all at once."""
+    hold, requisition = _draft_scope(request.args)
+    pending = services.pending_drafts(
+        current_user, hold=hold, requisition_id=requisition.id if requisition else None
+    )
+    reviews = [services.review_draft(draft) for draft in pending]
+    send_form = SendDraftsForm(
+        hold_id=hold.id if hold else "",
+        requisition_id=requisition.id if requisition else "",
+        draft_ids=",".join(str(draft.id) for draft in pending),
+    )
+    return render_template(
+        "messages/drafts.html",
+        hold=hold,
+        requisition=requisition,
+        reviews=reviews,
+        problems=sum(1 for review in reviews if review.problem),
+        send_form=send_form,
+        prepare_form=PrepareDraftsForm() if requisition else None,
+    )
+
+
+@bp.post("/drafts/send")
+def send_drafts():
+    """Send every reviewed draft in one transaction: one failing draft stops them all, by name."""
+    form = SendDraftsForm()
+    hold, requisition = _draft_scope(request.form)
+    back = _drafts_url(hold, requisition)
+    if not form.validate_on_submit():
+        flash("The form expired; review the drafts again.", "error")
+        return redirect(back)
+    pending = services.pending_drafts(
+        current_user, hold=hold, requisition_id=requisition.id if requisition else None
+    )
+    shown = form.draft_ids.data.split(",") if form.draft_ids.data else []
+    if [str(draft.id) for draft in pending] != shown:
+        flash(
+            "The drafts changed since you opened this page (one was added, edited away, sent or "
+            "discarded). Nothing was sent: review the list again.",
+            "error",
+        )
+        return redirect(back)
+    try:
+        sent = services.send_drafts(current_user, pending)
+    except ValidationFailed as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back)
+    db.session.commit()
+    flash(f"{len(sent)} message(s) queued for delivery.", "success")
+    return redirect(back)
+
+
+@bp.route("/drafts/<int:draft_id>/edit", methods=["GET", "POST"])
+def edit_draft(draft_id: int):
+    """Edit one draft's wording or promised date before the batch is sent."""
+    draft = services.get_draft(current_user, draft_id)
+    closing = draft.template.category in CLOSURE_OUTCOMES
+    form = DraftForm()
+    if not form.is_submitted():
+        form.subject.data = services.draft_subject(draft)
+        form.body.data = services.draft_body(draft)
+        form.promised_next_update.data = draft.promised_next_update
+    back = url_for(
+        "messages.drafts",
+        **(
+            {"hold_id": draft.hold_id}
+            if draft.hold_id
+            else {"requisition_id": draft.application.requisition_id}
+        ),
+    )
+    if form.validate_on_submit():
+        saved, _ = run_service(
+            form,
+            lambda: services.update_draft(
+                current_user,
+                draft,
+                subject=form.subject.data,
+                body=form.body.data,
+                promised_next_update=form.promised_next_update.data,
+            ),
+        )
+        if saved:
+            db.session.commit()
+            flash(f"Draft for {draft.application.candidate.name} saved.", "success")
+            return redirect(back)
+        draft = services.get_draft(current_user, draft_id)
+    rendered, preview_errors = render_preview(
+        draft.application_id,
+        form.subject.data or "",
+        form.body.data or "",
+        category=draft.template.category,
+        promised_next_update=None if closing else form.promised_next_update.data,
+    )
+    return render_template(
+        "messages/draft_form.html",
+        draft=draft,
+        form=form,
+        closing=closing,
+        back=back,
+        rendered=rendered,
+        preview_errors=preview_errors,
+        variables=TEMPLATE_VARIABLES,
+    ), (FORM_REJECTED if form.errors or form.form_errors else 200)
+
+
+@bp.post("/drafts/<int:draft_id>/discard")
+def discard_draft(draft_id: int):
+    """Drop one draft: that candidate gets nothing from this batch."""
+    draft = services.get_draft(current_user, draft_id)
+    form = ButtonForm()
+    if form.validate_on_submit():
+        services.discard_draft(current_user, draft)
+        db.session.commit()
+        flash(f"Draft for {draft.application.candidate.name} discarded.", "success")
+    else:
+        flash("The form expired; try again.", "error")
+    if draft.hold_id:
+        return redirect(url_for("messages.drafts", hold_id=draft.hold_id))
+    return redirect(url_for("messages.drafts", requisition_id=draft.application.requisition_id))
+
+
+@bp.post("/requisitions/<int:requisition_id>/drafts")
+def prepare_requisition_drafts(requisition_id: int):
+    """Prepare one personalised draft for every open application on a requisition, for review."""
+    requisition = get_requisition(current_user, requisition_id, for_edit=True)
+    form = PrepareDraftsForm()
+    if not form.validate_on_submit():
+        flash("Choose which message to prepare.", "error")
+        return redirect(_drafts_url(requisition=requisition))
+    drafts_made, skipped = services.prepare_requisition_drafts(
+        current_user, requisition, form.category.data
+    )
+    db.session.commit()
+    note = (
+        f" {skipped} candidate(s) already had a draft waiting and were skipped." if skipped else ""
+    )
+    flash(f"{len(drafts_made)} draft(s) prepared: review them, then send.{note}", "success")
+    return redirect(_drafts_url(requisition=requisition))
