@@ -23,7 +23,6 @@ NOT_YET_SPLIT = {
     "messages/services.py",
     "reports/services.py",
     "api/schemas.py",
-    "demo/seed.py:seed_demo",
     "reports/services.py:holds_report",
     "reports/services.py:closure_report",
     "reports/services.py:cadence_report",
