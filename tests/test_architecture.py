@@ -22,7 +22,6 @@ NOT_YET_SPLIT = {
     "messages/delivery.py",
     "messages/services.py",
     "reports/services.py",
-    "api/schemas.py",
     "reports/services.py:holds_report",
     "reports/services.py:closure_report",
     "reports/services.py:cadence_report",

@@ -1,0 +1,122 @@
+"""API v1 shapes: base types every shape is built from: bounded ids, texts and times, pages, problems."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+)
+
+#: Ids are database integers; anything outside this range cannot name a row.
+ID_MAX = 2**31 - 1
+#: Whole numbers in bodies are bounded so no value can overflow a database column.
+INT_MAX = 2**31 - 1
+#: Template slugs as stored: lower-case letters, digits, dashes and underscores.
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,79}$"
+#: Offsets past this page would ask the database for absurd OFFSETs.
+MAX_PAGE = 1_000_000
+MAX_PER_PAGE = 200
+
+
+def _no_nul(value: str) -> str:
+    """Refuse NUL characters: PostgreSQL cannot store them and no real text contains them."""
+    if "\x00" in value:
+        raise ValueError("Must not contain NUL (\\u0000) characters.")
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    """Normalise an aware time to UTC, refusing ones that fall outside the representable years."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("Out of range.") from None
+
+
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+Count = Annotated[int, Field(ge=0, le=INT_MAX)]
+Version = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=INT_MAX,
+        description="The `version` you read; a stale one is refused with 409, nothing is changed.",
+    ),
+]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+def Text(max_length: int, min_length: int = 0, **field: Any) -> Any:  # noqa: N802  (a type factory)
+    """A string type of bounded length without NUL characters."""
+    return Annotated[
+        str,
+        Field(min_length=min_length, max_length=max_length, **field),
+        AfterValidator(_no_nul),
+    ]
+
+
+Note = Text(5000)
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+
+
+class RequestBody(BaseModel):
+    """Base of every JSON request body: exact types, no unknown fields."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class QueryString(BaseModel):
+    """Base of every query string: text parsed into the declared types; unknown names ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Output(BaseModel):
+    """Base of every response shape; readable straight from ORM objects."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+
+# --- Problems and pages --------------------------------------------------------------------------
+
+
+class Problem(Output):
+    """An RFC 9457 problem: every error the API answers has this shape."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=False)
+
+    type: str = Field(description="Always `about:blank`: `title` names the kind of problem.")
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong and what to do about it, for a person.")
+    errors: dict[str, list[str]] | None = Field(
+        default=None, description="For 422: each field that was refused, with its messages."
+    )
+
+
+class PageQuery(QueryString):
+    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="Page number, from 1.")
+    per_page: int = Field(
+        default=50, ge=1, le=MAX_PER_PAGE, description=f"Items per page (at most {MAX_PER_PAGE})."
+    )
+
+
+def page_of(item: type[BaseModel]) -> type[BaseModel]:
+    """A list response of `item`: {"items", "page", "per_page", "total"}."""
+    return create_model(
+        f"{item.__name__.removesuffix('Out')}Page",
+        __base__=Output,
+        __doc__=f"One page of {item.__name__} items.",
+        items=(list[item], ...),
+        page=(int, ...),
+        per_page=(int, ...),
+        total=(int, Field(description="How many items match, over all pages.")),
+    )
