@@ -1,14 +1,21 @@
 """The shape of the code, checked from the source: files and functions a person can hold in their head.
 
-These read `hiretrack/` as text (no app, no database), so they are quick and run the same on
-either database.
+These read `hiretrack/` as text (no app, no database), so they run once, on the SQLite pass.
 """
 
 import ast
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import POSTGRES_URL
+
 PACKAGE = Path(__file__).resolve().parent.parent / "hiretrack"
+
+pytestmark = pytest.mark.skipif(
+    bool(POSTGRES_URL), reason="reads the source only; it runs once, on the SQLite pass"
+)
 
 #: Lines a module may have: past this it does several jobs; split it by sub-area.
 MAX_MODULE_LINES = 600
