@@ -28,11 +28,6 @@ NOT_YET_SPLIT = {
     "cadence/reminders.py",
     "messages/delivery.py",
     "messages/services.py",
-    "reports/services.py",
-    "reports/services.py:holds_report",
-    "reports/services.py:closure_report",
-    "reports/services.py:cadence_report",
-    "reports/services.py:approvals_report",
 }
 
 
