@@ -4,6 +4,7 @@ Every setting a deployment may set is listed in DEFAULTS under its name without 
 README's configuration table and this module stay one list.
 """
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -24,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "SMTP_SECURITY": "none",  # none | starttls | ssl
     "SMTP_TIMEOUT": 30,
+    "SMTP_CA_FILE": None,  # PEM CA certificate(s) to trust for the relay instead of the system's
     "DELIVERY_CLAIM_SIZE": 25,  # messages a delivery worker claims, sends and records at once
     "TIMEZONE": "UTC",
     "HOLIDAYS": None,  # e.g. "GB-ENG", "US-CA", "DE"
@@ -70,6 +72,7 @@ def _normalise(app: Flask) -> None:
         if config[name] is not None:
             config[name] = str(config[name])
     config["SMTP_PORT"] = int(config["SMTP_PORT"])
+    config["SMTP_CA_FILE"] = str(config["SMTP_CA_FILE"]) if config["SMTP_CA_FILE"] else None
     config["DELIVERY_CLAIM_SIZE"] = int(config["DELIVERY_CLAIM_SIZE"])
     config["CADENCE_BUSINESS_DAYS"] = int(config["CADENCE_BUSINESS_DAYS"])
     config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
@@ -98,5 +101,10 @@ def _check(app: Flask) -> None:
         raise ConfigurationError("HIRETRACK_MAIL_BACKEND must be one of smtp, file or console.")
     if config["SMTP_SECURITY"] not in ("none", "starttls", "ssl"):
         raise ConfigurationError("HIRETRACK_SMTP_SECURITY must be one of none, starttls or ssl.")
+    ca_file = config["SMTP_CA_FILE"]
+    if ca_file and not (os.path.isfile(ca_file) and os.access(ca_file, os.R_OK)):
+        raise ConfigurationError(
+            f"HIRETRACK_SMTP_CA_FILE names {ca_file}, which is not a file this process can read."
+        )
     if not 1 <= config["DELIVERY_CLAIM_SIZE"] <= 1000:
         raise ConfigurationError("HIRETRACK_DELIVERY_CLAIM_SIZE must be between 1 and 1000.")

@@ -4,9 +4,13 @@ Tests send through smtplib exactly as production does; what arrives is parsed wi
 package. Faults are replies a real server gives (451 busy, 421 closing, 550 unknown user) and a
 connection dropped in the middle of DATA. For "server down", point the app at `free_port()`:
 nothing listens there (a stopped Controller cannot be started again).
+
+`tls_relay(ca, "starttls" | "ssl")` is a relay as production uses one: TLS with a certificate
+from a throwaway CA (tests/certificates.py) and a login required (`PasswordCheck`).
 """
 
 import socket
+import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -14,10 +18,14 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from tests.certificates import ThrowawayCA
 
 
 def free_port() -> int:
@@ -54,6 +62,9 @@ class RecordingHandler:
         self._data_replies: deque[str] = deque()
         self._drops: set[str] = set()
         self.on_accept: Callable[[ReceivedMessage], None] | None = None
+        #: Refuse MAIL FROM before a successful login (aiosmtpd's own `auth_required` needs
+        #: `auth_require_tls`, which does not count implicit TLS as TLS).
+        self.login_required = False
 
     def refuse_recipient(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
         """Answer RCPT TO for this address with `reply`, every time."""
@@ -76,6 +87,8 @@ class RecordingHandler:
             self._drops.add(recipient)
 
     async def handle_MAIL(self, server, session, envelope, address: str, mail_options) -> str:
+        if self.login_required and not session.authenticated:
+            return "530 5.7.0 Authentication required"
         with self._lock:
             reply = self._mail_replies.popleft() if self._mail_replies else None
         if reply:
@@ -116,17 +129,52 @@ class RecordingHandler:
         return "250 2.0.0 Message accepted"
 
 
+class PasswordCheck:
+    """An aiosmtpd authenticator that accepts one username and password, and counts attempts."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.expected = (username.encode(), password.encode())
+        self.attempts: list[tuple[str, bool]] = []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        accepted = (auth_data.login, auth_data.password) == self.expected
+        self.attempts.append((auth_data.login.decode(), accepted))
+        # handled=False: aiosmtpd answers a refusal itself, "535 5.7.8 Authentication credentials
+        # invalid", as real servers do.
+        return AuthResult(success=accepted, handled=False)
+
+
 class SmtpServer:
     """An aiosmtpd Controller on a free loopback port, with its recording handler."""
 
-    def __init__(self, handler: RecordingHandler | None = None, **server_options: Any) -> None:
-        """`server_options` go to aiosmtpd's SMTP class (e.g. authenticator, auth_require_tls)."""
+    def __init__(
+        self,
+        handler: RecordingHandler | None = None,
+        *,
+        security: str = "none",
+        tls_context: ssl.SSLContext | None = None,
+        **server_options: Any,
+    ) -> None:
+        """Serve plain SMTP, or TLS (`security` "starttls" or "ssl", with the server's context).
+
+        `server_options` go to aiosmtpd's SMTP class (e.g. authenticator, auth_require_tls).
+        With STARTTLS the server refuses mail before the client has started TLS.
+        """
         self.handler = handler or RecordingHandler()
         self.host = "127.0.0.1"
         self.port = free_port()
+        self.security = security
+        if security == "ssl":
+            server_options["ssl_context"] = tls_context
+        elif security == "starttls":
+            server_options |= {"tls_context": tls_context, "require_starttls": True}
         self.controller = Controller(
             self.handler, hostname=self.host, port=self.port, **server_options
         )
+        self.authenticator = server_options.get("authenticator")
+        #: What app_config() tells the app: the login to use, the CA file to trust.
+        self.login: tuple[str, str] | None = None
+        self.ca_file: Path | None = None
 
     def start(self) -> None:
         self.controller.start()
@@ -149,9 +197,10 @@ class SmtpServer:
             "MAIL_BACKEND": "smtp",
             "SMTP_HOST": self.host,
             "SMTP_PORT": self.port,
-            "SMTP_SECURITY": "none",
-            "SMTP_USERNAME": None,
-            "SMTP_PASSWORD": None,
+            "SMTP_SECURITY": self.security,
+            "SMTP_USERNAME": self.login[0] if self.login else None,
+            "SMTP_PASSWORD": self.login[1] if self.login else None,
+            "SMTP_CA_FILE": str(self.ca_file) if self.ca_file else None,
             "SMTP_TIMEOUT": 5,
         }
 
@@ -166,3 +215,25 @@ class SmtpServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+RELAY_LOGIN = ("hiretrack", "relay secret")
+
+
+def tls_relay(ca: ThrowawayCA, security: str) -> SmtpServer:
+    """A relay as docs/deploy.md describes: TLS (`starttls` or `ssl`), a login required.
+
+    Its certificate, for 127.0.0.1, comes from `ca`; `app_config()` trusts that CA through
+    SMTP_CA_FILE and logs in as RELAY_LOGIN. Start it with `with` or `start()`.
+    """
+    server = SmtpServer(
+        security=security,
+        tls_context=ca.server_context("127.0.0.1", "localhost"),
+        authenticator=PasswordCheck(*RELAY_LOGIN),
+        # aiosmtpd offers AUTH only after STARTTLS; it does not count implicit TLS as TLS.
+        auth_require_tls=security == "starttls",
+    )
+    server.handler.login_required = True
+    server.login = RELAY_LOGIN
+    server.ca_file = ca.ca_file
+    return server

@@ -564,9 +564,14 @@ def test_smtp_login_with_the_configured_credentials(app, queue_email):
         refused = deliver_batch("worker-1")
         app.config.update(SMTP_PASSWORD="s3cret pass")
         accepted = deliver_batch("worker-1", now=utcnow() + timedelta(minutes=2))
+        # The row tried with the wrong password failed for good: a person sends it again.
+        requeue(fresh(rows[0]), actor=None)
+        db.session.commit()
+        resent = deliver_batch("worker-1", now=utcnow() + timedelta(minutes=3))
 
-    assert refused.retrying == 1 and "535" in refused.backend_error
-    assert accepted.sent == 2
+    # A wrong password is the server's final word (535): the row tried fails, the other waits.
+    assert refused.failed == 1 and refused.backend_refused and "535" in refused.backend_error
+    assert accepted.sent == 1 and resent.sent == 1
     assert_each_once(server, rows)
 
 

@@ -87,8 +87,21 @@ class TemporaryFailure(DeliveryFailure):
     """Try again later: the server was busy, unreachable or dropped the connection."""
 
 
-class BackendUnavailable(TemporaryFailure):
-    """The transport itself is down (cannot connect, log in or write): stop the batch early."""
+class BackendUnavailable(DeliveryFailure):
+    """The transport itself cannot be used (cannot connect, log in or write): stop the batch.
+
+    Temporary: the row tried is retried later, the others keep their turn.
+    """
+
+
+class LoginRefused(BackendUnavailable):
+    """The server answered the configured login with a 5xx: a wrong username or password.
+
+    Retrying cannot help until someone changes the settings, so the row tried fails with the
+    server's answer, the batch stops (the other rows keep their turn) and a worker loop ends.
+    """
+
+    permanent = True
 
 
 class PermanentFailure(DeliveryFailure):
@@ -281,6 +294,12 @@ class MailBackend:
         self.close()
 
 
+def _close(connection: smtplib.SMTP | None) -> None:
+    """Close a connection that failed while being set up."""
+    if connection is not None:
+        connection.close()
+
+
 def _reply_text(text: bytes | str) -> str:
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
@@ -309,10 +328,12 @@ class SMTPBackend(MailBackend):
         password: str | None = None,
         security: str = "none",
         timeout: float = 30.0,
+        ca_file: str | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.username, self.password = username, password
         self.security, self.timeout = security, timeout
+        self.ca_file = ca_file
         self._connection: smtplib.SMTP | None = None
         # time.monotonic() when the connection last worked; None: check it before the next use.
         self._last_success: float | None = None
@@ -327,30 +348,51 @@ class SMTPBackend(MailBackend):
             password=config["SMTP_PASSWORD"],
             security=config["SMTP_SECURITY"],
             timeout=float(config["SMTP_TIMEOUT"]),
+            ca_file=config["SMTP_CA_FILE"],
         )
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Verify the server's certificate and name: with the system's CAs, or SMTP_CA_FILE's."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
     def _connect(self) -> smtplib.SMTP:
         """Open, secure and authenticate a connection; any problem means the server is unusable."""
         connection: smtplib.SMTP | None = None
+        server = f"the mail server {self.host}:{self.port}"
         try:
             if self.security == "ssl":
-                context = ssl.create_default_context()
                 connection = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=context
+                    self.host, self.port, timeout=self.timeout, context=self._tls_context()
                 )
             else:
                 connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.security == "starttls":
-                    connection.starttls(context=ssl.create_default_context())
+                    connection.starttls(context=self._tls_context())
             if self.username:
                 connection.login(self.username, self.password or "")
-        except OSError as error:  # smtplib's and ssl's exceptions are OSErrors too
-            if connection is not None:
-                connection.close()
+            return connection
+        except smtplib.SMTPAuthenticationError as error:
+            _close(connection)
+            answer = f"{error.smtp_code} {_reply_text(error.smtp_error)}"
+            if 500 <= error.smtp_code < 600:
+                raise LoginRefused(
+                    f"{server.capitalize()} refused the login: {answer}. Check "
+                    "HIRETRACK_SMTP_USERNAME and HIRETRACK_SMTP_PASSWORD, restart the delivery "
+                    "workers, then send this message again."
+                ) from error
             raise BackendUnavailable(
-                f"Cannot use the mail server {self.host}:{self.port}: {error}"
+                f"{server.capitalize()} could not log in now: {answer}"
             ) from error
-        return connection
+        except ssl.SSLCertVerificationError as error:
+            _close(connection)
+            raise BackendUnavailable(
+                f"Cannot use {server}: its TLS certificate is not trusted "
+                f"({error.verify_message}). If the relay's certificate comes from a private CA, "
+                "set HIRETRACK_SMTP_CA_FILE to that CA's certificate."
+            ) from error
+        except OSError as error:  # smtplib's and ssl's exceptions are OSErrors too
+            _close(connection)
+            raise BackendUnavailable(f"Cannot use {server}: {error}") from error
 
     def _is_alive(self, connection: smtplib.SMTP) -> bool:
         """Ask a reused connection whether it still works (servers close idle ones)."""

@@ -18,6 +18,9 @@ from hiretrack.messages.models import OutboxEmail, OutboxStatus
 
 #: How many failed or unconfirmed messages `outbox status` lists.
 ATTENTION_LIMIT = 20
+#: The worker loop's exit status when the mail server refuses the login (sysexits' EX_CONFIG);
+#: hiretrack-mail@.service does not restart on it.
+EXIT_SETTINGS_REFUSED = 78
 #: A due message older than this suggests that no worker is running.
 STALE_QUEUE_AGE = timedelta(minutes=5)
 
@@ -129,7 +132,7 @@ def deliver_command(
     """Deliver queued email: as a worker loop, or with --once until nothing is due.
 
     Several workers may run at once on PostgreSQL. SIGTERM or Ctrl+C stops a worker cleanly
-    after the message it is sending.
+    after the message it is sending. A worker whose login the server refuses exits with 78.
     """
     worker_id = (worker_id or delivery.default_worker_id())[:100]
     stop = StopRequest()
@@ -144,6 +147,9 @@ def deliver_command(
     click.echo(report.summary())
     if once and report.backend_error:
         click.get_current_context().exit(1)
+    if report.backend_refused:
+        # The settings are read once, at start: only a restart with better ones can help.
+        click.get_current_context().exit(EXIT_SETTINGS_REFUSED)
 
 
 def _age(duration: timedelta) -> str:

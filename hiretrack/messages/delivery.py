@@ -71,6 +71,8 @@ class DeliveryReport:
     released: int = 0
     unconfirmed: int = 0
     backend_error: str | None = None
+    #: The server refused the configured login: nothing can be sent until the settings change.
+    backend_refused: bool = False
 
     @property
     def attempted(self) -> int:
@@ -84,6 +86,7 @@ class DeliveryReport:
         self.released += other.released
         self.unconfirmed += other.unconfirmed
         self.backend_error = other.backend_error or self.backend_error
+        self.backend_refused = self.backend_refused or other.backend_refused
 
     def summary(self) -> str:
         """One line for a person or a cron mail."""
@@ -441,6 +444,7 @@ def _deliver_claimed(
             attempts.append(attempt)
             if isinstance(attempt.failure, BackendUnavailable):
                 report.backend_error = str(attempt.failure)
+                report.backend_refused = attempt.failure.permanent
                 break
         _record_results(worker_id, attempts, [outbox_id for outbox_id, _ in untried])
     except BaseException:
@@ -504,7 +508,7 @@ def run_worker(
     poll_interval: float = 10.0,
     stop: Event | None = None,
 ) -> DeliveryReport:
-    """Deliver until `stop` is set, sleeping between polls when there is nothing to do.
+    """Deliver until `stop` is set, or the server refuses the login; sleep when idle.
 
     An unexpected error (the database restarting, say) is logged and the loop goes on: claims
     are committed before sending, so a failed batch can leave at most one claim's rows to
@@ -521,6 +525,9 @@ def run_worker(
             stop.wait(poll_interval)
             continue
         total.add(report)
+        if report.backend_refused:
+            logger.error("Outbox worker stopping: %s", report.backend_error)
+            break
         if report.attempted or report.unconfirmed:
             logger.info(report.summary())
         if report.attempted < batch_size or report.backend_error:
