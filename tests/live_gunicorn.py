@@ -101,31 +101,34 @@ class LiveGunicorn:
         workers: int = 2,
         env: dict[str, str] | None = None,
         directory: Path | None = None,
+        port: int | None = None,
+        defaults: bool = True,
     ) -> None:
-        """`env` adds or overrides HIRETRACK_* settings; `directory` holds the log and mail."""
+        """`env` adds or overrides HIRETRACK_* settings; `directory` holds the log and mail.
+
+        `defaults=False` passes `env` alone (a whole production environment file, say).
+        """
         if database_url in ("sqlite://", "sqlite:///:memory:"):
             raise ValueError("gunicorn's workers cannot share an in-memory SQLite database")
         self.directory = Path(directory or tempfile.mkdtemp(prefix="live-gunicorn-"))
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.log_path = self.directory / f"gunicorn-{self.port}.log"
-        self.env = clean_environment() | {
-            "HIRETRACK_ENV": "development",
-            "HIRETRACK_SECRET_KEY": secrets.token_hex(32),
-            "HIRETRACK_DATABASE_URL": database_url,
-            "HIRETRACK_BASE_URL": self.url,
-            "HIRETRACK_MAIL_BACKEND": "file",
-            "HIRETRACK_MAIL_FILE_DIR": str(self.directory / "mail"),
-            "HIRETRACK_LOG_FORMAT": "json",
-            "HIRETRACK_PROXY_HOPS": "0",
-        }
-        self.env |= env or {}
+        settings = {"HIRETRACK_DATABASE_URL": database_url}
+        if defaults:
+            settings |= {
+                "HIRETRACK_ENV": "development",
+                "HIRETRACK_SECRET_KEY": secrets.token_hex(32),
+                "HIRETRACK_BASE_URL": self.url,
+                "HIRETRACK_MAIL_BACKEND": "file",
+                "HIRETRACK_MAIL_FILE_DIR": str(self.directory / "mail"),
+                "HIRETRACK_LOG_FORMAT": "json",
+                "HIRETRACK_PROXY_HOPS": "0",
+            }
         # The port is this server's own; the worker count is the argument's.
-        self.env |= {
-            "HIRETRACK_BIND": f"127.0.0.1:{self.port}",
-            "HIRETRACK_WEB_WORKERS": str(workers),
-        }
+        listen = {"HIRETRACK_BIND": f"127.0.0.1:{self.port}", "HIRETRACK_WEB_WORKERS": str(workers)}
+        self.env = clean_environment() | settings | (env or {}) | listen
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Self:
