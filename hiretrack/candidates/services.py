@@ -101,6 +101,8 @@ def update_candidate(
     if "email" in changes:
         email = normalise_email(changes["email"])
         _ensure_unique_email(email, candidate.id)
+        if email != candidate.email:
+            candidate.email_bounced_at = candidate.email_bounce_reason = None
         candidate.email = email
     if "phone" in changes:
         candidate.phone = _clean_phone(changes["phone"])
@@ -312,6 +314,35 @@ def record_delivery(touchpoint: Touchpoint, delivered_at: datetime) -> None:
     """Count a delivered email as contact: the candidate's clock restarts only now."""
     touchpoint.occurred_at = delivered_at
     apply_contact(touchpoint.application, touchpoint)
+
+
+def retract_delivery(touchpoint: Touchpoint) -> None:
+    """Stop counting an email as contact: it bounced, so the candidate never got it.
+
+    The application's contact figures go back to its latest outbound contact that did reach
+    the candidate, by the same rule `apply_contact` applies going forward.
+    """
+    touchpoint.occurred_at = None
+    application = touchpoint.application
+    db.session.flush()
+    latest = db.session.scalars(
+        select(Touchpoint)
+        .where(
+            Touchpoint.application_id == application.id,
+            Touchpoint.direction == Direction.OUTBOUND,
+            Touchpoint.occurred_at.is_not(None),
+        )
+        .order_by(Touchpoint.occurred_at.desc(), Touchpoint.id.desc())
+        .limit(1)
+    ).first()
+    application.last_contact_at = latest.occurred_at if latest else None
+    application.promised_next_update = latest.promised_next_update if latest else None
+
+
+def flag_bounced_address(candidate: Candidate, reason: str, when: datetime | None = None) -> None:
+    """Mark the candidate's address as refused for good, until someone corrects it."""
+    candidate.email_bounced_at = when or utcnow()
+    candidate.email_bounce_reason = " ".join((reason or "").split())[:500]
 
 
 def request_update(applications: list[Application], when: datetime | None = None) -> None:

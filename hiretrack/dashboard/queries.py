@@ -25,8 +25,13 @@ from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import closure_pending_condition
 from hiretrack.web import PER_PAGE, Page, page_number
 
-#: Deliveries the manager must look at: refused for good, or possibly sent and never confirmed.
-FAILED_STATUSES = (OutboxStatus.FAILED.value, OutboxStatus.UNCONFIRMED.value)
+#: Deliveries the manager must look at: refused for good (at once or by a later bounce report),
+#: or possibly sent and never confirmed.
+FAILED_STATUSES = (
+    OutboxStatus.FAILED.value,
+    OutboxStatus.BOUNCED.value,
+    OutboxStatus.UNCONFIRMED.value,
+)
 
 #: Dashboard filters: the name in the URL and the cadence statuses it shows.
 STATUS_FILTERS = {

@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from hiretrack.audit.services import record_change
 from hiretrack.auth.models import User
 from hiretrack.candidates.models import Application, Touchpoint
-from hiretrack.candidates.services import record_delivery
+from hiretrack.candidates.services import record_delivery, retract_delivery
 from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused
 from hiretrack.extensions import db
@@ -53,6 +53,11 @@ MAX_ATTEMPTS = 12
 MINIMUM_CLAIM_LEASE = timedelta(minutes=10)
 #: Staleness retries when a concurrent edit of the application collides with recording a send.
 RECORD_RETRIES = 3
+
+#: Deliveries a person must look at: refused for good, bounced later, or possibly never sent.
+FAILED_STATUSES = (OutboxStatus.FAILED, OutboxStatus.BOUNCED, OutboxStatus.UNCONFIRMED)
+#: What `requeue` sends again.
+RESENDABLE = FAILED_STATUSES
 
 UNCONFIRMED_NOTE = (
     "The worker that was sending this message stopped before recording the result, so it may "
@@ -552,6 +557,34 @@ def mark_unconfirmed_as_sent(outbox: OutboxEmail, actor: User | None = None) -> 
     )
 
 
+def mark_bounced(outbox: OutboxEmail, reason: str) -> bool:
+    """Record that the recipient's server refused a sent message after all (a bounce report).
+
+    The email stops counting as contact with the candidate. Returns False when the message
+    was already recorded as bounced (a second report about it changes nothing).
+    """
+    if outbox.status == OutboxStatus.BOUNCED:
+        return False
+    before = {"status": outbox.status}
+    outbox.status = OutboxStatus.BOUNCED
+    outbox.last_error = f"Bounced: {reason}"[:2000]
+    outbox.claimed_at = outbox.claimed_by = None
+    touchpoint = db.session.scalars(
+        select(Touchpoint).where(Touchpoint.outbox_email_id == outbox.id)
+    ).first()
+    if touchpoint is not None and touchpoint.occurred_at is not None:
+        retract_delivery(touchpoint)
+    record_change(
+        None,
+        "outbox.bounce",
+        outbox,
+        before=before,
+        after={"status": OutboxStatus.BOUNCED.value},
+        actor_label="delivery report",
+    )
+    return True
+
+
 def _current_recipient(outbox: OutboxEmail) -> tuple[str, str]:
     """The address to use now: a typo fixed on the candidate (or user) since then applies."""
     if outbox.application_id is not None:
@@ -575,15 +608,16 @@ def requeue(outbox: OutboxEmail, actor: User | None, now: datetime | None = None
     """Queue a failed or unconfirmed message again, to the recipient's current address.
 
     An unconfirmed message keeps its Message-ID, so a server that did receive it can drop the
-    copy; a failed one never arrived anywhere and goes out as a new message.
+    copy; a failed or bounced one never arrived anywhere and goes out as a new message.
     """
-    if outbox.status not in (OutboxStatus.FAILED, OutboxStatus.UNCONFIRMED):
+    if outbox.status not in RESENDABLE:
         raise GuardrailRefused(
-            f"Only a failed or unconfirmed message can be sent again (this one is {outbox.status})."
+            "Only a failed, bounced or unconfirmed message can be sent again "
+            f"(this one is {outbox.status})."
         )
     before = {"status": outbox.status, "to_address": outbox.to_address}
     outbox.to_address, outbox.to_name = _current_recipient(outbox)
-    if outbox.status == OutboxStatus.FAILED:
+    if outbox.status in (OutboxStatus.FAILED, OutboxStatus.BOUNCED):
         outbox.message_id = _new_message_id(outbox.message_id)
     outbox.status = OutboxStatus.QUEUED
     outbox.attempts = 0
@@ -601,7 +635,7 @@ def requeue(outbox: OutboxEmail, actor: User | None, now: datetime | None = None
 
 
 def failed_deliveries(scope: ColumnElement[bool]) -> Select[tuple[OutboxEmail]]:
-    """Failed and unconfirmed messages within `scope` (a condition on Application), newest first.
+    """Failed, bounced and unconfirmed messages within `scope` (a condition on Application), newest first.
 
     Pass `hiretrack.auth.access.visible_applications(user)`; staff emails, which have no
     application, appear only where the condition is true for everything (recruiters, admins).
@@ -610,7 +644,7 @@ def failed_deliveries(scope: ColumnElement[bool]) -> Select[tuple[OutboxEmail]]:
         select(OutboxEmail)
         .outerjoin(Application, OutboxEmail.application_id == Application.id)
         .where(
-            OutboxEmail.status.in_((OutboxStatus.FAILED, OutboxStatus.UNCONFIRMED)),
+            OutboxEmail.status.in_(FAILED_STATUSES),
             scope,
         )
         .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())

@@ -33,6 +33,7 @@ CLOSURE_STATES = {
     OutboxStatus.QUEUED.value: "Email queued, not yet delivered",
     OutboxStatus.SENDING.value: "Email being sent, not yet confirmed",
     OutboxStatus.FAILED.value: "Email delivery failed",
+    OutboxStatus.BOUNCED.value: "Email bounced",
     OutboxStatus.UNCONFIRMED.value: "Email delivery unconfirmed",
     OutboxStatus.CANCELLED.value: "Email cancelled",
     "none": "No closure recorded",
