@@ -5,11 +5,15 @@ README's configuration table and this module stay one list.
 """
 
 import os
+import re
 from typing import Any
 
 from flask import Flask
 
 INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+#: A plain ASCII address whose local part can take a `+token`: letters, digits, dots, - and _.
+_REPLY_ADDRESS = re.compile(r"[a-z0-9][a-z0-9._-]{0,40}@[a-z0-9](?:[a-z0-9.-]{0,200}[a-z0-9])?")
 
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",  # "production" turns on the secret key check and Secure cookies
@@ -27,6 +31,19 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_TIMEOUT": 30,
     "SMTP_CA_FILE": None,  # PEM CA certificate(s) to trust for the relay instead of the system's
     "DELIVERY_CLAIM_SIZE": 25,  # messages a delivery worker claims, sends and records at once
+    # Inbound mail (docs/inbound.md): replies are copied to <local>+<token>@<domain> of this.
+    "REPLY_ADDRESS": None,  # e.g. replies@hiring.example.com
+    "IMAP_HOST": None,
+    "IMAP_PORT": None,  # default: 993 with ssl, 143 otherwise
+    "IMAP_USERNAME": None,
+    "IMAP_PASSWORD": None,
+    "IMAP_SECURITY": "ssl",  # none | starttls | ssl
+    "IMAP_FOLDER": "INBOX",
+    "IMAP_PROCESSED_FOLDER": None,  # move handled mail here; unset: flag it in place
+    "IMAP_TIMEOUT": 30,
+    "IMAP_POLL_SECONDS": 60,
+    # Larger messages are recorded by their headers only.
+    "INBOUND_MAX_BYTES": 10 * 1024 * 1024,
     "TIMEZONE": "UTC",
     "HOLIDAYS": None,  # e.g. "GB-ENG", "US-CA", "DE"
     "COMPANY_NAME": "Example Ltd",
@@ -68,12 +85,19 @@ def _normalise(app: Flask) -> None:
     config = app.config
     # An all-digit secret arrives as an int; it is still a secret string.
     config["SECRET_KEY"] = str(config["SECRET_KEY"]) if config["SECRET_KEY"] is not None else None
-    for name in ("SMTP_USERNAME", "SMTP_PASSWORD"):
+    for name in ("SMTP_USERNAME", "SMTP_PASSWORD", "IMAP_USERNAME", "IMAP_PASSWORD"):
         if config[name] is not None:
             config[name] = str(config[name])
     config["SMTP_PORT"] = int(config["SMTP_PORT"])
     config["SMTP_CA_FILE"] = str(config["SMTP_CA_FILE"]) if config["SMTP_CA_FILE"] else None
     config["DELIVERY_CLAIM_SIZE"] = int(config["DELIVERY_CLAIM_SIZE"])
+    for name in ("IMAP_TIMEOUT", "IMAP_POLL_SECONDS", "INBOUND_MAX_BYTES"):
+        config[name] = int(config[name])
+    if config["IMAP_PORT"] in (None, ""):
+        config["IMAP_PORT"] = 993 if config["IMAP_SECURITY"] == "ssl" else 143
+    config["IMAP_PORT"] = int(config["IMAP_PORT"])
+    if config["REPLY_ADDRESS"]:
+        config["REPLY_ADDRESS"] = str(config["REPLY_ADDRESS"]).strip().lower()
     config["CADENCE_BUSINESS_DAYS"] = int(config["CADENCE_BUSINESS_DAYS"])
     config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
     if not config.get("SQLALCHEMY_DATABASE_URI"):
@@ -108,3 +132,13 @@ def _check(app: Flask) -> None:
         )
     if not 1 <= config["DELIVERY_CLAIM_SIZE"] <= 1000:
         raise ConfigurationError("HIRETRACK_DELIVERY_CLAIM_SIZE must be between 1 and 1000.")
+    if config["IMAP_SECURITY"] not in ("none", "starttls", "ssl"):
+        raise ConfigurationError("HIRETRACK_IMAP_SECURITY must be one of none, starttls or ssl.")
+    if config["INBOUND_MAX_BYTES"] < 64 * 1024:
+        raise ConfigurationError("HIRETRACK_INBOUND_MAX_BYTES must be at least 65536 (64 KiB).")
+    reply_address = config["REPLY_ADDRESS"]
+    if reply_address and not _REPLY_ADDRESS.fullmatch(reply_address):
+        raise ConfigurationError(
+            "HIRETRACK_REPLY_ADDRESS must be a plain address such as replies@hiring.example.com "
+            "(no display name and no '+': HireTrack adds +<token> to it)."
+        )

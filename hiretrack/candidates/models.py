@@ -21,6 +21,10 @@ class Candidate(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     anonymised_at: Mapped[datetime | None]
+    # Set when the recipient's server refused an email to this address for good (a bounce);
+    # cleared when the address changes.
+    email_bounced_at: Mapped[datetime | None]
+    email_bounce_reason: Mapped[str | None] = mapped_column(String(500))
     version: Mapped[int] = mapped_column(default=1)
 
     applications: Mapped[list["Application"]] = relationship(back_populates="candidate")

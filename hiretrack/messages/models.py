@@ -129,6 +129,7 @@ class OutboxStatus(StrEnum):
         "unconfirmed"  # a worker died mid-send: it may have gone out; never resent blindly
     )
     CANCELLED = "cancelled"
+    BOUNCED = "bounced"  # accepted by the relay, then refused by the recipient's server (a DSN)
 
 
 class OutboxEmail(db.Model):
@@ -148,7 +149,10 @@ class OutboxEmail(db.Model):
     to_address: Mapped[str] = mapped_column(String(254))
     to_name: Mapped[str] = mapped_column(String(200), default="")
     from_address: Mapped[str] = mapped_column(String(254))
-    reply_to: Mapped[str | None] = mapped_column(String(254))
+    # The manager, and with HIRETRACK_REPLY_ADDRESS the plus-addressed tracking address too.
+    reply_to: Mapped[str | None] = mapped_column(String(1000))
+    # Ties a reply (sent to replies+<token>@...) back to this message; candidate emails only.
+    reply_token: Mapped[str | None] = mapped_column(String(32), unique=True)
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)

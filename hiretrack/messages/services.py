@@ -4,6 +4,8 @@ Every send writes the touchpoint and the outbox row in the caller's transaction;
 happens later, in `hiretrack outbox deliver`, never inside a web request.
 """
 
+import base64
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from email.utils import formataddr, make_msgid
@@ -230,6 +232,27 @@ def _check_guardrails(application: Application, template: EmailTemplate) -> Stag
     return outcome
 
 
+def new_reply_token() -> str:
+    """A per-message token for the tracking address: 120 random bits in lower-case base32.
+
+    Lower case because some mail servers fold the local part of an address.
+    """
+    return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+
+
+def reply_to_header(manager: User, reply_token: str | None) -> str:
+    """The manager, and with HIRETRACK_REPLY_ADDRESS its plus-addressed copy for this message.
+
+    A reply then reaches the manager's own mailbox at once, and HireTrack's too.
+    """
+    header = formataddr((manager.name, manager.email))
+    reply_address = current_app.config.get("REPLY_ADDRESS")
+    if reply_address and reply_token:
+        local, _, domain = reply_address.rpartition("@")
+        header += f", {local}+{reply_token}@{domain}"
+    return header
+
+
 def _message_id() -> str:
     host = urlsplit(current_app.config["BASE_URL"]).hostname or "hiretrack.local"
     return make_msgid(domain=host)
@@ -272,6 +295,7 @@ def send_message(
     )
     settings = effective_settings()
     manager = application.requisition.manager
+    reply_token = new_reply_token() if current_app.config.get("REPLY_ADDRESS") else None
     outbox = OutboxEmail(
         application=application,
         template_id=template.id,
@@ -279,7 +303,8 @@ def send_message(
         to_address=application.candidate.email,
         to_name=application.candidate.name,
         from_address=settings.mail_from,
-        reply_to=formataddr((manager.name, manager.email)),
+        reply_to=reply_to_header(manager, reply_token),
+        reply_token=reply_token,
         subject=rendered.subject,
         body_text=rendered.text,
         body_html=rendered.html,
