@@ -23,11 +23,21 @@ BLUEPRINT_PACKAGES = (
     "admin",
     "status",
     "ops",
+    "inbound",
     "api",
 )
 
 #: Every package with a `cli.py` exposing click commands in `COMMANDS`.
-CLI_PACKAGES = ("auth", "demo", "messages", "cadence", "reports", "ops", "candidates")
+CLI_PACKAGES = (
+    "auth",
+    "demo",
+    "messages",
+    "cadence",
+    "reports",
+    "ops",
+    "candidates",
+    "inbound",
+)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -56,6 +56,7 @@ NAVIGATION = (
     ("approvals.index", "My approvals", ("approver", "manager", "recruiter", "admin")),
     ("messages.templates", "Templates", ("manager", "recruiter", "admin")),
     ("messages.outbox", "Outbox", ("manager", "recruiter", "admin")),
+    ("inbound.unmatched", "Unmatched mail", ("recruiter", "admin")),
     ("reports.index", "Reports", None),
     ("admin.index", "Admin", ("admin",)),
 )

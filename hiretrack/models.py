@@ -7,6 +7,7 @@ from hiretrack.auth.models import ApiToken, ThrottleCounter, User
 from hiretrack.cadence.models import BusinessCalendar, CalendarDay, ReminderDigest
 from hiretrack.candidates.models import Application, Candidate, StageChange, Touchpoint
 from hiretrack.holds.models import Hold
+from hiretrack.inbound.models import InboundMessage
 from hiretrack.messages.models import Draft, EmailTemplate, EmailTemplateVersion, OutboxEmail
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import Requisition
@@ -25,6 +26,7 @@ __all__ = [
     "EmailTemplate",
     "EmailTemplateVersion",
     "Hold",
+    "InboundMessage",
     "Offer",
     "OrganisationSettings",
     "OutboxEmail",

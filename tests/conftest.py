@@ -18,7 +18,12 @@ from sqlalchemy import text
 from hiretrack import create_app
 from hiretrack.extensions import db
 
-pytest_plugins = ["tests.plugins.smtp", "tests.plugins.live_gunicorn"]
+pytest_plugins = [
+    "tests.plugins.smtp",
+    "tests.plugins.live_gunicorn",
+    "tests.plugins.imap",
+    "tests.inbound_support",
+]
 
 POSTGRES_URL = os.environ.get("HIRETRACK_TEST_DATABASE_URL")
 PASSWORD = "correct horse battery staple"

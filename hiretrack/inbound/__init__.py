@@ -1,0 +1,1 @@
+"""Inbound mail: replies, automatic answers and bounces, matched to applications."""
