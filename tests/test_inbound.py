@@ -508,3 +508,90 @@ def test_a_built_reply_is_a_valid_message(send_update):
     raw = reply_to(sent.message, "Hi", sender=sent.candidate_address)
     parsed = BytesParser(policy=default_policy).parsebytes(raw)
     assert parsed["In-Reply-To"] == sent.outbox.message_id
+
+
+# --- Pages ---------------------------------------------------------------------------------------
+
+
+def test_recruiters_attach_unmatched_mail_from_its_page(
+    tracking_app, client, login, make_user, make_application
+):
+    recruiter = make_user("recruiter")
+    application = make_application(stage="final_round")
+    name = application.candidate.name
+    receive(
+        b"From: Unknown <unknown@example.net>\r\nSubject: <b>Hello</b>\r\n"
+        b"Message-ID: <page@example.net>\r\n\r\n<script>alert(1)</script> Any news?\r\n",
+        source="api",
+    )
+    db.session.commit()
+    (message,) = inbound_messages()
+    login(recruiter)
+
+    listing = client.get("/inbox/unmatched")
+    assert listing.status_code == 200
+    assert b"&lt;b&gt;Hello&lt;/b&gt;" in listing.data and b"<b>Hello</b>" not in listing.data
+    page = client.get(f"/inbox/{message.id}", query_string={"q": name.split()[-1]})
+    assert page.status_code == 200
+    assert b"&lt;script&gt;" in page.data and b"<script>alert" not in page.data
+    assert name.encode() in page.data
+
+    response = client.post(
+        f"/inbox/{message.id}/attach", data={"application_id": str(application.id)}
+    )
+
+    assert response.status_code == 302
+    (message,) = inbound_messages()
+    assert (message.status, message.application_id, message.counted) == (
+        InboundStatus.ATTACHED,
+        application.id,
+        True,
+    )
+    assert client.post(f"/inbox/{message.id}/discard").status_code == 302
+    assert inbound_messages()[0].status == InboundStatus.ATTACHED  # refused: already attached
+
+
+def test_managers_cannot_reach_unmatched_mail(tracking_app, client, login, make_user):
+    receive(b"From: a@example.net\r\nMessage-ID: <m@example.net>\r\n\r\nHi\r\n", source="api")
+    db.session.commit()
+    (message,) = inbound_messages()
+    login(make_user("manager"))
+
+    assert client.get("/inbox/unmatched").status_code == 403
+    assert client.get(f"/inbox/{message.id}").status_code == 403
+    refused = client.post(f"/inbox/{message.id}/discard", follow_redirects=True)
+    assert b"Unmatched mail" not in refused.data
+    assert inbound_messages()[0].status == InboundStatus.OPEN
+
+
+def test_the_candidate_page_shows_the_bounce_and_the_mail_received(
+    tracking_app, send_update, client, login
+):
+    sent = send_update()
+    receive(
+        delivery_status(
+            sent.outbox.message_id,
+            sent.candidate_address,
+            action="failed",
+            status="5.1.1",
+            diagnostic="550 5.1.1 User unknown",
+        ),
+        source="api",
+    )
+    db.session.commit()
+    login(sent.application.requisition.manager)
+
+    page = client.get(f"/candidates/{sent.application.candidate_id}")
+
+    assert page.status_code == 200
+    assert b"Emails to this address bounce" in page.data
+    assert b"Mail received (1)" in page.data and b"User unknown" in page.data
+
+
+def test_the_demo_seeds_a_reply_an_out_of_office_a_bounce_and_unmatched_mail(app, ctx):
+    from hiretrack.demo.seed import seed_demo
+
+    seed_demo()
+
+    kinds = sorted(message.kind for message in inbound_messages())
+    assert kinds == ["auto_reply", "bounce", "reply", "unmatched"]

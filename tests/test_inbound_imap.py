@@ -59,9 +59,7 @@ def test_fetch_once_records_a_reply_and_flags_it(imap_app, imap_server, send_upd
     assert len(inbound_messages()) == 1
 
 
-def test_handled_mail_is_moved_when_a_processed_folder_is_set(
-    imap_app, imap_server, send_update
-):
+def test_handled_mail_is_moved_when_a_processed_folder_is_set(imap_app, imap_server, send_update):
     imap_app.config["IMAP_PROCESSED_FOLDER"] = "Processed"
     sent = send_update()
     imap_server.append(out_of_office(sent.message, sender=sent.candidate_address))

@@ -27,7 +27,7 @@ See docs/api.md for the conventions and a worked example.
 """
 
 ERROR_DESCRIPTIONS = {
-    400: "The body is not a JSON object.",
+    400: "The body is not a JSON object (or, for a raw body, not of the media type required).",
     401: "No token, or an unknown or revoked one.",
     403: "Your role may not do this.",
     404: "No such object, or not one you may see.",
@@ -127,6 +127,8 @@ def _operation_document(operation: Operation, references: dict, definitions: dic
             "required": True,
             "content": {"application/json": {"schema": references[operation.body]}},
         }
+    elif operation.raw_body:
+        document["requestBody"] = {"required": True, "content": operation.raw_body}
     responses = _success(operation, references)
     for status in operation.error_statuses():
         responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}

@@ -42,6 +42,8 @@ class Operation:
     errors: tuple[int, ...] = field(default_factory=tuple)
     # Other media types the success response may have, e.g. {"text/csv": {...}}.
     other_content: dict[str, dict] = field(default_factory=dict)
+    # A request body that is not JSON, which the view reads itself: {"message/rfc822": {...}}.
+    raw_body: dict[str, dict] = field(default_factory=dict)
 
     @property
     def path_parameters(self) -> list[tuple[str, str]]:
@@ -57,7 +59,7 @@ class Operation:
             statuses |= {401, 403, 404}
         if self.query is not None or self.body is not None:
             statuses.add(422)
-        if self.body is not None:
+        if self.body is not None or self.raw_body:
             statuses |= {400, 413}
         if self.method != "GET":
             statuses.add(409)
@@ -127,10 +129,12 @@ class Api:
         public: bool = False,
         errors: tuple[int, ...] = (),
         other_content: dict[str, dict] | None = None,
+        raw_body: dict[str, dict] | None = None,
     ) -> Callable:
         """Register `view(user, **path, [query=..., body=...])` as an endpoint.
 
-        The view returns an instance of `response` (or the document itself for raw JSON).
+        The view returns an instance of `response` (or the document itself for raw JSON). With
+        `raw_body` (media type to OpenAPI media object) the view reads the body itself.
         """
 
         def decorator(view: Callable) -> Callable:
@@ -150,6 +154,7 @@ class Api:
                     public=public,
                     errors=errors,
                     other_content=other_content or {},
+                    raw_body=raw_body or {},
                 )
             )
 

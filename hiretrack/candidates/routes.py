@@ -33,6 +33,7 @@ from hiretrack.candidates.models import Application, Candidate, StageChange, Tou
 from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, Stage, allowed_next_stages
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
+from hiretrack.inbound.queries import messages_for_applications
 from hiretrack.messages.models import OutboxEmail, TemplateCategory
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
@@ -311,6 +312,7 @@ def detail(candidate_id: int):
         holds=holds,
         editable=editable,
         timeline=timeline,
+        received=messages_for_applications(ids),
         can_edit_candidate=current_user.role != "approver",
         can_apply=current_user.role in MANAGING_ROLES and candidate.anonymised_at is None,
         closure_categories=CLOSURE_CATEGORIES,

@@ -24,6 +24,7 @@ from hiretrack.candidates.services import (
     create_candidate,
 )
 from hiretrack.database import utcnow
+from hiretrack.demo.inbound import seed_inbound_mail
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
 from hiretrack.messages.defaults import install_default_templates
@@ -174,6 +175,7 @@ def seed_demo(rng: random.Random | None = None) -> None:
     company.filled_requisition()
     company.cancelled_requisition()
     company.decided_and_pending_approvals()
+    seed_inbound_mail()
     db.session.commit()
 
 
