@@ -210,3 +210,36 @@ def test_fetch_without_settings_says_what_to_set(tracking_app, runner):
 
     assert result.exit_code == 1
     assert "HIRETRACK_IMAP_HOST" in result.output
+
+
+def test_a_reply_to_our_email_puts_the_candidate_on_the_dashboard_as_due(
+    imap_app, imap_server, smtp_server, make_application, client, login, runner
+):
+    """End to end: our message out through SMTP, the candidate's reply back in through IMAP."""
+    from hiretrack.messages.services import choose_template, send_message
+
+    imap_app.config.update(smtp_server.app_config())
+    application = make_application(stage="final_round")
+    manager, candidate = application.requisition.manager, application.candidate
+    send_message(manager, application, choose_template(manager, "check_in"))
+    db.session.commit()
+    login(manager)
+    assert candidate.name.encode() not in client.get("/dashboard?status=due").data
+
+    delivered = runner.invoke(args=["outbox", "deliver", "--once"])
+    assert "1 sent" in delivered.output, delivered.output
+    (ours,) = smtp_server.received
+    assert ours.recipients == [candidate.email]
+    imap_server.append(
+        reply_to(
+            ours.message, "I have another offer, can you tell me by Friday?", sender=candidate.email
+        )
+    )
+    fetched = runner.invoke(args=["inbox", "fetch", "--once"])
+    assert "1 recorded (1 reply)" in fetched.output, fetched.output
+
+    due = client.get("/dashboard?status=due")
+    assert due.status_code == 200
+    assert candidate.name.encode() in due.data
+    row = due.data.split(candidate.name.encode(), 1)[1].split(b"</tr>", 1)[0]
+    assert b'<span class="badge badge-due">Due</span>' in row

@@ -612,7 +612,7 @@ def requeue(outbox: OutboxEmail, actor: User | None, now: datetime | None = None
     """
     if outbox.status not in RESENDABLE:
         raise GuardrailRefused(
-            "Only a failed, bounced or unconfirmed message can be sent again "
+            "Only a failed or unconfirmed message can be sent again, or a bounced one "
             f"(this one is {outbox.status})."
         )
     before = {"status": outbox.status, "to_address": outbox.to_address}

@@ -64,6 +64,11 @@ def retention_run_command(dry_run: bool) -> None:
             f"Removed {report.throttle_counters_purged} expired sign-in and status-page "
             "throttle counter(s)."
         )
+    if report.inbound_mail_erased:
+        click.echo(
+            f"Cleared the text of {report.inbound_mail_erased} unmatched or discarded inbound "
+            "message(s) past the retention period."
+        )
 
 
 @click.command("backup")

@@ -21,6 +21,7 @@ from hiretrack.candidates.privacy import anonymise_candidate
 from hiretrack.database import utcnow
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
+from hiretrack.inbound.privacy import erase_unlinked_before
 
 RETENTION_ACTOR = "retention run"
 
@@ -84,6 +85,7 @@ class RetentionReport:
     anonymised: list[int] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (id, why)
     throttle_counters_purged: int = 0
+    inbound_mail_erased: int = 0
 
 
 def run_retention(
@@ -129,5 +131,8 @@ def run_retention(
     # Login and status-page throttle counters name IP addresses and emails: keep them no longer
     # than the throttles need them.
     report.throttle_counters_purged = purge_stale(now)
+    # Unmatched and discarded mail belongs to no candidate's record, so no anonymisation
+    # reaches it: it is cleared on the same schedule.
+    report.inbound_mail_erased = erase_unlinked_before(cutoff)
     db.session.commit()
     return report
