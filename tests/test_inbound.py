@@ -484,6 +484,31 @@ def test_garbage_is_recorded_as_unmatched_not_an_error(tracking_app, ctx):
     assert {message.kind for message in inbound_messages()} == {InboundKind.UNMATCHED}
 
 
+def test_a_message_nested_too_deeply_is_recorded_by_its_headers(tracking_app, ctx):
+    body = b"text"
+    for depth in range(3000):
+        boundary = b"b%d" % depth
+        body = (
+            b'Content-Type: multipart/mixed; boundary="'
+            + boundary
+            + b'"\r\n\r\n--'
+            + boundary
+            + b"\r\n"
+            + body
+            + b"\r\n--"
+            + boundary
+            + b"--\r\n"
+        )
+    raw = b"From: someone@example.net\r\nSubject: Deep\r\nMessage-ID: <deep@example.net>\r\n" + body
+
+    receive(raw, source="api")
+    db.session.commit()
+
+    (message,) = inbound_messages()
+    assert (message.kind, message.subject) == (InboundKind.UNMATCHED, "Deep")
+    assert "nested too deeply" in message.note
+
+
 def test_received_at_is_now_not_the_senders_date(tracking_app, send_update):
     sent = send_update()
     raw = reply_to(

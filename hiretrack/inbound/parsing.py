@@ -9,7 +9,7 @@ URL kept), and the text is what the rest of HireTrack stores and shows, escaped 
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
@@ -18,6 +18,8 @@ from email.utils import getaddresses, parsedate_to_datetime
 from enum import StrEnum
 from html.parser import HTMLParser
 
+#: The most header bytes read from a message that is not read whole.
+MAX_HEADER_BYTES = 64 * 1024
 #: The longest new text kept from one message; the rest is cut with a marker.
 MAX_TEXT_LENGTH = 20_000
 MAX_ATTACHMENTS_LISTED = 50
@@ -504,10 +506,27 @@ def limit_text(text: str, limit: int = MAX_TEXT_LENGTH) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + TRUNCATED
 
 
+def header_section(raw: bytes) -> bytes:
+    """The header section of a message (at most MAX_HEADER_BYTES of it)."""
+    head = raw[:MAX_HEADER_BYTES]
+    end = re.search(rb"\r?\n\r?\n", head)
+    return head[: end.end()] if end else head
+
+
 def read_message(raw: bytes) -> ReadMessage:
-    """Parse one raw RFC 5322 message into the values HireTrack keeps and acts on."""
-    message = message_from_bytes(raw, policy=policy.default)
-    return _read(message, raw, len(raw), full=True)
+    """Parse one raw RFC 5322 message into the values HireTrack keeps and acts on.
+
+    A structure nested too deeply to walk is read by its headers only, and says so.
+    """
+    try:
+        message = message_from_bytes(raw, policy=policy.default)
+        return _read(message, raw, len(raw), full=True)
+    except RecursionError:
+        headers = read_headers(header_section(raw), len(raw))
+        problem = "Its MIME structure is nested too deeply to read: only its headers were read."
+        return replace(
+            headers, fingerprint=fingerprint_for(headers.message_id, raw), problems=(problem,)
+        )
 
 
 def read_headers(header_bytes: bytes, size: int) -> ReadMessage:
@@ -527,7 +546,6 @@ def _read(message: EmailMessage, raw: bytes, size: int, *, full: bool) -> ReadMe
         )
     )
     report = delivery_report(message) if full else None
-    problems = []
     if report is not None:
         if report.permanent:
             automatic, reason = Automatic.FAILED, f"delivery failed ({report.status})"
@@ -540,10 +558,7 @@ def _read(message: EmailMessage, raw: bytes, size: int, *, full: bool) -> ReadMe
         automatic, reason = (Automatic.AUTO_REPLY, why) if why else (Automatic.PERSON, "")
     text, listed = "", ()
     if full:
-        try:
-            text = new_text(body_text(message))
-        except RecursionError:
-            problems.append("its structure is too deeply nested to read")
+        text = new_text(body_text(message))
         listed = attachments(message)
     return ReadMessage(
         fingerprint=fingerprint_for(message_id, raw),
@@ -561,5 +576,4 @@ def _read(message: EmailMessage, raw: bytes, size: int, *, full: bool) -> ReadMe
         text=limit_text(text),
         attachments=listed,
         report=report,
-        problems=tuple(problems),
     )

@@ -15,7 +15,6 @@ A reply to a closed application, or one sent by a HireTrack user, is recorded ag
 application without counting and without reopening anything. The caller commits.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,13 +37,17 @@ from hiretrack.extensions import db
 from hiretrack.inbound.matching import Match, match_message, staff_user
 from hiretrack.inbound.models import InboundKind, InboundMessage, InboundStatus, MatchedBy
 from hiretrack.inbound.notices import tell_manager
-from hiretrack.inbound.parsing import Automatic, ReadMessage, read_headers, read_message
+from hiretrack.inbound.parsing import (
+    Automatic,
+    ReadMessage,
+    header_section,
+    read_headers,
+    read_message,
+)
 from hiretrack.messages.delivery import mark_bounced
 
 #: How the audit log names a candidate who wrote by email (they have no user account).
 CANDIDATE_EMAIL_ACTOR = "candidate (email)"
-#: The most header bytes read from a message too large to read whole.
-MAX_HEADER_BYTES = 64 * 1024
 SOURCES = ("imap", "api")
 
 
@@ -59,13 +62,6 @@ class Received:
 def max_bytes() -> int:
     """The largest message read whole (HIRETRACK_INBOUND_MAX_BYTES)."""
     return int(current_app.config["INBOUND_MAX_BYTES"])
-
-
-def header_block(raw: bytes) -> bytes:
-    """The header section of a message (at most MAX_HEADER_BYTES), for one too large to read."""
-    head = raw[:MAX_HEADER_BYTES]
-    match = re.search(rb"\r?\n\r?\n", head)
-    return head[: match.end()] if match else head
 
 
 def find_by_fingerprint(fingerprint: str) -> InboundMessage | None:
@@ -91,7 +87,7 @@ def receive(
         raise ValueError(f"unknown source {source!r}")
     size = len(raw) if size is None else size
     oversized = size > max_bytes()
-    read = read_headers(header_block(raw), size) if oversized else read_message(raw)
+    read = read_headers(header_section(raw), size) if oversized else read_message(raw)
     existing = find_by_fingerprint(read.fingerprint)
     if existing is not None:
         return Received(existing, False)
