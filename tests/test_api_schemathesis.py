@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -77,6 +78,32 @@ def seed() -> str:
     return token
 
 
+def admin_token() -> str:
+    """An admin's token, for the operations only admins may call (posting inbound mail)."""
+    admin = create_user("fuzz-admin@acme.example", "Admin", "admin", PASSWORD)
+    _, token = create_api_token(admin)
+    db.session.commit()
+    return token
+
+
+#: Raw emails for `POST /inbound`: well-formed ones, and any bytes at all.
+schemathesis.openapi.media_type(
+    "message/rfc822",
+    st.one_of(
+        st.sampled_from(
+            [
+                b"From: c0@example.org\r\nSubject: Re: update\r\nMessage-ID: <f1@example.org>"
+                b"\r\n\r\nThanks!\r\n",
+                b"From: MAILER-DAEMON@example.org\r\nContent-Type: multipart/report; "
+                b'report-type=delivery-status; boundary="b"\r\n\r\n--b\r\nContent-Type: '
+                b"message/delivery-status\r\n\r\nAction: failed\r\nStatus: 5.1.1\r\n--b--\r\n",
+            ]
+        ),
+        st.binary(max_size=4000),
+    ),
+)
+
+
 @pytest.fixture(scope="module")
 def fuzzed(database_url, tmp_path_factory):
     """One app for every operation's run: state built by earlier requests makes later ones richer."""
@@ -87,7 +114,8 @@ def fuzzed(database_url, tmp_path_factory):
         install_default_templates()
         db.session.commit()
         token = seed()
-    yield app, token
+        admin = admin_token()
+    yield app, token, admin
     with app.app_context():
         db.session.remove()
         if not database_url.startswith("sqlite"):
@@ -97,7 +125,7 @@ def fuzzed(database_url, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def api_schema(fuzzed):
-    app, _ = fuzzed
+    app = fuzzed[0]
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
@@ -111,7 +139,9 @@ def _cases() -> list:
     cases = []
     for operation in api.operations:
         method, path = operation.method, openapi_path(operation)
-        takes_input = operation.query or operation.body or operation.path_parameters
+        takes_input = (
+            operation.query or operation.body or operation.raw_body or operation.path_parameters
+        )
         for mode in GenerationMode if takes_input else [GenerationMode.POSITIVE]:
             cases.append(pytest.param(method, path, mode, id=f"{method} {path} {mode.value}"))
     return cases
@@ -120,7 +150,8 @@ def _cases() -> list:
 @pytest.mark.parametrize(("method", "path", "mode"), _cases())
 def test_api_never_fails_and_matches_its_document(api_schema, fuzzed, method, path, mode):
     operation = api_schema[path][method]
-    headers = {"Authorization": f"Bearer {fuzzed[1]}"}
+    token = fuzzed[2] if path == "/api/v1/inbound" and method == "POST" else fuzzed[1]
+    headers = {"Authorization": f"Bearer {token}"}
 
     @settings(
         max_examples=EXAMPLES[mode],

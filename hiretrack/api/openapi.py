@@ -106,7 +106,10 @@ def _success(operation: Operation, references: dict) -> dict:
     else:
         content = {"application/json": {"schema": references[operation.response]}}
     content.update(operation.other_content)
-    return {str(operation.status): {"description": description, "content": content}}
+    responses = {str(operation.status): {"description": description, "content": content}}
+    for status, meaning in operation.other_statuses.items():
+        responses[str(status)] = {"description": meaning, "content": content}
+    return responses
 
 
 def _operation_document(operation: Operation, references: dict, definitions: dict) -> dict:

@@ -44,6 +44,8 @@ class Operation:
     other_content: dict[str, dict] = field(default_factory=dict)
     # A request body that is not JSON, which the view reads itself: {"message/rfc822": {...}}.
     raw_body: dict[str, dict] = field(default_factory=dict)
+    # Other success statuses with the same response, and what each means.
+    other_statuses: dict[int, str] = field(default_factory=dict)
 
     @property
     def path_parameters(self) -> list[tuple[str, str]]:
@@ -57,7 +59,7 @@ class Operation:
         statuses = set(self.errors)
         if not self.public:
             statuses |= {401, 403, 404}
-        if self.query is not None or self.body is not None:
+        if self.query is not None or self.body is not None or self.raw_body:
             statuses.add(422)
         if self.body is not None or self.raw_body:
             statuses |= {400, 413}
@@ -130,6 +132,7 @@ class Api:
         errors: tuple[int, ...] = (),
         other_content: dict[str, dict] | None = None,
         raw_body: dict[str, dict] | None = None,
+        other_statuses: dict[int, str] | None = None,
     ) -> Callable:
         """Register `view(user, **path, [query=..., body=...])` as an endpoint.
 
@@ -155,6 +158,7 @@ class Api:
                     errors=errors,
                     other_content=other_content or {},
                     raw_body=raw_body or {},
+                    other_statuses=other_statuses or {},
                 )
             )
 

@@ -21,6 +21,7 @@ from hiretrack.api.routes import applications  # noqa: F401
 from hiretrack.api.routes import messages  # noqa: F401
 from hiretrack.api.routes import templates  # noqa: F401
 from hiretrack.api.routes import reports  # noqa: F401
+from hiretrack.api.routes import inbound  # noqa: F401
 # isort: on
 
 __all__ = ["api", "bp"]
