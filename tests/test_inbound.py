@@ -17,11 +17,13 @@ from hiretrack.candidates.models import Application, Candidate, Direction, Touch
 from hiretrack.candidates.services import ClosureNote, change_stage, update_candidate
 from hiretrack.dashboard.queries import dashboard_statements, load_dashboard
 from hiretrack.database import utcnow
+from hiretrack.demo.seed import seed_demo
 from hiretrack.extensions import db
 from hiretrack.inbound.models import InboundKind, InboundStatus, MatchedBy
 from hiretrack.inbound.parsing import html_to_text, new_text
 from hiretrack.inbound.services import attach, discard, receive
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.messages.services import choose_template, send_message
 from hiretrack.status.services import sent_emails
 from tests.inbound_support import inbound_messages
 from tests.mail_builders import delivery_status, out_of_office, reply_to
@@ -55,8 +57,6 @@ def test_candidate_email_replies_to_the_manager_and_the_tracking_address(send_up
 
 
 def test_without_a_reply_address_the_reply_goes_to_the_manager_only(app, ctx, make_application):
-    from hiretrack.messages.services import choose_template, send_message
-
     application = make_application()
     manager = application.requisition.manager
     outbox = send_message(manager, application, choose_template(manager, "check_in")).outbox
@@ -614,9 +614,18 @@ def test_the_candidate_page_shows_the_bounce_and_the_mail_received(
 
 
 def test_the_demo_seeds_a_reply_an_out_of_office_a_bounce_and_unmatched_mail(app, ctx):
-    from hiretrack.demo.seed import seed_demo
-
     seed_demo()
 
     kinds = sorted(message.kind for message in inbound_messages())
     assert kinds == ["auto_reply", "bounce", "reply", "unmatched"]
+
+
+def test_recruiters_see_unmatched_mail_on_their_dashboard(tracking_app, client, login, make_user):
+    receive(b"From: a@example.net\r\nMessage-ID: <d@example.net>\r\n\r\nHi\r\n", source="api")
+    db.session.commit()
+
+    login(make_user("recruiter"))
+    assert b'id="unmatched-mail"' in client.get("/dashboard").data
+    client.post("/logout")
+    login(make_user("manager"))
+    assert b'id="unmatched-mail"' not in client.get("/dashboard").data

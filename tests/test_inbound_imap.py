@@ -12,8 +12,9 @@ from sqlalchemy import select
 from hiretrack.cadence.queries import CadenceStatus, cadence_for
 from hiretrack.candidates.models import Direction, Touchpoint
 from hiretrack.extensions import db
-from hiretrack.inbound.imap import HANDLED_KEYWORD, fetch_once
+from hiretrack.inbound.imap import HANDLED_KEYWORD, fetch_once, run_fetcher
 from hiretrack.inbound.models import InboundKind
+from hiretrack.messages.services import choose_template, send_message
 from tests.conftest import POSTGRES_URL
 from tests.inbound_support import inbound_messages
 from tests.mail_builders import delivery_status, out_of_office, reply_to
@@ -216,8 +217,6 @@ def test_a_reply_to_our_email_puts_the_candidate_on_the_dashboard_as_due(
     imap_app, imap_server, smtp_server, make_application, client, login, runner
 ):
     """End to end: our message out through SMTP, the candidate's reply back in through IMAP."""
-    from hiretrack.messages.services import choose_template, send_message
-
     imap_app.config.update(smtp_server.app_config())
     application = make_application(stage="final_round")
     manager, candidate = application.requisition.manager, application.candidate
@@ -243,3 +242,20 @@ def test_a_reply_to_our_email_puts_the_candidate_on_the_dashboard_as_due(
     assert candidate.name.encode() in due.data
     row = due.data.split(candidate.name.encode(), 1)[1].split(b"</tr>", 1)[0]
     assert b'<span class="badge badge-due">Due</span>' in row
+
+
+def test_the_fetch_loop_keeps_polling_until_asked_to_stop(imap_app, imap_server, send_update):
+    sent = send_update()
+    imap_server.append(reply_to(sent.message, "Hello", sender=sent.candidate_address))
+    stop = threading.Event()
+    reports = []
+
+    def after_pass(report) -> None:
+        reports.append(report)
+        if len(reports) == 2:
+            stop.set()
+
+    run_fetcher(poll_seconds=0.1, stop=stop, on_report=after_pass)
+
+    assert [report.recorded for report in reports] == [1, 0]
+    assert len(inbound_messages()) == 1

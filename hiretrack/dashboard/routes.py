@@ -8,6 +8,7 @@ from hiretrack.dashboard.queries import (
     dashboard_statements,
     load_dashboard,
 )
+from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count
 from hiretrack.web import template_globals, today
 
 bp = Blueprint("dashboard", __name__)
@@ -31,9 +32,11 @@ def index():
         status_filter = None
     statements = dashboard_statements(current_user, today())
     figures, page = load_dashboard(current_user, statements, status_filter)
+    sorts_mail = current_user.role in SORTING_ROLES
     return render_template(
         "dashboard/index.html",
         counters=figures,
+        unmatched_mail=open_unmatched_count() if sorts_mail else 0,
         page=page,
         status_filter=status_filter,
         today=today(),

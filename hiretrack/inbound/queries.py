@@ -4,11 +4,14 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
+from hiretrack.auth.models import Role
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.extensions import db
 from hiretrack.inbound.models import InboundMessage, InboundStatus
 from hiretrack.requisitions.models import Requisition
 
+#: Who sorts unmatched mail: it may concern any candidate, so only those who see everyone.
+SORTING_ROLES = (Role.RECRUITER, Role.ADMIN)
 #: The most applications the attach search lists.
 SEARCH_LIMIT = 20
 

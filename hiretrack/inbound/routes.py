@@ -5,19 +5,16 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from hiretrack.auth.access import get_application, require_role
-from hiretrack.auth.models import Role
 from hiretrack.errors import DomainError, NotFound
 from hiretrack.extensions import db
 from hiretrack.inbound import services
 from hiretrack.inbound.models import InboundStatus
-from hiretrack.inbound.queries import attach_candidates, unmatched_query
+from hiretrack.inbound.queries import SORTING_ROLES, attach_candidates, unmatched_query
 from hiretrack.messages.forms import ButtonForm
 from hiretrack.web import paginate
 
 bp = Blueprint("inbound", __name__, url_prefix="/inbox")
 
-#: Who sorts unmatched mail: it may concern any candidate, so only those who see everyone.
-SORTING_ROLES = (Role.RECRUITER, Role.ADMIN)
 STATUS_FILTERS = (InboundStatus.OPEN, InboundStatus.ATTACHED, InboundStatus.DISCARDED)
 
 
