@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from hiretrack.cadence.queries import CadenceStatus, cadence_for
 from hiretrack.candidates.models import Application, Candidate, Direction, Touchpoint
+from hiretrack.candidates.privacy import anonymise_candidate, export_candidate
 from hiretrack.candidates.services import ClosureNote, change_stage, update_candidate
 from hiretrack.dashboard.queries import dashboard_statements, load_dashboard
 from hiretrack.database import utcnow
@@ -24,6 +25,7 @@ from hiretrack.inbound.parsing import html_to_text, new_text
 from hiretrack.inbound.services import attach, discard, receive
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 from hiretrack.messages.services import choose_template, send_message
+from hiretrack.ops.retention import run_retention
 from hiretrack.status.services import sent_emails
 from tests.inbound_support import inbound_messages
 from tests.mail_builders import delivery_status, out_of_office, reply_to
@@ -629,3 +631,61 @@ def test_recruiters_see_unmatched_mail_on_their_dashboard(tracking_app, client, 
     client.post("/logout")
     login(make_user("manager"))
     assert b'id="unmatched-mail"' not in client.get("/dashboard").data
+
+
+# --- Personal data -----------------------------------------------------------------------------
+
+
+def test_inbound_text_is_exported_and_removed_by_anonymisation(
+    tracking_app, send_update, make_user, client, login
+):
+    sent = send_update()
+    candidate_id, address = sent.application.candidate_id, sent.candidate_address
+    receive(reply_to(sent.message, "My private reply", sender=address), source="api")
+    manager = sent.application.requisition.manager
+    change_stage(manager, sent.application, "withdrawn", closure=ClosureNote("phone", "Called."))
+    db.session.commit()
+    # With no open application left, later mail from their address matches nothing.
+    receive(
+        f"From: {address}\r\nSubject: One more thing\r\nMessage-ID: <later@example.org>\r\n\r\n"
+        "My unmatched note\r\n".encode(),
+        source="api",
+    )
+    db.session.commit()
+    recruiter = make_user("recruiter")
+    candidate = db.session.get(Candidate, candidate_id)
+
+    export = export_candidate(candidate)
+
+    texts = [row["body_text"] for row in export["inbound_mail"]]
+    assert texts == ["My private reply", "My unmatched note"]
+    login(recruiter)
+    page = client.get(f"/candidates/{candidate_id}/export")
+    assert b"My unmatched note" in page.data and b"Emails received (2)" in page.data
+
+    anonymise_candidate(recruiter, db.session.get(Candidate, candidate_id), "candidate_request")
+    db.session.commit()
+
+    for message in inbound_messages():
+        assert (message.body_text, message.from_address, message.subject) == ("", "", "")
+    stored = " ".join(
+        f"{t.note}" for t in db.session.scalars(select(Touchpoint)) if t.application_id
+    )
+    assert "My private reply" not in stored
+
+
+def test_retention_clears_unmatched_mail_past_the_retention_period(tracking_app, ctx):
+    receive(
+        b"From: stranger@example.net\r\nSubject: Hi\r\nMessage-ID: <old@example.net>\r\n\r\n"
+        b"Old unmatched text\r\n",
+        source="api",
+    )
+    db.session.commit()
+
+    run_retention(now=utcnow() + timedelta(days=200))
+    assert inbound_messages()[0].body_text == "Old unmatched text"
+
+    report = run_retention(now=utcnow() + timedelta(days=400))
+    assert report.inbound_mail_erased == 1
+    (message,) = inbound_messages()
+    assert (message.body_text, message.from_address) == ("", "")

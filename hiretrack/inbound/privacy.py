@@ -6,31 +6,12 @@ sent from their address (unmatched or discarded mail that was never tied to anyt
 """
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, or_, select, update
 
 from hiretrack.candidates.models import Candidate
 from hiretrack.extensions import db
 from hiretrack.inbound.models import InboundMessage, InboundStatus
-
-#: The fields of a message in the subject access export.
-EXPORTED_FIELDS = (
-    "id",
-    "application_id",
-    "kind",
-    "status",
-    "received_at",
-    "sent_at",
-    "from_address",
-    "from_name",
-    "subject",
-    "body_text",
-    "attachments",
-    "automatic_reason",
-    "report_status",
-    "report_diagnostic",
-)
 
 
 def about_candidate(candidate: Candidate, application_ids: list[int]) -> ColumnElement[bool]:
@@ -43,20 +24,13 @@ def about_candidate(candidate: Candidate, application_ids: list[int]) -> ColumnE
     return or_(*conditions) if conditions else false()
 
 
-def export_rows(candidate: Candidate, application_ids: list[int]) -> list[dict[str, Any]]:
-    """The messages about this person as JSON-safe rows, oldest first."""
-    rows = []
-    for message in db.session.scalars(
-        select(InboundMessage)
-        .where(about_candidate(candidate, application_ids))
-        .order_by(InboundMessage.received_at, InboundMessage.id)
-    ):
-        row = {}
-        for name in EXPORTED_FIELDS:
-            value = getattr(message, name)
-            row[name] = value.isoformat() if isinstance(value, datetime) else value
-        rows.append(row)
-    return rows
+def message_ids_about(candidate: Candidate, application_ids: list[int]) -> list[int]:
+    """The ids of every received message about this person (the export and anonymisation)."""
+    return list(
+        db.session.scalars(
+            select(InboundMessage.id).where(about_candidate(candidate, application_ids))
+        )
+    )
 
 
 def _erase(condition: ColumnElement[bool]) -> int:
@@ -84,10 +58,11 @@ def _erase(condition: ColumnElement[bool]) -> int:
     return result.rowcount
 
 
-def erase_about_candidate(candidate: Candidate, application_ids: list[int]) -> int:
-    """Anonymisation: remove the text of every message about this person (call before their
-    address is removed, which the matching needs)."""
-    return _erase(about_candidate(candidate, application_ids))
+def erase_messages(message_ids: list[int]) -> int:
+    """Anonymisation: remove the text of these messages (found by `message_ids_about`)."""
+    if not message_ids:
+        return 0
+    return _erase(InboundMessage.id.in_(message_ids))
 
 
 def erase_unlinked_before(cutoff: datetime) -> int:

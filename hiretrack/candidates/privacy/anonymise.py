@@ -14,6 +14,7 @@ from hiretrack.candidates.privacy.sweep import sweep_personal_values, sweep_valu
 from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.inbound.privacy import erase_messages
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.status.models import StatusLink
 
@@ -90,6 +91,7 @@ def anonymise_candidate(
 
     if application_ids:
         _clear_application_texts(records, now)
+    erase_messages(records["inbound_message"])
     # Staff emails name the candidate as Reply-To (the question notices): drop that header.
     if candidate.email:
         db.session.execute(
@@ -104,6 +106,7 @@ def anonymise_candidate(
     candidate.name = anonymised_name(candidate.id)
     candidate.email = None
     candidate.phone = None
+    candidate.email_bounce_reason = None
     candidate.anonymised_at = now
     db.session.flush()
     sweep_personal_values(candidate.id, pairs)

@@ -16,6 +16,7 @@ from hiretrack.candidates.stages import LABELS, Stage
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
+from hiretrack.inbound.models import InboundMessage
 from hiretrack.messages.models import Draft, OutboxEmail
 from hiretrack.offers.models import Offer
 from hiretrack.status.models import StatusLink, UpdateFeedback
@@ -73,7 +74,16 @@ def _without_internal(values: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 #: The columns each section of the export shows, in order.
-CANDIDATE_FIELDS = ("id", "name", "email", "phone", "created_at", "anonymised_at")
+CANDIDATE_FIELDS = (
+    "id",
+    "name",
+    "email",
+    "phone",
+    "created_at",
+    "anonymised_at",
+    "email_bounced_at",
+    "email_bounce_reason",
+)
 APPLICATION_FIELDS = (
     "id",
     "stage",
@@ -123,6 +133,20 @@ HOLD_FIELDS = (
 OFFER_FIELDS = ("id", "application_id", "salary", "currency", "start_date", "status")
 STATUS_LINK_FIELDS = ("id", "application_id", "created_at", "revoked_at")
 FEEDBACK_FIELDS = ("id", "application_id", "useful", "created_at")
+INBOUND_FIELDS = (
+    "id",
+    "application_id",
+    "kind",
+    "received_at",
+    "sent_at",
+    "from_address",
+    "from_name",
+    "subject",
+    "body_text",
+    "attachments",
+    "report_status",
+    "report_diagnostic",
+)
 AUDIT_FIELDS = ("id", "action", "entity_type", "entity_id", "created_at")
 
 
@@ -155,6 +179,9 @@ def export_candidate(candidate: Candidate) -> dict[str, Any]:
         UpdateFeedback, records["update_feedback"], UpdateFeedback.created_at, UpdateFeedback.id
     )
     offers = _rows_by_id(Offer, records["offer"], Offer.id)
+    inbound = _rows_by_id(
+        InboundMessage, records["inbound_message"], InboundMessage.received_at, InboundMessage.id
+    )
     audit = list(
         db.session.scalars(
             select(AuditEntry)
@@ -186,6 +213,7 @@ def export_candidate(candidate: Candidate) -> dict[str, Any]:
         "offers": [_row(o, OFFER_FIELDS) for o in offers],
         "status_links": [_row(link, STATUS_LINK_FIELDS) for link in links],
         "feedback": [_row(f, FEEDBACK_FIELDS) for f in feedback],
+        "inbound_mail": [_row(m, INBOUND_FIELDS) for m in inbound],
         "audit_entries": [_audit_row(e, names) for e in audit],
     }
 

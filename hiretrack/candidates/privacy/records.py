@@ -6,6 +6,7 @@ from hiretrack.audit.models import AuditEntry
 from hiretrack.candidates.models import Application, Candidate, StageChange, Touchpoint
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
+from hiretrack.inbound.privacy import message_ids_about
 from hiretrack.messages.models import Draft, OutboxEmail
 from hiretrack.offers.models import Offer
 from hiretrack.status.models import StatusLink, UpdateFeedback
@@ -23,7 +24,12 @@ def _ids(statement) -> list[int]:
 def related_records(candidate: Candidate) -> dict[str, list[int]]:
     """The ids of every row about this candidate, by table name (the audit log's entity_type)."""
     application_ids = _ids(select(Application.id).where(Application.candidate_id == candidate.id))
-    records = {"candidate": [candidate.id], "application": application_ids}
+    records = {
+        "candidate": [candidate.id],
+        "application": application_ids,
+        # Mail they sent: tied to an application, or unmatched from their address.
+        "inbound_message": message_ids_about(candidate, application_ids),
+    }
     if not application_ids:
         return records | {
             name: []
