@@ -4,10 +4,11 @@ Each answers a check-in really composed by the send service; the mail goes in th
 `hiretrack.inbound.services.receive`, the path the IMAP fetcher and the API use.
 """
 
+import secrets
 from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from sqlalchemy import select
 
@@ -37,13 +38,18 @@ def _sent_check_in(application: Application, days_ago: float) -> OutboxEmail:
     return sent.outbox
 
 
+def _their_message_id(domain: str) -> str:
+    """A Message-ID as the candidate's (or their mail server's) mail client would make it."""
+    return f"<{secrets.token_hex(12)}@{domain}>"
+
+
 def _answer(outbox: OutboxEmail, sender: str, subject: str, text: str, **headers: str) -> bytes:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = outbox.reply_to or outbox.from_address
     message["Subject"] = subject
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = make_msgid(domain="example.org")
+    message["Message-ID"] = _their_message_id("example.org")
     message["In-Reply-To"] = outbox.message_id
     message["References"] = outbox.message_id
     for name, value in headers.items():
@@ -64,7 +70,7 @@ def _bounce(outbox: OutboxEmail) -> bytes:
     return (
         "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\n"
         f"To: {outbox.from_address}\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-        f"Date: {format_datetime(utcnow())}\r\nMessage-ID: {make_msgid(domain='mx.example.org')}\r\n"
+        f"Date: {format_datetime(utcnow())}\r\nMessage-ID: {_their_message_id('mx.example.org')}\r\n"
         "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
         f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\r\n'
         f"\r\n--{boundary}\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
@@ -115,7 +121,7 @@ def seed_inbound_mail() -> None:
     stranger["To"] = "replies@acme.example"
     stranger["Subject"] = "Is the backend role still open?"
     stranger["Date"] = format_datetime(utcnow())
-    stranger["Message-ID"] = make_msgid(domain="example.net")
+    stranger["Message-ID"] = _their_message_id("example.net")
     stranger.set_content(
         "Hello, a friend told me about the Senior Backend Engineer role. Is it open?"
     )

@@ -65,6 +65,7 @@ def max_bytes() -> int:
 
 
 def find_by_fingerprint(fingerprint: str) -> InboundMessage | None:
+    """The message recorded under this fingerprint, if it was received before."""
     return db.session.scalars(
         select(InboundMessage).where(InboundMessage.fingerprint == fingerprint)
     ).first()
@@ -173,6 +174,7 @@ def _apply(message: InboundMessage, read: ReadMessage, match: Match, notes: list
 
 
 def _link(message: InboundMessage, match: Match) -> None:
+    """Tie the message to what it matched; it needs no person any more."""
     message.status = InboundStatus.RECORDED
     message.application = match.application
     message.outbox_email = match.outbox
@@ -180,6 +182,7 @@ def _link(message: InboundMessage, match: Match) -> None:
 
 
 def _set_report(message: InboundMessage, read: ReadMessage) -> None:
+    """Keep the delivery report's recipient, status code and the remote server's words."""
     report = read.report
     message.report_recipient = report.recipient or None
     message.report_status = report.status or None
@@ -195,7 +198,9 @@ def _reply(
     """The candidate wrote: count it as their contact (the manager now owes an answer)."""
     candidate = application.candidate
     manager = application.requisition.manager
-    staff = staff_user(message.from_address)
+    # A HireTrack user answering all (the tracking address in copy), unless the candidate is
+    # one of our own users applying internally.
+    staff = staff_user(message.from_address) if message.from_address != candidate.email else None
     if staff is not None:
         notes.append(
             f"Sent by {staff.name}, a HireTrack user, not by the candidate: not counted as the "
@@ -277,6 +282,7 @@ def _bounce(message: InboundMessage, read: ReadMessage, match: Match, notes: lis
 
 
 def get_message(message_id: int) -> InboundMessage:
+    """Load a received message by id (the pages check the role first)."""
     message = db.session.get(InboundMessage, message_id) if 0 < message_id < 2**63 else None
     if message is None:
         raise NotFound("No such message.")
