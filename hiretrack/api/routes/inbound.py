@@ -5,10 +5,8 @@ hands it to `hiretrack.inbound.services.receive`, the path the IMAP fetcher uses
 """
 
 import sys
-from datetime import datetime
 
 from flask import request
-from pydantic import Field
 
 from hiretrack.api import presenters as present
 from hiretrack.api import schemas as s
@@ -18,7 +16,6 @@ from hiretrack.api.problems import MalformedBody
 from hiretrack.auth import access
 from hiretrack.auth.models import Role, User
 from hiretrack.extensions import db
-from hiretrack.inbound.models import InboundKind, InboundStatus, MatchedBy
 from hiretrack.inbound.queries import inbound_query
 from hiretrack.inbound.services import max_bytes, receive
 
@@ -30,50 +27,11 @@ RAW_MESSAGE = {
 }
 
 
-class AttachmentOut(s.Output):
-    """An attachment as HireTrack records it: described, never kept."""
-
-    name: str
-    size: int
-    content_type: str
+InboundPage = s.page_of(s.InboundOut)
 
 
-class InboundOut(s.Output):
-    """One received message: what it was, what it matched, and its new text."""
-
-    id: int
-    kind: InboundKind
-    status: InboundStatus
-    application_id: int | None
-    outbox_id: int | None = Field(description="The email of ours it answers or reports on.")
-    touchpoint_id: int | None = Field(description="The inbound contact it became, if it counted.")
-    matched_by: MatchedBy | None
-    counted: bool = Field(description="Whether it counted as the candidate's contact.")
-    received_at: datetime
-    sent_at: datetime | None
-    from_address: str
-    from_name: str
-    subject: str
-    text: str = Field(description="The new text: quoted history and signature removed.")
-    attachments: list[AttachmentOut]
-    size_bytes: int
-    automatic_reason: str
-    note: str
-    report_status: str | None
-    report_diagnostic: str | None
-
-
-class InboundQuery(s.PageQuery):
-    kind: InboundKind | None = None
-    application_id: s.Id | None = None
-    since: s.UtcDatetime | None = Field(default=None, description="Received at or after.")
-
-
-InboundPage = s.page_of(InboundOut)
-
-
-def present_inbound(message) -> InboundOut:
-    return InboundOut.model_validate(
+def present_inbound(message) -> s.InboundOut:
+    return s.InboundOut.model_validate(
         {
             **present.columns(message),
             "outbox_id": message.outbox_email_id,
@@ -99,7 +57,7 @@ def _read_at_most(count: int) -> bytes:
     "/inbound",
     summary="Receive one raw email (admin)",
     tag="Inbound mail",
-    response=InboundOut,
+    response=s.InboundOut,
     status=201,
     raw_body=RAW_MESSAGE,
     other_statuses={200: "This message was received before: the earlier record."},
@@ -133,9 +91,9 @@ def receive_inbound(user: User):
     summary="List received mail",
     tag="Inbound mail",
     response=InboundPage,
-    query=InboundQuery,
+    query=s.InboundQuery,
 )
-def list_inbound(user: User, query: InboundQuery):
+def list_inbound(user: User, query: s.InboundQuery):
     """List received messages, newest first: replies, automatic answers, bounces, delays and
     unmatched mail (the last only for recruiters and admins, who see every application)."""
     statement = inbound_query(

@@ -72,6 +72,7 @@ from hiretrack.api.schemas.holds import (
     HoldStatus,
     HoldWithDrafts,
 )
+from hiretrack.api.schemas.inbound import AttachmentOut, InboundOut, InboundQuery
 from hiretrack.api.schemas.reports import ReportFiltersOut, ReportName, ReportOut, ReportQuery
 from hiretrack.api.schemas.requisitions import (
     ApprovalCreate,
@@ -137,6 +138,9 @@ __all__ = [
     "OfferPropose",
     "OutboxOut",
     "OutboxQuery",
+    "AttachmentOut",
+    "InboundOut",
+    "InboundQuery",
     "Output",
     "PageQuery",
     "Problem",
