@@ -62,7 +62,7 @@ def test_every_unit_passes_systemd_analyze_verify(tmp_path):
 
     # Warnings ("Unknown key", "Failed to parse ... ignoring") leave the exit status 0.
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
-    assert len(units) == 8
+    assert len(units) == 9
 
 
 def test_verify_would_catch_a_mistake(tmp_path):
@@ -102,6 +102,14 @@ def test_a_refused_login_does_not_restart_the_mail_worker():
 
     assert service["RestartPreventExitStatus"] == [str(EXIT_SETTINGS_REFUSED)]
     assert service["Restart"] == ["on-failure"]
+
+
+def test_a_refused_mailbox_login_does_not_restart_the_inbox_fetcher():
+    service = unit_settings((UNITS / "hiretrack-inbox.service").read_text())
+    from hiretrack.messages.cli import EXIT_SETTINGS_REFUSED
+
+    assert service["RestartPreventExitStatus"] == [str(EXIT_SETTINGS_REFUSED)]
+    assert service["ExecStart"][0].endswith("/hiretrack inbox fetch")
 
 
 # --- the environment example -------------------------------------------------------------------

@@ -259,3 +259,12 @@ def test_the_fetch_loop_keeps_polling_until_asked_to_stop(imap_app, imap_server,
 
     assert [report.recorded for report in reports] == [1, 0]
     assert len(inbound_messages()) == 1
+
+
+def test_the_fetch_loop_stops_with_status_78_when_the_login_is_refused(imap_app, runner):
+    imap_app.config["IMAP_PASSWORD"] = "wrong"
+
+    result = runner.invoke(args=["inbox", "fetch", "--poll-interval", "1"])
+
+    assert result.exit_code == 78
+    assert "refused the login" in result.output

@@ -4,8 +4,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from hiretrack.inbound.imap import FetchReport, MailboxUnavailable, fetch_once, run_fetcher
-from hiretrack.messages.cli import StopRequest, stop_on_signals
+from hiretrack.inbound.imap import (
+    FetchReport,
+    MailboxSettingsRefused,
+    MailboxUnavailable,
+    fetch_once,
+    run_fetcher,
+)
+from hiretrack.messages.cli import EXIT_SETTINGS_REFUSED, StopRequest, stop_on_signals
 
 
 @click.group("inbox", help="Fetch inbound mail (replies, automatic answers, bounces).")
@@ -32,7 +38,8 @@ def fetch_command(once: bool, poll_interval: float | None) -> None:
 
     Safe to run from several hosts at once and to kill at any moment: a message is marked
     handled only after it is recorded, and recording it a second time changes nothing.
-    SIGTERM or Ctrl+C stops the loop after the current message.
+    SIGTERM or Ctrl+C stops the loop after the current message. The loop exits with status 78
+    when the settings cannot work (missing, the login refused, no such folder).
     """
     stop = StopRequest()
     with stop_on_signals(stop):
@@ -51,7 +58,12 @@ def fetch_command(once: bool, poll_interval: float | None) -> None:
             if report.seen or report.failed:
                 click.echo(report.summary())
 
-        run_fetcher(poll_seconds=interval, stop=stop, on_report=show)
+        try:
+            run_fetcher(poll_seconds=interval, stop=stop, on_report=show)
+        except MailboxSettingsRefused as error:
+            # Settings are read once, at start: only a restart with better ones can help.
+            click.echo(f"Inbox: {error}", err=True)
+            click.get_current_context().exit(EXIT_SETTINGS_REFUSED)
 
 
 COMMANDS = [inbox_group]

@@ -37,6 +37,10 @@ class MailboxUnavailable(Exception):
     """The IMAP server cannot be reached, refuses the login, or has no such folder."""
 
 
+class MailboxSettingsRefused(MailboxUnavailable):
+    """The settings cannot work until someone changes them: missing, or the login refused."""
+
+
 @dataclass
 class FetchReport:
     """What one pass over the mailbox did, for the CLI and the logs."""
@@ -87,7 +91,7 @@ class ImapSettings:
             if not config.get(f"IMAP_{name}")
         ]
         if missing:
-            raise MailboxUnavailable(
+            raise MailboxSettingsRefused(
                 f"Set {', '.join(missing)} to fetch inbound mail (see docs/inbound.md)."
             )
         return cls(
@@ -131,7 +135,25 @@ class Mailbox:
                 if settings.security == "starttls":
                     connection.starttls(ssl_context=ssl.create_default_context())
             self.connection = connection
+        except (OSError, imaplib.IMAP4.error) as error:
+            self.close()
+            raise MailboxUnavailable(
+                f"Cannot reach the mailbox server {settings.host}:{settings.port}: {error}"
+            ) from error
+        try:
             connection.login(settings.username, settings.password)
+        except imaplib.IMAP4.error as error:
+            self.close()
+            raise MailboxSettingsRefused(
+                f"Cannot use the mailbox {settings.username}@{settings.host}:{settings.port}: "
+                f"the server refused the login ({error})"
+            ) from error
+        except OSError as error:
+            self.close()
+            raise MailboxUnavailable(
+                f"The mailbox server {settings.host}:{settings.port} hung up: {error}"
+            ) from error
+        try:
             status, data = connection.select(_quoted(settings.folder))
         except (OSError, imaplib.IMAP4.error) as error:
             self.close()
@@ -141,7 +163,7 @@ class Mailbox:
             ) from error
         if status != "OK":
             self.close()
-            raise MailboxUnavailable(f"There is no folder {settings.folder!r}: {data}")
+            raise MailboxSettingsRefused(f"There is no folder {settings.folder!r}: {data}")
         _, flags = connection.response("PERMANENTFLAGS")
         permanent = b" ".join(flag for flag in flags if flag)
         # Without "\*" the server keeps no keywords of ours: fall back to \Seen alone.
@@ -271,10 +293,16 @@ def fetch_once(
 def run_fetcher(
     *, poll_seconds: float, stop: Event, on_report: Callable[[FetchReport], None] | None = None
 ) -> None:
-    """Fetch, then wait, until `stop` is set; a mailbox or database outage is logged, not fatal."""
+    """Fetch, then wait, until `stop` is set; a mailbox or database outage is logged, not fatal.
+
+    Settings that cannot work (missing, a refused login, no such folder) end the loop with
+    MailboxSettingsRefused: only new settings and a restart can help.
+    """
     while not stop.is_set():
         try:
             report = fetch_once(stop=stop)
+        except MailboxSettingsRefused:
+            raise
         except (MailboxUnavailable, TimeoutError) as error:
             logger.warning(
                 "Inbound mail fetch failed: %s; trying again in %ss", error, poll_seconds
