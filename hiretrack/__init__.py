@@ -4,6 +4,7 @@ from typing import Any
 
 from flask import Flask
 
+from hiretrack.config import load_config
 from hiretrack.resources import resource_dir
 
 
@@ -14,10 +15,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(resource_dir("templates")),
     )
-    from hiretrack.config import load_config
-
     load_config(app, config)
 
+    # The factory is the one place that imports every part: importing it at the top would load
+    # the whole app (every blueprint) for a script that only needs, say, the models.
     from hiretrack.app_setup import (
         register_blueprints,
         register_commands,

@@ -2,42 +2,39 @@
 
 import logging
 import secrets
-from importlib import import_module
 
 from flask import Flask, g, request
 
+import hiretrack.admin.routes
+import hiretrack.api.routes
+import hiretrack.approvals.routes
+import hiretrack.auth.cli
+import hiretrack.auth.routes
+import hiretrack.cadence.cli
+import hiretrack.candidates.cli
+import hiretrack.candidates.privacy_routes  # noqa: F401  (adds its views to the candidates blueprint)
+import hiretrack.candidates.routes
+import hiretrack.dashboard.routes
+import hiretrack.demo.cli
+import hiretrack.holds.routes
+import hiretrack.inbound.cli
+import hiretrack.inbound.routes
+import hiretrack.messages.cli
+import hiretrack.messages.routes
+import hiretrack.models  # noqa: F401  (every table must be known before create_all/migrate)
+import hiretrack.ops.cli
+import hiretrack.ops.routes
+import hiretrack.reports.cli
+import hiretrack.reports.routes
+import hiretrack.requisitions.routes
+import hiretrack.status.routes
+from hiretrack import error_pages, formatting
+from hiretrack.auth.services import load_user_from_session_token
 from hiretrack.database import end_read_only_transaction
 from hiretrack.extensions import csrf, db, login_manager, migrate
+from hiretrack.ops.logs import setup_logging
 from hiretrack.resources import resource_dir
-
-#: Every feature package with a `routes.py` exposing a blueprint named `bp`.
-BLUEPRINT_PACKAGES = (
-    "auth",
-    "dashboard",
-    "candidates",
-    "requisitions",
-    "holds",
-    "approvals",
-    "messages",
-    "reports",
-    "admin",
-    "status",
-    "ops",
-    "inbound",
-    "api",
-)
-
-#: Every package with a `cli.py` exposing click commands in `COMMANDS`.
-CLI_PACKAGES = (
-    "auth",
-    "demo",
-    "messages",
-    "cadence",
-    "reports",
-    "ops",
-    "candidates",
-    "inbound",
-)
+from hiretrack.web import link_pattern
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -45,27 +42,12 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def _optional_module(name: str):
-    """Import a feature module if that feature has been built; features land one at a time."""
-    try:
-        return import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name != name:
-            raise
-        return None
-
-
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, logins and CSRF protection to this app."""
-    import hiretrack.models  # noqa: F401  (every table must be known before create_all/migrate)
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(resource_dir("migrations")))
     login_manager.init_app(app)
     csrf.init_app(app)
-
-    from hiretrack.auth.services import load_user_from_session_token
-
     login_manager.user_loader(load_user_from_session_token)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -74,21 +56,30 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Register each feature's blueprint; the API is exempt from CSRF (it uses bearer tokens)."""
-    for package in BLUEPRINT_PACKAGES:
-        module = _optional_module(f"hiretrack.{package}.routes")
-        if module is None:
-            continue
-        app.register_blueprint(module.bp)
-        if package in ("api",):
-            csrf.exempt(module.bp)
+    """Register each feature's blueprint; the API is exempt from CSRF (it uses bearer tokens).
+
+    `candidates.privacy_routes` adds the data pages (export, anonymise, import) to the
+    candidates blueprint, so it is imported above, before that blueprint is registered.
+    """
+    app.register_blueprint(hiretrack.auth.routes.bp)
+    app.register_blueprint(hiretrack.dashboard.routes.bp)
+    app.register_blueprint(hiretrack.candidates.routes.bp)
+    app.register_blueprint(hiretrack.requisitions.routes.bp)
+    app.register_blueprint(hiretrack.holds.routes.bp)
+    app.register_blueprint(hiretrack.approvals.routes.bp)
+    app.register_blueprint(hiretrack.messages.routes.bp)
+    app.register_blueprint(hiretrack.reports.routes.bp)
+    app.register_blueprint(hiretrack.admin.routes.bp)
+    app.register_blueprint(hiretrack.status.routes.bp)
+    app.register_blueprint(hiretrack.ops.routes.bp)
+    app.register_blueprint(hiretrack.inbound.routes.bp)
+    app.register_blueprint(hiretrack.api.routes.bp)
+    csrf.exempt(hiretrack.api.routes.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
     """Turn domain errors and HTTP errors into friendly pages (web) or problem+json (API)."""
-    from hiretrack.error_pages import register
-
-    register(app)
+    error_pages.register(app)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -119,27 +110,23 @@ def register_request_hooks(app: Flask) -> None:
         if error is None:
             end_read_only_transaction(db.session())
 
-    @app.context_processor
-    def template_helpers():
-        from hiretrack import formatting
-
-        return formatting.template_helpers()
-
-    from hiretrack.formatting import reject_page
-
-    app.add_template_filter(reject_page)
+    app.context_processor(formatting.template_helpers)
+    app.add_template_global(link_pattern)
+    app.add_template_filter(formatting.reject_page)
     logging.getLogger("hiretrack").setLevel(logging.INFO)
-
-    from hiretrack.ops.logs import setup_logging
-
     setup_logging(app)
 
 
 def register_commands(app: Flask) -> None:
     """Add each feature's CLI commands to the `hiretrack` command group."""
-    for package in CLI_PACKAGES:
-        module = _optional_module(f"hiretrack.{package}.cli")
-        if module is None:
-            continue
-        for command in module.COMMANDS:
-            app.cli.add_command(command)
+    for command in (
+        *hiretrack.auth.cli.COMMANDS,
+        *hiretrack.demo.cli.COMMANDS,
+        *hiretrack.messages.cli.COMMANDS,
+        *hiretrack.cadence.cli.COMMANDS,
+        *hiretrack.reports.cli.COMMANDS,
+        *hiretrack.ops.cli.COMMANDS,
+        *hiretrack.candidates.cli.COMMANDS,
+        *hiretrack.inbound.cli.COMMANDS,
+    ):
+        app.cli.add_command(command)

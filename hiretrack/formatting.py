@@ -63,13 +63,10 @@ NAVIGATION = (
 
 
 def navigation_links() -> list[tuple[str, str]]:
-    """The navigation entries for the signed-in user, for the features this build has."""
+    """The navigation entries the signed-in user's role may follow."""
     role = getattr(current_user, "role", None)
-    endpoints = current_app.view_functions
     return [
-        (endpoint, label)
-        for endpoint, label, roles in NAVIGATION
-        if endpoint in endpoints and (roles is None or role in roles)
+        (endpoint, label) for endpoint, label, roles in NAVIGATION if roles is None or role in roles
     ]
 
 
@@ -97,5 +94,4 @@ def template_helpers() -> dict:
         "local_date": local_date,
         "long_date": long_date,
         "nav_links": links,
-        "nav_endpoints": {endpoint for endpoint, _ in links},
     }

@@ -1,10 +1,10 @@
-"""Helpers the web views share: pagination, domain errors shown on forms, links to other features."""
+"""Helpers the web views share: pagination, domain errors shown on forms, links for long tables."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, select
 from wtforms import IntegerField, StringField
@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+from hiretrack.auth.models import User
 from hiretrack.database import utcnow
 from hiretrack.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from hiretrack.extensions import db
@@ -161,14 +162,9 @@ def run_service(form: FlaskForm, action, field_names: dict[str, str] | None = No
         return False, None
 
 
-def feature_url(endpoint: str, **values: Any) -> str | None:
-    """URL of another feature's page when this build has it, else None (features land one by one)."""
-    if endpoint not in current_app.view_functions:
-        return None
-    try:
-        return url_for(endpoint, **values)
-    except Exception:  # noqa: BLE001  (a feature whose URL needs other arguments: no link)
-        return None
+def link_pattern(endpoint: str, id_name: str, **values: Any) -> "LinkPattern":
+    """Links to `endpoint` for many ids (the `link_pattern` of page templates)."""
+    return LinkPattern(endpoint, id_name, **values)
 
 
 class LinkPattern:
@@ -187,13 +183,6 @@ class LinkPattern:
 
     def __call__(self, object_id: int) -> str:
         return f"{self._before}{int(object_id)}{self._after}"
-
-
-def link_pattern(endpoint: str, id_name: str, **values: Any) -> LinkPattern | None:
-    """A `LinkPattern` when this build has the endpoint, else None (as `feature_url`)."""
-    if endpoint not in current_app.view_functions:
-        return None
-    return LinkPattern(endpoint, id_name, **values)
 
 
 def today() -> date:
@@ -245,8 +234,6 @@ def version_of(form) -> int | None:
 
 def user_choices(roles: tuple[str, ...] | None = None, *, include_none: str | None = None):
     """Active users as select choices, labelled "Name (role)", in one query."""
-    from hiretrack.auth.models import User
-
     query = select(User.id, User.name, User.role).where(User.active.is_(True))
     if roles:
         query = query.where(User.role.in_(roles))
@@ -255,8 +242,3 @@ def user_choices(roles: tuple[str, ...] | None = None, *, include_none: str | No
         for user_id, name, role in db.session.execute(query.order_by(User.name, User.id))
     ]
     return as_choices(([(None, include_none)] if include_none else []) + choices)
-
-
-def template_globals() -> dict:
-    """Names every page template may use for cross-feature links."""
-    return {"feature_url": feature_url, "link_pattern": link_pattern}

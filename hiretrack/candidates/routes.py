@@ -40,7 +40,6 @@ from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisiti
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
-    feature_url,
     paginate,
     paginate_list,
     run_service,
@@ -391,23 +390,18 @@ def change_stage(application_id: int):
         closing = target in CLOSED_OUTCOMES
         if closing and form.closure_method.data == "email":
             category = CLOSURE_CATEGORIES.get(target)
-            compose = (
-                feature_url(
-                    "messages.compose", application_id=application.id, category=category.value
-                )
-                if category
-                else None
-            )
-            if compose:
+            if category:
                 flash(
                     "Review and send the closure email: sending it closes the application.",
                     "info",
                 )
-                return redirect(compose)
+                return redirect(
+                    url_for(
+                        "messages.compose", application_id=application.id, category=category.value
+                    )
+                )
             form.closure_method.errors = list(form.closure_method.errors) + [
                 "There is no closure email for this outcome here: record how you told them."
-                if category is None
-                else "Sending email from HireTrack is not available yet: record how you told them."
             ]
         else:
             closure = (

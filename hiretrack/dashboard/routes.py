@@ -9,10 +9,9 @@ from hiretrack.dashboard.queries import (
     load_dashboard,
 )
 from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count
-from hiretrack.web import template_globals, today
+from hiretrack.web import today
 
 bp = Blueprint("dashboard", __name__)
-bp.app_context_processor(template_globals)
 
 
 @bp.get("/")

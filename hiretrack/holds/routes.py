@@ -19,7 +19,6 @@ from hiretrack.requisitions.services import open_applications
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
-    feature_url,
     paginate,
     run_service,
     today,
@@ -33,11 +32,9 @@ FIELD_NAMES = {"owner_id": "owner_name"}
 
 
 def _after_change(hold: Hold, drafts: list) -> str:
-    """Where to go once a hold changed: its drafts to review, when the messages pages exist."""
+    """Where to go once a hold changed: its drafts to review, else its requisition."""
     if drafts:
-        url = feature_url("messages.drafts", hold_id=hold.id)
-        if url:
-            return url
+        return url_for("messages.drafts", hold_id=hold.id)
     return url_for("requisitions.detail", requisition_id=hold.requisition_id)
 
 
@@ -154,7 +151,6 @@ def _detail_page(hold: Hold, edit_form=None, resolve_form=None, status: int = 20
         resolve_form=resolve_form,
         age=age,
         today=today(),
-        drafts_url=feature_url("messages.drafts", hold_id=hold.id),
     ), status
 
 

@@ -10,7 +10,7 @@ from hiretrack.reports import services
 from hiretrack.reports.charts import report_chart
 from hiretrack.reports.exports import csv_chunks, json_chunks, stream_rows
 from hiretrack.reports.tables import Report
-from hiretrack.web import FORM_REJECTED, feature_url, paginate, paginate_list
+from hiretrack.web import FORM_REJECTED, paginate, paginate_list
 
 bp = Blueprint("reports", __name__)
 
@@ -90,7 +90,6 @@ def show_report(name: str, fmt: str):
                 message=error.message,
                 values=request.args,
                 departments=services.department_choices(current_user),
-                feature_url=feature_url,
             ),
             FORM_REJECTED,
         )
@@ -115,7 +114,6 @@ def show_report(name: str, fmt: str):
         message=None,
         values=request.args,
         departments=services.department_choices(current_user),
-        feature_url=feature_url,
         **_page(report),
     )
 
