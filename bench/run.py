@@ -427,7 +427,7 @@ def draft_contexts(count: int) -> tuple[list[dict], list[dict]]:
     from hiretrack.candidates.models import Application, Candidate
     from hiretrack.database import utcnow
     from hiretrack.extensions import db
-    from hiretrack.holds.services import open_holds_for_applications
+    from hiretrack.holds.queries import open_holds_for_applications
     from hiretrack.messages.services import context_values
     from hiretrack.requisitions.models import Requisition
 

@@ -19,16 +19,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from hiretrack.auth.models import Role
+from hiretrack.auth.models import ROLE_LABELS
 from hiretrack.auth.services import MIN_PASSWORD_LENGTH
 from hiretrack.web import DateWithin, Form, as_choices, optional_int
-
-ROLE_LABELS = {
-    Role.MANAGER: "Hiring manager",
-    Role.APPROVER: "Approver",
-    Role.RECRUITER: "Recruiter",
-    Role.ADMIN: "Admin",
-}
 
 
 class UserForm(Form):

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 
 from hiretrack.admin import services
 from hiretrack.admin.forms import (
-    ROLE_LABELS,
     AuditFilterForm,
     DepartmentForm,
     SettingsForm,
@@ -31,7 +30,7 @@ from hiretrack.admin.models import Department
 from hiretrack.audit.models import AuditEntry
 from hiretrack.auth import services as auth_services
 from hiretrack.auth.access import require_role
-from hiretrack.auth.models import User
+from hiretrack.auth.models import ROLE_LABELS, User
 from hiretrack.database import Base
 from hiretrack.extensions import db
 from hiretrack.formatting import user_timezone

@@ -18,7 +18,7 @@ from hiretrack.candidates.stages import allowed_next_stages
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
-from hiretrack.holds.services import open_holds_for_applications
+from hiretrack.holds.queries import open_holds_for_applications
 from hiretrack.messages.models import Draft
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import Requisition

@@ -3,15 +3,8 @@
 from wtforms import DateField, RadioField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from hiretrack.approvals.models import ApprovalKind
+from hiretrack.approvals.models import KIND_LABELS, ApprovalKind
 from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
-
-KIND_LABELS = {
-    ApprovalKind.BUDGET: "Budget",
-    ApprovalKind.HEADCOUNT: "Headcount",
-    ApprovalKind.COMPENSATION: "Compensation",
-    ApprovalKind.OFFER: "Offer sign-off",
-}
 
 
 class ApprovalStepForm(Form):

@@ -18,6 +18,15 @@ class ApprovalKind(StrEnum):
     OFFER = "offer"
 
 
+#: How each kind of approval is named on the pages.
+KIND_LABELS = {
+    ApprovalKind.BUDGET: "Budget",
+    ApprovalKind.HEADCOUNT: "Headcount",
+    ApprovalKind.COMPENSATION: "Compensation",
+    ApprovalKind.OFFER: "Offer sign-off",
+}
+
+
 class Decision(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"

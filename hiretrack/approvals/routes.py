@@ -6,13 +6,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from hiretrack.approvals import services
-from hiretrack.approvals.forms import KIND_LABELS, ApprovalStepForm, DecisionForm
-from hiretrack.approvals.models import Approval, Decision
+from hiretrack.approvals.forms import ApprovalStepForm, DecisionForm
+from hiretrack.approvals.models import KIND_LABELS, Approval, Decision
 from hiretrack.auth.access import get_approval, get_requisition, visible_approvals
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.stages import PROMISED_STAGES
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
+from hiretrack.holds.queries import stranded_count
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import Requisition
 from hiretrack.web import (
@@ -63,17 +64,6 @@ def _approvals_query():
     )
 
 
-def _stranded(promised: bool = False):
-    query = select(func.count(Application.id)).where(
-        Application.requisition_id == Hold.requisition_id,
-        Application.closed_at.is_(None),
-        (Hold.application_id.is_(None)) | (Hold.application_id == Application.id),
-    )
-    if promised:
-        query = query.where(Application.stage.in_(PROMISED))
-    return query.correlate(Hold).scalar_subquery()
-
-
 @bp.get("/")
 @login_required
 def index():
@@ -82,7 +72,7 @@ def index():
         _approvals_query().where(Approval.approver_id == current_user.id), scalars=False
     )
     holds = paginate(
-        select(Hold, Requisition.title, _stranded(), _stranded(promised=True))
+        select(Hold, Requisition.title, stranded_count(), stranded_count(PROMISED_STAGES))
         .join(Requisition, Requisition.id == Hold.requisition_id)
         .where(Hold.owner_id == current_user.id, Hold.resolved_at.is_(None))
         .order_by(Hold.expected_clear_date.is_(None), Hold.expected_clear_date, Hold.opened_at),

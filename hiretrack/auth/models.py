@@ -20,6 +20,15 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+#: How each role is named on the pages.
+ROLE_LABELS = {
+    Role.MANAGER: "Hiring manager",
+    Role.APPROVER: "Approver",
+    Role.RECRUITER: "Recruiter",
+    Role.ADMIN: "Admin",
+}
+
+
 #: Roles that see every department's requisitions, candidates and reports.
 ORGANISATION_WIDE_ROLES = frozenset({Role.RECRUITER, Role.ADMIN})
 

@@ -5,6 +5,7 @@ from datetime import date, datetime
 import click
 
 from hiretrack.cadence.reminders import (
+    DIGEST_KIND_LABELS,
     DigestKind,
     ReminderPlan,
     execute_plan,
@@ -12,12 +13,6 @@ from hiretrack.cadence.reminders import (
     prepare_run,
 )
 from hiretrack.database import utcnow
-
-KIND_LABELS = {
-    DigestKind.MANAGER: "manager digest",
-    DigestKind.HOLD_OWNER: "hold owner digest",
-    DigestKind.AUTO_CHECK_IN: "auto check-in",
-}
 
 
 @click.group("reminders", help="Daily digests for managers and hold owners, and check-ins.")
@@ -36,7 +31,7 @@ def plan_rows(plan: ReminderPlan) -> list[tuple[str, str, str, str]]:
         )
         rows.append(
             (
-                KIND_LABELS[DigestKind.AUTO_CHECK_IN],
+                DIGEST_KIND_LABELS[DigestKind.AUTO_CHECK_IN],
                 f"{check_in.candidate_name} (application {check_in.application_id})",
                 f"check-in ({check_in.status.value}) from {check_in.manager.name}",
                 state,
@@ -45,7 +40,7 @@ def plan_rows(plan: ReminderPlan) -> list[tuple[str, str, str, str]]:
     for digest in plan.digests:
         recipient = f"{digest.recipient.name} <{digest.recipient.email}>"
         state = "already sent today" if digest.already_sent else "would send"
-        rows.append((KIND_LABELS[digest.kind], recipient, digest.summary(), state))
+        rows.append((DIGEST_KIND_LABELS[digest.kind], recipient, digest.summary(), state))
     return rows
 
 

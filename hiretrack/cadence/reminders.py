@@ -13,7 +13,7 @@ from email.utils import make_msgid
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -29,6 +29,7 @@ from hiretrack.errors import DomainError
 from hiretrack.extensions import db
 from hiretrack.formatting import local_date
 from hiretrack.holds.models import Hold
+from hiretrack.holds.queries import stranded_count
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.messages.rendering import TemplateError
 from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
@@ -41,6 +42,14 @@ class DigestKind:
     MANAGER = "manager_digest"
     HOLD_OWNER = "hold_owner_digest"
     AUTO_CHECK_IN = "auto_check_in"
+
+
+#: How each kind of reminder is named in `hiretrack reminders run --dry-run`.
+DIGEST_KIND_LABELS = {
+    DigestKind.MANAGER: "manager digest",
+    DigestKind.HOLD_OWNER: "hold owner digest",
+    DigestKind.AUTO_CHECK_IN: "auto check-in",
+}
 
 
 NEEDS_ATTENTION = (CadenceStatus.GHOSTED, CadenceStatus.OVERDUE, CadenceStatus.DUE)
@@ -302,20 +311,6 @@ def waiting_candidates(today: date) -> dict[int, list[WaitingCandidate]]:
     return result
 
 
-def _stranded_count(stages: frozenset | None = None):
-    """Scalar subquery: open applications a hold strands (its own, or its requisition's)."""
-    condition = and_(
-        Application.closed_at.is_(None),
-        or_(
-            Application.id == Hold.application_id,
-            and_(Hold.application_id.is_(None), Application.requisition_id == Hold.requisition_id),
-        ),
-    )
-    if stages is not None:
-        condition = and_(condition, Application.stage.in_([s.value for s in stages]))
-    return select(func.count()).select_from(Application).where(condition).scalar_subquery()
-
-
 def overdue_holds(today: date) -> list[OverdueHold]:
     """Open holds past their expected clear date, oldest promise first, in one query."""
     rows = db.session.execute(
@@ -327,8 +322,8 @@ def overdue_holds(today: date) -> list[OverdueHold]:
             Hold.owner_id,
             func.coalesce(User.name, Hold.owner_name, "unassigned").label("owner_label"),
             Hold.expected_clear_date,
-            _stranded_count().label("stranded"),
-            _stranded_count(PROMISED_STAGES).label("promised"),
+            stranded_count().label("stranded"),
+            stranded_count(PROMISED_STAGES).label("promised"),
         )
         .join(Requisition, Requisition.id == Hold.requisition_id)
         .outerjoin(User, User.id == Hold.owner_id)

@@ -20,7 +20,7 @@ from wtforms.validators import (
 )
 
 from hiretrack.cadence.queries import CADENCE_LABELS
-from hiretrack.candidates.models import Channel, Direction
+from hiretrack.candidates.models import CHANNEL_LABELS, Channel, Direction
 from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, Stage
 from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
 
@@ -28,13 +28,6 @@ START_STAGES = [
     (Stage.INTERVIEWING.value, "Interviewing"),
     (Stage.FINAL_ROUND.value, "Final round"),
 ]
-
-CHANNEL_LABELS = {
-    Channel.PHONE: "Phone call",
-    Channel.MEETING: "Meeting (in person or video)",
-    Channel.EMAIL: "Email",
-    Channel.OTHER: "Other",
-}
 
 
 class CandidateForm(Form):

@@ -115,6 +115,15 @@ class Channel(StrEnum):
     OTHER = "other"
 
 
+#: How each contact channel is named on the pages.
+CHANNEL_LABELS = {
+    Channel.PHONE: "Phone call",
+    Channel.MEETING: "Meeting (in person or video)",
+    Channel.EMAIL: "Email",
+    Channel.OTHER: "Other",
+}
+
+
 class Touchpoint(db.Model):
     """A contact with the candidate, either way; outbound email counts once it is delivered."""
 

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from hiretrack.auth.access import (
@@ -20,7 +20,6 @@ from hiretrack.auth.access import (
 from hiretrack.cadence.queries import cadence_for, cadence_query
 from hiretrack.candidates import services
 from hiretrack.candidates.forms import (
-    CHANNEL_LABELS,
     ApplyForm,
     CandidateFilterForm,
     CandidateForm,
@@ -29,10 +28,17 @@ from hiretrack.candidates.forms import (
     StageForm,
     TouchpointForm,
 )
-from hiretrack.candidates.models import Application, Candidate, StageChange, Touchpoint
+from hiretrack.candidates.models import (
+    CHANNEL_LABELS,
+    Application,
+    Candidate,
+    StageChange,
+    Touchpoint,
+)
 from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, Stage, allowed_next_stages
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
+from hiretrack.holds.queries import hold_stops
 from hiretrack.inbound.queries import messages_for_applications
 from hiretrack.messages.models import OutboxEmail, TemplateCategory
 from hiretrack.offers.models import Offer
@@ -232,13 +238,10 @@ def _timeline(applications: list[Application]) -> list[TimelineEvent]:
                 by=touchpoint.created_by.name if touchpoint.created_by else "HireTrack",
             )
         )
-    requisition_ids = {a.requisition_id for a in applications}
-    for hold in db.session.scalars(
-        select(Hold).where(
-            Hold.requisition_id.in_(requisition_ids),
-            or_(Hold.application_id.is_(None), Hold.application_id.in_(by_id)),
-        )
-    ):
+    stops_one_of_theirs = exists().where(
+        Application.id.in_(list(by_id)), hold_stops(Application.id, Application.requisition_id)
+    )
+    for hold in db.session.scalars(select(Hold).where(stops_one_of_theirs)):
         title = next(
             t for a_id, t in titles.items() if by_id[a_id].requisition_id == hold.requisition_id
         )

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BindParameter, Integer, Select, bindparam, case, func, or_, select
+from sqlalchemy import BindParameter, Integer, Select, bindparam, case, func, select
 
 from hiretrack.approvals.models import Approval, Decision
 from hiretrack.auth.access import visible_applications, visible_holds, visible_requisitions
@@ -20,6 +20,7 @@ from hiretrack.candidates.stages import LABELS, Stage
 from hiretrack.database import memoized_statement
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
+from hiretrack.holds.queries import oldest_open_hold_id
 from hiretrack.messages.models import OutboxEmail, OutboxStatus, TemplateCategory
 from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import closure_pending_condition
@@ -93,21 +94,6 @@ class WaitingRow:
     @property
     def stage_label(self) -> str:
         return LABELS[Stage(self.stage)]
-
-
-def _blocking_hold_id(application_id, requisition_id):
-    """Scalar subquery: the oldest open hold stopping this application (its own or its requisition's)."""
-    return (
-        select(Hold.id)
-        .where(
-            Hold.requisition_id == requisition_id,
-            Hold.resolved_at.is_(None),
-            or_(Hold.application_id.is_(None), Hold.application_id == application_id),
-        )
-        .order_by(Hold.opened_at, Hold.id)
-        .limit(1)
-        .scalar_subquery()
-    )
 
 
 def _failed_count(application_id):
@@ -187,7 +173,7 @@ def _build_statements(viewer: Viewer, today: date | None) -> DashboardStatements
         pages[name] = select(
             page,
             _failed_count(page.c.application_id).label("failed_deliveries"),
-            _blocking_hold_id(page.c.application_id, page.c.requisition_id).label("hold_id"),
+            oldest_open_hold_id(page.c.application_id, page.c.requisition_id).label("hold_id"),
         ).order_by(*_urgency_order(page))
     statuses = query.with_only_columns(columns.status.label("status")).subquery()
     status_counts = select(

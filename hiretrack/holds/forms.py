@@ -3,19 +3,8 @@
 from wtforms import DateField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from hiretrack.holds.models import HoldReason
+from hiretrack.holds.models import REASON_LABELS
 from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
-
-REASON_LABELS = {
-    HoldReason.BUDGET: "Budget",
-    HoldReason.HEADCOUNT: "Headcount",
-    HoldReason.COMPENSATION: "Compensation",
-    HoldReason.FREEZE: "Hiring freeze",
-    HoldReason.REORG: "Re-organisation",
-    HoldReason.VISA: "Visa",
-    HoldReason.BACKGROUND_CHECK: "Background check",
-    HoldReason.OTHER: "Other",
-}
 
 
 class HoldDetailsForm(Form):

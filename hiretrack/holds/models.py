@@ -22,6 +22,19 @@ class HoldReason(StrEnum):
     OTHER = "other"
 
 
+#: How each hold reason is named on the pages and in reports.
+REASON_LABELS = {
+    HoldReason.BUDGET: "Budget",
+    HoldReason.HEADCOUNT: "Headcount",
+    HoldReason.COMPENSATION: "Compensation",
+    HoldReason.FREEZE: "Hiring freeze",
+    HoldReason.REORG: "Re-organisation",
+    HoldReason.VISA: "Visa",
+    HoldReason.BACKGROUND_CHECK: "Background check",
+    HoldReason.OTHER: "Other",
+}
+
+
 class HoldOutcome(StrEnum):
     CLEARED = "cleared"
     CANCELLED = "cancelled"

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from hiretrack.admin.services import effective_settings
@@ -14,6 +14,7 @@ from hiretrack.extensions import db
 from hiretrack.holds import services
 from hiretrack.holds.forms import EditHoldForm, PlaceHoldForm, ResolveHoldForm
 from hiretrack.holds.models import Hold
+from hiretrack.holds.queries import stranded_applications, stranded_count
 from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import open_applications
 from hiretrack.web import (
@@ -38,27 +39,13 @@ def _after_change(hold: Hold, drafts: list) -> str:
     return url_for("requisitions.detail", requisition_id=hold.requisition_id)
 
 
-def _stranded_count():
-    """Correlated subquery: open applications a hold strands (its own one, or its requisition's)."""
-    return (
-        select(func.count(Application.id))
-        .where(
-            Application.requisition_id == Hold.requisition_id,
-            Application.closed_at.is_(None),
-            (Hold.application_id.is_(None)) | (Hold.application_id == Application.id),
-        )
-        .correlate(Hold)
-        .scalar_subquery()
-    )
-
-
 @bp.get("/holds")
 @login_required
 def index():
     """List the holds the user may see: open ones first, the oldest on top."""
     state = request.args.get("state", "open")
     query = (
-        select(Hold, Requisition.title, _stranded_count())
+        select(Hold, Requisition.title, stranded_count())
         .join(Requisition, Requisition.id == Hold.requisition_id)
         .options(joinedload(Hold.owner))
         .where(visible_holds(current_user))
@@ -129,7 +116,7 @@ def place(requisition_id: int):
 
 def _detail_page(hold: Hold, edit_form=None, resolve_form=None, status: int = 200):
     """Render a hold with its stranded candidates and the forms to change or resolve it."""
-    stranded = services.affected_applications(hold) if hold.is_open else []
+    stranded = stranded_applications(hold) if hold.is_open else []
     may_change = _may_change(hold)
     if edit_form is None and may_change and hold.is_open:
         edit_form = EditHoldForm(obj=hold, formdata=None, prefix="edit")

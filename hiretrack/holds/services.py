@@ -17,9 +17,10 @@ from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, HoldOutcome, HoldReason
+from hiretrack.holds.queries import stranded_applications
 from hiretrack.messages.models import Draft, TemplateCategory
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
-from hiretrack.requisitions.services import open_applications, set_status
+from hiretrack.requisitions.services import set_status
 
 MAX_TEXT = 300
 
@@ -30,13 +31,6 @@ class HoldResult:
 
     hold: Hold
     drafts: list[Draft] = field(default_factory=list)
-
-
-def affected_applications(hold: Hold) -> list[Application]:
-    """The open applications a hold strands: one, or every open one on its requisition."""
-    if hold.application_id is not None:
-        return [hold.application] if hold.application.is_open else []
-    return open_applications(hold.requisition)
 
 
 def _validate(
@@ -124,7 +118,7 @@ def place_hold(
     if application is None and requisition.status == RequisitionStatus.OPEN:
         set_status(actor, requisition, RequisitionStatus.ON_HOLD, "requisition.on_hold")
     record_change(actor, "hold.place", hold)
-    stranded = affected_applications(hold)
+    stranded = stranded_applications(hold)
     request_update(stranded, hold.opened_at)
     drafts = prepare_drafts(actor, stranded, TemplateCategory.HOLD_NOTICE, hold=hold)
     return HoldResult(hold, drafts)
@@ -185,7 +179,7 @@ def resolve_hold(
     hold.resolution_note = (note or "").strip()
     record_change(actor, f"hold.{outcome}", hold, before=before)
     requisition = hold.requisition
-    stranded = affected_applications(hold)
+    stranded = stranded_applications(hold)
     request_update(stranded, hold.resolved_at)
     if outcome == HoldOutcome.CLEARED:
         if (
@@ -213,41 +207,3 @@ def other_open_requisition_holds(hold: Hold) -> list[Hold]:
             )
         )
     )
-
-
-def open_holds_for_application(application: Application) -> list[Hold]:
-    """Holds blocking this application: its own and its requisition's."""
-    return list(
-        db.session.scalars(
-            select(Hold)
-            .where(
-                Hold.requisition_id == application.requisition_id,
-                Hold.resolved_at.is_(None),
-                (Hold.application_id.is_(None)) | (Hold.application_id == application.id),
-            )
-            .order_by(Hold.opened_at)
-        )
-    )
-
-
-def open_holds_for_applications(applications: list[Application]) -> dict[int, list[Hold]]:
-    """`open_holds_for_application` for a page of applications at once, in one query."""
-    requisition_ids = {application.requisition_id for application in applications}
-    if not requisition_ids:
-        return {}
-    holds = list(
-        db.session.scalars(
-            select(Hold)
-            .where(Hold.requisition_id.in_(requisition_ids), Hold.resolved_at.is_(None))
-            .order_by(Hold.opened_at, Hold.id)
-        )
-    )
-    return {
-        application.id: [
-            hold
-            for hold in holds
-            if hold.requisition_id == application.requisition_id
-            and hold.application_id in (None, application.id)
-        ]
-        for application in applications
-    }

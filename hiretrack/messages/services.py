@@ -33,6 +33,7 @@ from hiretrack.errors import DomainError, GuardrailRefused, NotFound, Validation
 from hiretrack.extensions import db
 from hiretrack.formatting import long_date
 from hiretrack.holds.models import Hold
+from hiretrack.holds.queries import open_holds_for_application
 from hiretrack.messages.headers import HeaderInjectionError, check_header_value
 from hiretrack.messages.models import (
     CLOSURE_OUTCOMES,
@@ -125,8 +126,6 @@ def build_context(
     Checked and frozen once here, so render_email does not copy them again. Without a hold,
     the application's oldest open hold (if any) is looked up.
     """
-    from hiretrack.holds.services import open_holds_for_application
-
     if hold is None:
         holds = open_holds_for_application(application)
         hold = holds[0] if holds else None
@@ -568,8 +567,6 @@ def guardrail_problem(application: Application, template: EmailTemplate) -> str 
 
 def suggested_category(application: Application) -> TemplateCategory:
     """The message this candidate most likely needs next, for the compose page's default."""
-    from hiretrack.holds.services import open_holds_for_application
-
     if application.stage == Stage.OFFER_APPROVED:
         return TemplateCategory.OFFER_COVER
     if open_holds_for_application(application):

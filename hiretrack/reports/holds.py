@@ -18,8 +18,8 @@ from hiretrack.cadence.queries import CadenceStatus, cadence_query
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.stages import Stage
 from hiretrack.database import utcnow
-from hiretrack.holds.forms import REASON_LABELS
-from hiretrack.holds.models import Hold
+from hiretrack.holds.models import REASON_LABELS, Hold
+from hiretrack.holds.queries import hold_stops
 from hiretrack.reports.conditions import (
     count_if,
     department_condition,
@@ -194,8 +194,7 @@ def _stranded(statuses, in_report, today: date):
     is_open = _is_open()
     stranded = aliased(Application, name="stranded_application")
     strands = and_(
-        stranded.requisition_id == Hold.requisition_id,
-        or_(Hold.application_id.is_(None), Hold.application_id == stranded.id),
+        hold_stops(stranded.id, stranded.requisition_id),
         or_(
             and_(is_open, stranded.closed_at.is_(None)),
             and_(

@@ -10,17 +10,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from hiretrack.requisitions.models import RequisitionStatus
+from hiretrack.requisitions.models import STATUS_LABELS
 from hiretrack.web import Form, VersionField, as_choices, optional_int
-
-STATUS_LABELS = {
-    RequisitionStatus.DRAFT: "Draft",
-    RequisitionStatus.PENDING_APPROVAL: "Pending approval",
-    RequisitionStatus.OPEN: "Open",
-    RequisitionStatus.ON_HOLD: "On hold",
-    RequisitionStatus.FILLED: "Filled",
-    RequisitionStatus.CANCELLED: "Cancelled",
-}
 
 
 class RequisitionForm(Form):

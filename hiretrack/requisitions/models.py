@@ -21,6 +21,17 @@ class RequisitionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+#: How each requisition status is named on the pages.
+STATUS_LABELS = {
+    RequisitionStatus.DRAFT: "Draft",
+    RequisitionStatus.PENDING_APPROVAL: "Pending approval",
+    RequisitionStatus.OPEN: "Open",
+    RequisitionStatus.ON_HOLD: "On hold",
+    RequisitionStatus.FILLED: "Filled",
+    RequisitionStatus.CANCELLED: "Cancelled",
+}
+
+
 CLOSED_REQUISITION_STATUSES = frozenset({RequisitionStatus.FILLED, RequisitionStatus.CANCELLED})
 
 

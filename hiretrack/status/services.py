@@ -28,6 +28,7 @@ from hiretrack.candidates.stages import CANDIDATE_LABELS, Stage
 from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.holds.queries import open_holds_for_application
 from hiretrack.messages.headers import (
     HeaderInjectionError,
     check_address_header,
@@ -184,8 +185,6 @@ def current_feedback(application: Application) -> bool | None:
 
 def status_page(application: Application, today: date | None = None) -> StatusPage:
     """Gather what the candidate may see about their application, in candidate-facing words."""
-    from hiretrack.holds.services import open_holds_for_application
-
     today = today or utcnow().date()
     requisition = application.requisition
     manager = requisition.manager

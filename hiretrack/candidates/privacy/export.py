@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from hiretrack.audit.models import AuditEntry
 from hiretrack.auth.models import User
@@ -16,6 +16,7 @@ from hiretrack.candidates.stages import LABELS, Stage
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
+from hiretrack.holds.queries import hold_stops
 from hiretrack.inbound.models import InboundMessage
 from hiretrack.messages.models import Draft, OutboxEmail
 from hiretrack.offers.models import Offer
@@ -52,10 +53,7 @@ def _affecting_holds(applications: list[Application]) -> list[Hold]:
     found: dict[int, Hold] = {}
     for application in applications:
         candidates_holds = db.session.scalars(
-            select(Hold).where(
-                Hold.requisition_id == application.requisition_id,
-                or_(Hold.application_id.is_(None), Hold.application_id == application.id),
-            )
+            select(Hold).where(hold_stops(application.id, application.requisition_id))
         )
         for hold in candidates_holds:
             ends = application.closed_at
