@@ -418,7 +418,7 @@ def report_cases(cases: list[str], results: dict) -> None:
 def draft_contexts(count: int) -> tuple[list[dict], list[dict]]:
     """Recipients (open applications, repeated if there are fewer than count) and contexts.
 
-    The contexts are `hiretrack.messages.services.context_values`, as `build_context` makes them,
+    The contexts are `hiretrack.messages.context.context_values`, as `build_context` makes them,
     with the holds loaded for all applications at once (build_context looks each one up).
     """
     from sqlalchemy import select
@@ -428,7 +428,7 @@ def draft_contexts(count: int) -> tuple[list[dict], list[dict]]:
     from hiretrack.database import utcnow
     from hiretrack.extensions import db
     from hiretrack.holds.queries import open_holds_for_applications
-    from hiretrack.messages.services import context_values
+    from hiretrack.messages.context import context_values
     from hiretrack.requisitions.models import Requisition
 
     applications = list(

@@ -12,6 +12,7 @@ import hiretrack.auth.cli
 import hiretrack.auth.routes
 import hiretrack.cadence.cli
 import hiretrack.candidates.cli
+import hiretrack.candidates.data_cli
 import hiretrack.candidates.privacy_routes  # noqa: F401  (adds its views to the candidates blueprint)
 import hiretrack.candidates.routes
 import hiretrack.dashboard.routes
@@ -127,6 +128,7 @@ def register_commands(app: Flask) -> None:
         *hiretrack.reports.cli.COMMANDS,
         *hiretrack.ops.cli.COMMANDS,
         *hiretrack.candidates.cli.COMMANDS,
+        *hiretrack.candidates.data_cli.COMMANDS,
         *hiretrack.inbound.cli.COMMANDS,
     ):
         app.cli.add_command(command)

@@ -4,6 +4,7 @@ from flask import Flask, flash, jsonify, redirect, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from hiretrack.auth.redirects import safe_next_url
 from hiretrack.errors import DomainError, NotFound, StaleVersion, ValidationFailed
 from hiretrack.extensions import db
 
@@ -26,8 +27,6 @@ def problem(status: int, title: str, detail: str, **extra):
 
 def _back_to_referrer():
     """Send the user back to the page the form was on, staying on this site."""
-    from hiretrack.auth.redirects import safe_next_url
-
     return redirect(safe_next_url(request.referrer) or "/")
 
 

@@ -29,8 +29,9 @@ from hiretrack.messages.delivery import deliver_batch
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 from hiretrack.messages.services import choose_template, send_message
 from hiretrack.status import ratelimit
+from hiretrack.status.links import issue_link
 from hiretrack.status.models import StatusLink, UpdateFeedback
-from hiretrack.status.services import CANDIDATE_ACTOR, issue_link
+from hiretrack.status.services import CANDIDATE_ACTOR
 from tests.conftest import today
 
 NEUTRAL_TEXT = "This link is not valid any more"
@@ -167,7 +168,7 @@ def test_guessed_tokens_get_the_neutral_page(client, application):
 def test_wrong_revoked_and_expired_links_look_exactly_the_same(client, ctx, application, manager):
     wrong = client.get(f"/status/{secrets.token_urlsafe(24)}")
     revoked_path = link_path(application)
-    from hiretrack.status.services import revoke_links
+    from hiretrack.status.links import revoke_links
 
     revoke_links(application)
     db.session.commit()

@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 from hiretrack.admin.models import Department, OrganisationSettings
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth.models import User
+from hiretrack.cadence.calendar import validate_holiday_calendar
 from hiretrack.errors import ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.messages.headers import check_address_header
 from hiretrack.request_cache import forget, once_per_request
 
 
@@ -47,9 +49,6 @@ def _read_settings() -> EffectiveSettings:
 
 def save_settings(actor: User, **values) -> OrganisationSettings:
     """Save the organisation settings an admin edits (company, sender, cadence, holidays)."""
-    from hiretrack.cadence.calendar import validate_holiday_calendar
-    from hiretrack.messages.headers import check_address_header
-
     errors: dict[str, list[str]] = {}
     cadence = values.get("cadence_business_days")
     if cadence is not None and not (1 <= cadence <= 60):

@@ -1,5 +1,6 @@
 """Approvals: one step of a chain on a requisition or on an offer, with its approver and decision."""
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -59,3 +60,24 @@ class Approval(db.Model):
     @property
     def is_pending(self) -> bool:
         return self.decision == Decision.PENDING
+
+
+class ChainState(StrEnum):
+    """Where a chain of approval steps stands, which its requisition or offer follows."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+def chain_state(steps: Iterable[Approval]) -> ChainState:
+    """One rejection rejects a chain; it is approved once every current step is approved.
+
+    Superseded steps (an offer that changed after them) no longer count.
+    """
+    current = [step for step in steps if step.decision != Decision.SUPERSEDED]
+    if any(step.decision == Decision.REJECTED for step in current):
+        return ChainState.REJECTED
+    if current and all(step.decision == Decision.APPROVED for step in current):
+        return ChainState.APPROVED
+    return ChainState.PENDING

@@ -11,7 +11,8 @@ from hiretrack.candidates.services import check_version
 from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
-from hiretrack.requisitions.models import Requisition, RequisitionStatus
+from hiretrack.requisitions.models import Requisition
+from hiretrack.requisitions.services import follow_approval_chain
 
 
 def _approver(approver_id) -> User:
@@ -65,7 +66,12 @@ def decide(
     note: str = "",
     expected_version: int | None = None,
 ) -> Approval:
-    """Record approved or rejected, then let the requisition or offer react to the chain's state."""
+    """Record approved or rejected; the offer or requisition then follows its chain's state.
+
+    What a decided chain means is the subject's rule (`Offer.follow_approvals`,
+    `requisitions.services.follow_approval_chain`), both below this module; offers build
+    on approvals (they request them), so nothing here calls back up into the offers service.
+    """
     check_version(approval, expected_version)
     if decision not in (Decision.APPROVED, Decision.REJECTED):
         raise ValidationFailed(
@@ -81,33 +87,10 @@ def decide(
     approval.decided_at = utcnow()
     record_change(actor, "approval.decide", approval, before=before)
     if approval.offer is not None:
-        from hiretrack.offers.services import refresh_offer_status
-
-        refresh_offer_status(approval.offer)
+        approval.offer.follow_approvals()
     else:
-        _refresh_requisition(actor, approval.requisition)
+        follow_approval_chain(actor, approval.requisition)
     return approval
-
-
-def _refresh_requisition(actor: User, requisition: Requisition) -> None:
-    """A pending requisition opens when its whole chain is approved, returns to draft on a rejection."""
-    if requisition.status != RequisitionStatus.PENDING_APPROVAL:
-        return
-    from hiretrack.requisitions.services import set_status
-
-    chain = list(
-        db.session.scalars(
-            select(Approval).where(
-                Approval.requisition_id == requisition.id,
-                Approval.offer_id.is_(None),
-                Approval.decision != Decision.SUPERSEDED,
-            )
-        )
-    )
-    if any(a.decision == Decision.REJECTED for a in chain):
-        set_status(actor, requisition, RequisitionStatus.DRAFT, "requisition.rejected")
-    elif chain and all(a.decision == Decision.APPROVED for a in chain):
-        set_status(actor, requisition, RequisitionStatus.OPEN, "requisition.approved")
 
 
 def pending_for(approver: User) -> list[Approval]:

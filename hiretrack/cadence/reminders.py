@@ -32,6 +32,7 @@ from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import stranded_count
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.messages.rendering import TemplateError
+from hiretrack.messages.services import choose_template, send_message
 from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
 from hiretrack.sqltypes import as_utc_date
 
@@ -546,8 +547,6 @@ def send_check_ins(manager: User, check_ins: list[CheckIn], today: date) -> tupl
     (say, a template a recruiter just broke) never holds back the others, and a crash part-way
     leaves the rest for tomorrow rather than risking a second copy today.
     """
-    from hiretrack.messages.services import choose_template, send_message
-
     if claim(manager, DigestKind.AUTO_CHECK_IN, today) is None:
         return set(), []
     db.session.commit()

@@ -9,6 +9,7 @@ import click
 from hiretrack.auth.access import get_application, visible_applications
 from hiretrack.auth.models import User
 from hiretrack.auth.services import find_user_by_email
+from hiretrack.cadence.cli import echo_table
 from hiretrack.cadence.queries import CADENCE_LABELS, CadenceStatus, as_date, cadence_query
 from hiretrack.candidates.models import Application, Candidate, Channel
 from hiretrack.candidates.services import ClosureNote, change_stage
@@ -17,6 +18,7 @@ from hiretrack.errors import DomainError, GuardrailRefused
 from hiretrack.extensions import db
 from hiretrack.formatting import local_date
 from hiretrack.messages.models import CLOSURE_OUTCOMES, EmailTemplate
+from hiretrack.messages.services import get_template, send_message
 from hiretrack.requisitions.models import Requisition
 
 OUTCOME_CHOICES = sorted(stage.value for stage in CLOSED_OUTCOMES)
@@ -48,8 +50,6 @@ def _actor_for(application_id: int, acting_as: str | None) -> tuple[User, Applic
 
 def _closure_template(actor: User, slug: str, outcome: Stage) -> EmailTemplate:
     """Load a closure template the actor may use and check it closes to the chosen outcome."""
-    from hiretrack.messages.services import get_template
-
     template = get_template(actor, slug)
     closes_as = CLOSURE_OUTCOMES.get(template.category)
     if closes_as is None:
@@ -74,8 +74,6 @@ def close_application(
     note: str,
 ) -> str:
     """Close through the services, by closure email or recorded conversation; describe the result."""
-    from hiretrack.messages.services import send_message
-
     if template_slug:
         template = _closure_template(actor, template_slug, outcome)
         sent = send_message(actor, application, template)
@@ -176,11 +174,8 @@ def list_command(
     if not rows:
         click.echo("No open applications match.")
         return
-    from hiretrack.cadence.cli import echo_table
 
     echo_table(rows, ("ID", "CANDIDATE", "REQUISITION", "STAGE", "CADENCE", "NEXT UPDATE DUE"))
 
 
-from hiretrack.candidates.data_cli import COMMANDS as DATA_COMMANDS  # noqa: E402
-
-COMMANDS = [applications_group, *DATA_COMMANDS]
+COMMANDS = [applications_group]

@@ -41,6 +41,7 @@ from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import hold_stops
 from hiretrack.inbound.queries import messages_for_applications
 from hiretrack.messages.models import OutboxEmail, TemplateCategory
+from hiretrack.offers import services as offers
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
 from hiretrack.web import (
@@ -468,8 +469,6 @@ def log_contact(application_id: int):
 @login_required
 def offer(application_id: int):
     """Record the offer terms and ask for sign-off: verbal intent is not an offer until it is written."""
-    from hiretrack.offers import services as offers
-
     application = get_application(current_user, application_id, for_edit=True)
     current = offers.offer_for(application)
     form = OfferForm(obj=current)
@@ -502,7 +501,3 @@ def offer(application_id: int):
     return render_template(
         "candidates/offer.html", form=form, application=application, offer=current
     ), status
-
-
-# The data protection and import pages live in their own module on this blueprint.
-from hiretrack.candidates import privacy_routes  # noqa: E402, F401

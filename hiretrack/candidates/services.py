@@ -32,6 +32,8 @@ from hiretrack.candidates.stages import (
 from hiretrack.database import utcnow
 from hiretrack.errors import ClosureRequired, GuardrailRefused, StaleVersion, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.messages.models import Draft, DraftStatus
+from hiretrack.offers.models import Offer, OfferStatus
 from hiretrack.requisitions.models import Requisition
 
 MAX_NOTE_LENGTH = 5000
@@ -143,8 +145,6 @@ def apply_to_requisition(
 
 
 def _check_offer_approved(application: Application) -> None:
-    from hiretrack.offers.models import Offer, OfferStatus
-
     offer = db.session.scalars(select(Offer).where(Offer.application_id == application.id)).first()
     if offer is None or offer.status not in (OfferStatus.APPROVED, OfferStatus.EXTENDED):
         raise GuardrailRefused(
@@ -220,8 +220,6 @@ def change_stage(
 
 def _discard_pending_drafts(application: Application) -> None:
     """A closed application must not receive a stale hold notice prepared earlier."""
-    from hiretrack.messages.models import Draft, DraftStatus
-
     db.session.execute(
         update(Draft)
         .where(Draft.application_id == application.id, Draft.status == DraftStatus.PENDING)

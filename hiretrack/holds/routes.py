@@ -10,6 +10,7 @@ from hiretrack.auth.access import get_hold, get_requisition, visible_holds
 from hiretrack.cadence.calendar import business_days_between
 from hiretrack.cadence.queries import cadence_for
 from hiretrack.candidates.models import Application
+from hiretrack.errors import DomainError
 from hiretrack.extensions import db
 from hiretrack.holds import services
 from hiretrack.holds.forms import EditHoldForm, PlaceHoldForm, ResolveHoldForm
@@ -142,8 +143,6 @@ def _detail_page(hold: Hold, edit_form=None, resolve_form=None, status: int = 20
 
 
 def _may_change(hold: Hold) -> bool:
-    from hiretrack.errors import DomainError
-
     try:
         get_hold(current_user, hold.id, for_edit=True)
     except DomainError:

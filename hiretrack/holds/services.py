@@ -19,6 +19,7 @@ from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, HoldOutcome, HoldReason
 from hiretrack.holds.queries import stranded_applications
 from hiretrack.messages.models import Draft, TemplateCategory
+from hiretrack.messages.services import prepare_drafts
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
 from hiretrack.requisitions.services import set_status
 
@@ -96,8 +97,6 @@ def place_hold(
     application: Application | None = None,
 ) -> HoldResult:
     """Put a requisition (or one application) on hold and prepare a hold notice for each candidate."""
-    from hiretrack.messages.services import prepare_drafts
-
     if requisition.is_closed:
         raise GuardrailRefused(
             f"This requisition is {requisition.status}; it cannot be put on hold."
@@ -160,8 +159,6 @@ def resolve_hold(
     Cancelled: closure drafts for every stranded candidate; a requisition-wide cancellation
     cancels the requisition, which shows "closure pending" until every closure is sent.
     """
-    from hiretrack.messages.services import prepare_drafts
-
     check_version(hold, expected_version)
     if not hold.is_open:
         raise GuardrailRefused(f"This hold was already resolved as {hold.outcome}.")

@@ -34,7 +34,7 @@ from hiretrack.extensions import db
 from hiretrack.formatting import long_date
 from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import open_holds_for_application
-from hiretrack.messages.headers import HeaderInjectionError, check_header_value
+from hiretrack.messages.context import default_promise, render_for
 from hiretrack.messages.models import (
     CLOSURE_OUTCOMES,
     Draft,
@@ -44,15 +44,12 @@ from hiretrack.messages.models import (
     OutboxStatus,
     TemplateCategory,
 )
-from hiretrack.messages.rendering import (
-    PlainContext,
-    RenderedEmail,
-    TemplateError,
-    plain_context,
-    render_email,
-)
+from hiretrack.messages.rendering import RenderedEmail
+from hiretrack.messages.templates import check_sources
+from hiretrack.offers.services import mark_extended
 from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import open_applications
+from hiretrack.status.links import issue_link
 
 OFFER_CATEGORIES = frozenset({TemplateCategory.OFFER_COVER})
 
@@ -91,126 +88,6 @@ def get_template(user: User, slug: str) -> EmailTemplate:
     if template is None or (template.owner_id not in (None, user.id) and not user.sees_everything):
         raise NotFound(f"No template '{slug}'.")
     return template
-
-
-def default_promise(
-    application: Application, template: EmailTemplate, today: date | None = None
-) -> date | None:
-    """The "next update" date a message promises by default: the template's days, capped by cadence."""
-    if template.category in CLOSURE_OUTCOMES:
-        return None
-    return promise_date(application, template.promise_business_days, today)
-
-
-def promise_date(
-    application: Application, promise_business_days: int | None, today: date | None = None
-) -> date | None:
-    """The date `promise_business_days` from today, never later than the cadence allows."""
-    if not application.is_open:
-        return None
-    settings = effective_settings()
-    cadence = application.requisition.cadence_business_days or settings.cadence_business_days
-    days = min(promise_business_days or cadence, cadence)
-    return add_business_days(today or utcnow().date(), days, settings.holidays)
-
-
-def build_context(
-    application: Application,
-    *,
-    hold: Hold | None = None,
-    promised_next_update: date | None = None,
-    status_link: str = "",
-) -> PlainContext:
-    """The allow-listed plain values a template may use; never ORM objects.
-
-    Checked and frozen once here, so render_email does not copy them again. Without a hold,
-    the application's oldest open hold (if any) is looked up.
-    """
-    if hold is None:
-        holds = open_holds_for_application(application)
-        hold = holds[0] if holds else None
-    return plain_context(
-        context_values(
-            application,
-            hold,
-            promised_next_update=promised_next_update,
-            status_link=status_link,
-            company_name=effective_settings().company_name,
-            today=utcnow().date(),
-        )
-    )
-
-
-def context_values(
-    application: Application,
-    hold: Hold | None,
-    *,
-    promised_next_update: date | None,
-    status_link: str,
-    company_name: str,
-    today: date,
-) -> dict:
-    """The names every email template sees, from objects already loaded (no query of its own).
-
-    `build_context` is the way in for one message; bulk callers that have loaded the holds of
-    many applications at once call this directly.
-    """
-    candidate, requisition = application.candidate, application.requisition
-    manager = requisition.manager
-    return {
-        "candidate": {
-            "name": candidate.name,
-            "first_name": candidate.first_name,
-            "email": candidate.email or "",
-        },
-        "application": {
-            "stage_label": LABELS[Stage(application.stage)],
-            "applied_on": long_date(application.opened_at.date()),
-        },
-        "requisition": {"title": requisition.title, "department": requisition.department.name},
-        "manager": {"name": manager.name, "email": manager.email, "phone": manager.phone or ""},
-        "company": {"name": company_name},
-        "hold": {
-            "public_reason": hold.public_reason,
-            "expected_clear_date": long_date(hold.expected_clear_date) or None,
-        }
-        if hold
-        else None,
-        "next_update_date": long_date(promised_next_update),
-        "status_link": status_link,
-        "today": long_date(today),
-    }
-
-
-def render_for(
-    application: Application,
-    subject_source: str,
-    body_source: str,
-    *,
-    hold: Hold | None = None,
-    promised_next_update: date | None = None,
-    status_link: str = "",
-) -> RenderedEmail:
-    """Render a message for one application, with header values checked after rendering."""
-    context = build_context(
-        application,
-        hold=hold,
-        promised_next_update=promised_next_update,
-        status_link=status_link or f"{current_app.config['BASE_URL']}/status/…",
-    )
-    try:
-        rendered = render_email(subject_source, body_source, context)
-    except TemplateError as error:
-        # A stored template can still fail on real data (e.g. hold.public_reason with no hold).
-        located = f"line {error.line}: {error.message}" if error.line else error.message
-        raise ValidationFailed(
-            f"This message cannot be rendered: {error}", {error.field or "body": [located]}
-        ) from None
-    try:
-        check_header_value(rendered.subject, "Subject")
-    except HeaderInjectionError as error:
-        raise ValidationFailed(str(error), {"subject": [str(error)]}) from None
-    return rendered
 
 
 def _check_guardrails(application: Application, template: EmailTemplate) -> Stage | None:
@@ -283,7 +160,7 @@ def send_message(
         promised_next_update = None
     elif promised_next_update is None:
         promised_next_update = default_promise(application, template)
-    status_link = _issue_status_link(application)
+    status_link = issue_link(application)
     rendered = render_for(
         application,
         subject if subject is not None else template.subject,
@@ -331,12 +208,6 @@ def send_message(
     return SentMessage(touchpoint, outbox)
 
 
-def _issue_status_link(application: Application) -> str:
-    from hiretrack.status.services import issue_link
-
-    return issue_link(application)
-
-
 def _apply_send_effects(
     actor: User | None,
     application: Application,
@@ -357,8 +228,6 @@ def _apply_send_effects(
             actor_label=actor_label,
         )
     elif category in OFFER_CATEGORIES and application.stage == Stage.OFFER_APPROVED:
-        from hiretrack.offers.services import mark_extended
-
         change_stage(
             actor,
             application,
@@ -626,8 +495,6 @@ def update_draft(
     promised_next_update: date | None,
 ) -> Draft:
     """Edit one draft before sending; a draft that would not render is refused, by line."""
-    from hiretrack.messages.templates import check_sources
-
     if draft.status != DraftStatus.PENDING:
         raise GuardrailRefused(f"This draft was already {draft.status}.")
     subject = " ".join((subject or "").split())

@@ -17,6 +17,7 @@ from hiretrack.candidates.models import Application
 from hiretrack.candidates.services import check_version
 from hiretrack.errors import GuardrailRefused, NotFound, PermissionDenied, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.messages.context import promise_date, render_for
 from hiretrack.messages.models import (
     CLOSURE_OUTCOMES,
     EmailTemplate,
@@ -24,7 +25,6 @@ from hiretrack.messages.models import (
     TemplateCategory,
 )
 from hiretrack.messages.rendering import RenderedEmail, TemplateProblem, validate_template
-from hiretrack.messages.services import promise_date, render_for
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 MAX_NAME = 120

@@ -6,6 +6,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from hiretrack.approvals.models import Approval, ChainState, chain_state
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 
@@ -28,6 +29,14 @@ class Offer(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
-    approvals: Mapped[list["Approval"]] = relationship(back_populates="offer")  # noqa: F821
+    approvals: Mapped[list[Approval]] = relationship(back_populates="offer")
 
     __mapper_args__ = {"version_id_col": version}
+
+    def follow_approvals(self) -> None:
+        """Take the status the approval chain gives: approved, or rejected, once it is decided."""
+        state = chain_state(self.approvals)
+        if state == ChainState.APPROVED:
+            self.status = OfferStatus.APPROVED
+        elif state == ChainState.REJECTED:
+            self.status = OfferStatus.REJECTED

@@ -87,15 +87,6 @@ def propose_offer(
     return offer
 
 
-def refresh_offer_status(offer: Offer) -> None:
-    """Derive the offer's status from its current approvals."""
-    current = [a for a in offer.approvals if a.decision != Decision.SUPERSEDED]
-    if any(a.decision == Decision.REJECTED for a in current):
-        offer.status = OfferStatus.REJECTED
-    elif current and all(a.decision == Decision.APPROVED for a in current):
-        offer.status = OfferStatus.APPROVED
-
-
 def mark_extended(application: Application) -> None:
     """Record that the approved offer went out in writing."""
     offer = offer_for(application)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
+from hiretrack.messages.delivery import outbox_summary
 from hiretrack.resources import resource_dir
 
 
@@ -68,8 +69,6 @@ def check_migrations() -> dict[str, Any]:
 
 def check_outbox() -> dict[str, Any]:
     """The mail backlog: informative for monitoring; it does not make the app unready."""
-    from hiretrack.messages.delivery import outbox_summary
-
     try:
         now = utcnow()
         summary = outbox_summary(now)

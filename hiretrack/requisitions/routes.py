@@ -21,9 +21,11 @@ from hiretrack.auth.models import User
 from hiretrack.cadence.calendar import business_days_between
 from hiretrack.cadence.queries import cadence_for
 from hiretrack.candidates.models import Application, Candidate
+from hiretrack.candidates.services import check_version
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
 from hiretrack.messages.models import Draft, DraftStatus
+from hiretrack.offers.models import Offer
 from hiretrack.requisitions import services
 from hiretrack.requisitions.forms import (
     CloseRequisitionForm,
@@ -231,8 +233,6 @@ def detail(requisition_id: int):
     offer_approvals = [a for a in approvals if a.offer_id is not None]
     offer_candidates = {}
     if offer_approvals:
-        from hiretrack.offers.models import Offer
-
         offer_candidates = dict(
             db.session.execute(
                 select(Offer.id, Candidate.name)
@@ -304,8 +304,6 @@ def close(requisition_id: int):
     if form.validate_on_submit():
 
         def close_it():
-            from hiretrack.candidates.services import check_version
-
             check_version(requisition, version_of(form))
             services.close_requisition(current_user, requisition, form.status.data)
 

@@ -3,6 +3,7 @@
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from hiretrack.admin.models import Department
+from hiretrack.approvals.models import Approval, ChainState, Decision, chain_state
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth.models import Role, User
 from hiretrack.candidates.models import Application
@@ -129,8 +130,6 @@ def set_status(actor: User | None, requisition: Requisition, status: str, action
 
 def submit_for_approval(actor: User, requisition: Requisition) -> None:
     """Move a draft to pending approval; it needs at least one approval step first."""
-    from hiretrack.approvals.models import Approval, Decision
-
     if requisition.status != RequisitionStatus.DRAFT:
         raise GuardrailRefused("Only a draft requisition can be submitted for approval.")
     pending = db.session.scalar(
@@ -145,6 +144,28 @@ def submit_for_approval(actor: User, requisition: Requisition) -> None:
     if not pending:
         raise GuardrailRefused("Add at least one approval step (e.g. budget) before submitting.")
     set_status(actor, requisition, RequisitionStatus.PENDING_APPROVAL, "requisition.submit")
+
+
+def approval_chain(requisition: Requisition) -> list[Approval]:
+    """The requisition's own approval steps (not its offers'), superseded ones included."""
+    return list(
+        db.session.scalars(
+            select(Approval).where(
+                Approval.requisition_id == requisition.id, Approval.offer_id.is_(None)
+            )
+        )
+    )
+
+
+def follow_approval_chain(actor: User | None, requisition: Requisition) -> None:
+    """A pending requisition opens when its whole chain is approved, returns to draft on a rejection."""
+    if requisition.status != RequisitionStatus.PENDING_APPROVAL:
+        return
+    state = chain_state(approval_chain(requisition))
+    if state == ChainState.REJECTED:
+        set_status(actor, requisition, RequisitionStatus.DRAFT, "requisition.rejected")
+    elif state == ChainState.APPROVED:
+        set_status(actor, requisition, RequisitionStatus.OPEN, "requisition.approved")
 
 
 def open_applications(requisition: Requisition) -> list[Application]:

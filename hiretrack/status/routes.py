@@ -15,9 +15,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from hiretrack.auth.access import get_application
 from hiretrack.auth.redirects import safe_next_url
 from hiretrack.candidates.models import Application
+from hiretrack.error_pages import handle_http_error
 from hiretrack.errors import DomainError, ValidationFailed
 from hiretrack.extensions import db
-from hiretrack.status import ratelimit, services
+from hiretrack.status import links, ratelimit, services
 from hiretrack.status.forms import FeedbackForm, QuestionForm, WithdrawForm
 
 logger = logging.getLogger(__name__)
@@ -45,10 +46,10 @@ def _open(token: str, *, asking: bool = False):
     The link is looked up before counting so that the per-link counters exist only for real
     links; a guess costs one per-address hit and never creates a row of its own.
     """
-    application = services.find_application(token)
+    application = links.find_application(token)
     checks = [(ratelimit.ip_key(request.remote_addr), ratelimit.PER_IP)]
     if application is not None:
-        token_hash = services.hash_token(token)
+        token_hash = links.hash_token(token)
         checks.append((ratelimit.link_key(token_hash), ratelimit.PER_LINK))
         if asking:
             checks.append((ratelimit.question_key(token_hash), ratelimit.QUESTIONS_PER_LINK))
@@ -186,8 +187,6 @@ def form_expired(error: CSRFError):
     """A form kept open too long (or from a closed browser): show the page again, text kept."""
     token = (request.view_args or {}).get("token")
     if token is None:
-        from hiretrack.error_pages import handle_http_error
-
         return handle_http_error(error)
     application, refusal = _open(token)
     if refusal is not None:
@@ -219,7 +218,7 @@ def _candidate_message(error: Exception, application: Application | None = None)
 def revoke(application_id: int):
     """Revoke an application's status links (e.g. one was forwarded); the next email has a new one."""
     application = get_application(current_user, application_id, for_edit=True)
-    count = services.revoke_links(application, current_user)
+    count = links.revoke_links(application, current_user)
     db.session.commit()
     if count:
         flash(

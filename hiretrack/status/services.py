@@ -1,27 +1,23 @@
-"""Candidate status links and what the candidate can do on their status page.
+"""What the candidate sees and can do on their status page (the links are in `status.links`).
 
-A link is an unguessable token (192 bits) stored only as its SHA-256, tied to one application,
-valid while the application is open and for 30 days after it closes, and revocable by the
-manager. The page shows the candidate only candidate-facing words: the stage's
+The page shows the candidate only candidate-facing words: the stage's
 CANDIDATE_LABELS, a hold's public reason, our contact person and the subjects of the emails we
 sent; never internal stage names, hold notes, approvers or touchpoint notes. See
 docs/status-page.md.
 """
 
-import hashlib
-import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from email.utils import formataddr, make_msgid
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from hiretrack.admin.services import effective_settings
 from hiretrack.audit.services import record_change
-from hiretrack.auth.models import User
+from hiretrack.cadence.queries import cadence_for
 from hiretrack.candidates.models import Application, Channel, Direction, Touchpoint
 from hiretrack.candidates.services import log_touchpoint
 from hiretrack.candidates.stages import CANDIDATE_LABELS, Stage
@@ -35,15 +31,12 @@ from hiretrack.messages.headers import (
     check_header_value,
 )
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
-from hiretrack.status.models import StatusLink, UpdateFeedback
+from hiretrack.messages.services import choose_template, send_message
+from hiretrack.status.models import UpdateFeedback
 
-#: A link keeps working this long after its application closes.
-VALID_AFTER_CLOSE = timedelta(days=30)
 #: How the audit log names what a candidate did on their page (they have no user account).
 CANDIDATE_ACTOR = "candidate (status page)"
 MAX_QUESTION_LENGTH = 2000
-#: Longer tokens are never ours; they are looked up as the empty token, down the same path.
-MAX_TOKEN_LENGTH = 100
 #: The most sent emails the page lists (newest first).
 HISTORY_LIMIT = 50
 
@@ -51,68 +44,6 @@ WITHDRAWAL_REASONS = {
     "accepted_other_offer": "I accepted another offer",
     "other": "I want to withdraw for another reason",
 }
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def status_url(token: str) -> str:
-    return f"{current_app.config['BASE_URL']}/status/{token}"
-
-
-def issue_link(application: Application) -> str:
-    """Create a new link for an application and return its URL (the token is shown only now)."""
-    token = secrets.token_urlsafe(24)  # 192 bits
-    db.session.flush()
-    db.session.add(StatusLink(application_id=application.id, token_hash=hash_token(token)))
-    return status_url(token)
-
-
-def find_application(token: str, now: datetime | None = None) -> Application | None:
-    """Resolve a token to its application if the link is valid: not revoked, not expired.
-
-    A wrong, revoked or expired token takes the same path (hash, one indexed query for the link
-    and its application), so neither the answer nor the work tells them apart.
-    """
-    token = token or ""
-    if len(token) > MAX_TOKEN_LENGTH:
-        token = ""
-    row = db.session.execute(
-        select(StatusLink.revoked_at, Application)
-        .join(Application, Application.id == StatusLink.application_id)
-        .where(StatusLink.token_hash == hash_token(token))
-    ).first()
-    if row is None:
-        return None
-    revoked_at, application = row
-    now = now or utcnow()
-    expired = application.closed_at is not None and application.closed_at + VALID_AFTER_CLOSE < now
-    if revoked_at is not None or expired:
-        return None
-    return application
-
-
-def revoke_links(application: Application, actor: User | None = None) -> int:
-    """Revoke every status link of an application (e.g. a link was forwarded by mistake).
-
-    The next email sent to the candidate carries a fresh link.
-    """
-    result = db.session.execute(
-        update(StatusLink)
-        .where(StatusLink.application_id == application.id, StatusLink.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if actor is not None and result.rowcount:
-        record_change(
-            actor,
-            "status_link.revoke",
-            application,
-            before={"status_links": "active"},
-            after={"status_links": "revoked", "revoked": result.rowcount},
-        )
-    return result.rowcount
 
 
 # --- What the page shows ------------------------------------------------------------------------
@@ -150,7 +81,6 @@ def next_update_date(application: Application, today: date) -> date | None:
         return None
     if application.promised_next_update is not None:
         return application.promised_next_update
-    from hiretrack.cadence.queries import cadence_for
 
     cadence = cadence_for([application.id], today).get(application.id)
     return cadence.next_update_due if cadence else None
@@ -264,8 +194,6 @@ def withdraw(application: Application, reason: str) -> Touchpoint:
     The confirmation is the closure: it goes through `send_message` with the manager's
     "closure_withdrawn" template, so the closure guarantee holds. Returns the closure touchpoint.
     """
-    from hiretrack.messages.services import choose_template, send_message
-
     if reason not in WITHDRAWAL_REASONS:
         raise ValidationFailed(
             "Please choose why you are withdrawing.", {"reason": ["Choose one."]}

@@ -10,6 +10,7 @@ from hiretrack.extensions import db
 from hiretrack.formatting import local_datetime, user_timezone
 from hiretrack.messages import services
 from hiretrack.messages.blueprint import bp
+from hiretrack.messages.context import default_promise
 from hiretrack.messages.forms import ComposeForm
 from hiretrack.messages.models import (
     CLOSURE_OUTCOMES,
@@ -57,7 +58,7 @@ def compose(application_id: int):
         form.template.data = template.slug
         form.subject.data = template.subject
         form.body.data = template.body
-        form.promised_next_update.data = services.default_promise(application, template)
+        form.promised_next_update.data = default_promise(application, template)
     status = 200
     if form.submit.data and form.validate_on_submit():
         sent, result = run_service(

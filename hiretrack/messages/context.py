@@ -1,0 +1,150 @@
+"""What a candidate email's template sees, and rendering one application's message with it.
+
+`build_context` gathers the allow-listed plain values (never ORM objects) for one application;
+`render_for` renders stored or edited wording with them and checks the result can be a header.
+Template management (`messages.templates`) and sending (`messages.services`) both build on
+this module.
+"""
+
+from datetime import date
+
+from flask import current_app
+
+from hiretrack.admin.services import effective_settings
+from hiretrack.cadence.calendar import add_business_days
+from hiretrack.candidates.models import Application
+from hiretrack.candidates.stages import LABELS, Stage
+from hiretrack.database import utcnow
+from hiretrack.errors import ValidationFailed
+from hiretrack.formatting import long_date
+from hiretrack.holds.models import Hold
+from hiretrack.holds.queries import open_holds_for_application
+from hiretrack.messages.headers import HeaderInjectionError, check_header_value
+from hiretrack.messages.models import CLOSURE_OUTCOMES, EmailTemplate
+from hiretrack.messages.rendering import (
+    PlainContext,
+    RenderedEmail,
+    TemplateError,
+    plain_context,
+    render_email,
+)
+
+
+def default_promise(
+    application: Application, template: EmailTemplate, today: date | None = None
+) -> date | None:
+    """The "next update" date a message promises by default: the template's days, capped by cadence."""
+    if template.category in CLOSURE_OUTCOMES:
+        return None
+    return promise_date(application, template.promise_business_days, today)
+
+
+def promise_date(
+    application: Application, promise_business_days: int | None, today: date | None = None
+) -> date | None:
+    """The date `promise_business_days` from today, never later than the cadence allows."""
+    if not application.is_open:
+        return None
+    settings = effective_settings()
+    cadence = application.requisition.cadence_business_days or settings.cadence_business_days
+    days = min(promise_business_days or cadence, cadence)
+    return add_business_days(today or utcnow().date(), days, settings.holidays)
+
+
+def build_context(
+    application: Application,
+    *,
+    hold: Hold | None = None,
+    promised_next_update: date | None = None,
+    status_link: str = "",
+) -> PlainContext:
+    """The allow-listed plain values a template may use; never ORM objects.
+
+    Checked and frozen once here, so render_email does not copy them again. Without a hold,
+    the application's oldest open hold (if any) is looked up.
+    """
+    if hold is None:
+        holds = open_holds_for_application(application)
+        hold = holds[0] if holds else None
+    return plain_context(
+        context_values(
+            application,
+            hold,
+            promised_next_update=promised_next_update,
+            status_link=status_link,
+            company_name=effective_settings().company_name,
+            today=utcnow().date(),
+        )
+    )
+
+
+def context_values(
+    application: Application,
+    hold: Hold | None,
+    *,
+    promised_next_update: date | None,
+    status_link: str,
+    company_name: str,
+    today: date,
+) -> dict:
+    """The names every email template sees, from objects already loaded (no query of its own).
+
+    `build_context` is the way in for one message; bulk callers that have loaded the holds of
+    many applications at once call this directly.
+    """
+    candidate, requisition = application.candidate, application.requisition
+    manager = requisition.manager
+    return {
+        "candidate": {
+            "name": candidate.name,
+            "first_name": candidate.first_name,
+            "email": candidate.email or "",
+        },
+        "application": {
+            "stage_label": LABELS[Stage(application.stage)],
+            "applied_on": long_date(application.opened_at.date()),
+        },
+        "requisition": {"title": requisition.title, "department": requisition.department.name},
+        "manager": {"name": manager.name, "email": manager.email, "phone": manager.phone or ""},
+        "company": {"name": company_name},
+        "hold": {
+            "public_reason": hold.public_reason,
+            "expected_clear_date": long_date(hold.expected_clear_date) or None,
+        }
+        if hold
+        else None,
+        "next_update_date": long_date(promised_next_update),
+        "status_link": status_link,
+        "today": long_date(today),
+    }
+
+
+def render_for(
+    application: Application,
+    subject_source: str,
+    body_source: str,
+    *,
+    hold: Hold | None = None,
+    promised_next_update: date | None = None,
+    status_link: str = "",
+) -> RenderedEmail:
+    """Render a message for one application, with header values checked after rendering."""
+    context = build_context(
+        application,
+        hold=hold,
+        promised_next_update=promised_next_update,
+        status_link=status_link or f"{current_app.config['BASE_URL']}/status/…",
+    )
+    try:
+        rendered = render_email(subject_source, body_source, context)
+    except TemplateError as error:
+        # A stored template can still fail on real data (e.g. hold.public_reason with no hold).
+        located = f"line {error.line}: {error.message}" if error.line else error.message
+        raise ValidationFailed(
+            f"This message cannot be rendered: {error}", {error.field or "body": [located]}
+        ) from None
+    try:
+        check_header_value(rendered.subject, "Subject")
+    except HeaderInjectionError as error:
+        raise ValidationFailed(str(error), {"subject": [str(error)]}) from None
+    return rendered
