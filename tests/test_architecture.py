@@ -185,7 +185,7 @@ def _circle_through(component: list[str], edges: dict[str, set[str]]) -> list[st
 def test_the_modules_of_hiretrack_import_each_other_without_a_circle():
     graph = build_import_graph()
     # The graph is the real one: these edges exist, so an empty graph cannot pass.
-    assert "hiretrack.messages.context" in graph.edges["hiretrack.messages.services"]
+    assert "hiretrack.messages.outbox" in graph.edges["hiretrack.messages.services"]
     assert "hiretrack.holds.queries" in graph.edges["hiretrack.dashboard.queries"]
 
     circles = find_cycles(graph.edges)
@@ -202,6 +202,30 @@ def test_only_the_app_factory_imports_inside_a_function():
     ]
 
     assert hidden == [], "Move these imports to the top of their module:\n" + "\n".join(hidden)
+
+
+def _calls(name: str) -> list[str]:
+    """The modules of hiretrack that call `name(...)` (a class or a function, by its name)."""
+    callers = []
+    for module, path in module_names(PACKAGE).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                called = node.func.id if isinstance(node.func, ast.Name) else None
+                called = node.func.attr if isinstance(node.func, ast.Attribute) else called
+                if called == name:
+                    callers.append(module)
+    return sorted(set(callers))
+
+
+def test_one_door_queues_every_email_and_one_helper_makes_message_ids():
+    assert _calls("OutboxEmail") == ["hiretrack.messages.outbox"]
+    assert _calls("make_msgid") == ["hiretrack.messages.outbox"]
+    # The door is used: candidate messages, staff notices and digests all go through it.
+    assert _calls("queue_email") == ["hiretrack.messages.outbox", "hiretrack.messages.services"]
+    assert _calls("queue_staff_email") == [
+        "hiretrack.cadence.reminders",
+        "hiretrack.status.services",
+    ]
 
 
 # --- The checks catch what they look for ---------------------------------------------------------

@@ -519,7 +519,7 @@ def test_requeue_failed_uses_corrected_address_and_a_new_message_id(
     assert received.recipients == ["ada@example.org"]
     row = fresh(outbox)
     assert received.message_id == row.message_id != old_id
-    assert row.message_id.endswith("@hiretrack.test>")
+    assert row.message_id.endswith("@acme.example>")
     assert (row.status, row.attempts, row.last_error) == (OutboxStatus.SENT, 1, None)
 
 

@@ -9,10 +9,8 @@ host) on the same day hits the constraint and sends nothing. See docs/cadence.md
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from email.utils import make_msgid
-from urllib.parse import urlsplit
+from functools import partial
 
-from flask import current_app
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -31,10 +29,12 @@ from hiretrack.formatting import local_date
 from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import stranded_count
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
+from hiretrack.messages.outbox import queue_staff_email
 from hiretrack.messages.rendering import TemplateError
 from hiretrack.messages.services import choose_template, send_message
 from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
 from hiretrack.sqltypes import as_utc_date
+from hiretrack.urls import external_url
 
 
 class DigestKind:
@@ -476,11 +476,6 @@ def claim(recipient: User, kind: str, today: date) -> ReminderDigest | None:
     return digest
 
 
-def _message_id() -> str:
-    host = urlsplit(current_app.config["BASE_URL"]).hostname or "hiretrack.local"
-    return make_msgid(domain=host)
-
-
 def _digest_subject(digest: Digest) -> str:
     if digest.kind == DigestKind.HOLD_OWNER:
         return (
@@ -495,24 +490,18 @@ def _digest_subject(digest: Digest) -> str:
     return "HireTrack: " + " and ".join(parts)
 
 
-def render_digest(digest: Digest, today: date, checked_in: set[int]) -> tuple[str, str, str]:
-    """Subject, text and HTML of a digest, with links into HireTrack."""
-    base_url = current_app.config["BASE_URL"]
-    context = {
+def digest_context(digest: Digest, today: date, checked_in: set[int]) -> dict:
+    """What a digest's page templates see, with absolute links into HireTrack."""
+    return {
         "digest": digest,
         "recipient": digest.recipient,
         "today": local_date(today),
         "local_date": local_date,
-        "base_url": base_url,
-        "holds_url": f"{base_url}/reports/holds",
+        "candidate_url": partial(external_url, "candidates.detail"),
+        "holds_url": external_url("reports.holds"),
         "checked_in": checked_in,
         "company": effective_settings().company_name,
     }
-    name = "manager_digest" if digest.kind == DigestKind.MANAGER else "hold_owner_digest"
-    environment = current_app.jinja_env
-    text = environment.get_template(f"cadence/{name}.txt").render(context)
-    html = environment.get_template(f"cadence/{name}.html").render(context)
-    return _digest_subject(digest), text, html
 
 
 def send_digest(digest: Digest, today: date, checked_in: set[int]) -> bool:
@@ -520,21 +509,13 @@ def send_digest(digest: Digest, today: date, checked_in: set[int]) -> bool:
     claimed = claim(digest.recipient, digest.kind, today)
     if claimed is None:
         return False
-    subject, text, html = render_digest(digest, today, checked_in)
-    outbox = OutboxEmail(
-        recipient_user_id=digest.recipient.id,
-        to_address=digest.recipient.email,
-        to_name=digest.recipient.name,
-        from_address=effective_settings().mail_from,
-        subject=subject,
-        body_text=text,
-        body_html=html,
-        message_id=_message_id(),
-        status=OutboxStatus.QUEUED,
-        next_attempt_at=utcnow(),
+    name = "manager_digest" if digest.kind == DigestKind.MANAGER else "hold_owner_digest"
+    outbox = queue_staff_email(
+        digest.recipient,
+        subject=_digest_subject(digest),
+        template=f"cadence/{name}",
+        context=digest_context(digest, today, checked_in),
     )
-    db.session.add(outbox)
-    db.session.flush()
     claimed.outbox_email_id = outbox.id
     db.session.commit()
     return True

@@ -8,8 +8,6 @@ this module.
 
 from datetime import date
 
-from flask import current_app
-
 from hiretrack.admin.services import effective_settings
 from hiretrack.cadence.calendar import add_business_days
 from hiretrack.candidates.models import Application
@@ -28,6 +26,7 @@ from hiretrack.messages.rendering import (
     plain_context,
     render_email,
 )
+from hiretrack.urls import external_url
 
 
 def default_promise(
@@ -133,7 +132,7 @@ def render_for(
         application,
         hold=hold,
         promised_next_update=promised_next_update,
-        status_link=status_link or f"{current_app.config['BASE_URL']}/status/…",
+        status_link=status_link or _preview_status_link(),
     )
     try:
         rendered = render_email(subject_source, body_source, context)
@@ -148,3 +147,8 @@ def render_for(
     except HeaderInjectionError as error:
         raise ValidationFailed(str(error), {"subject": [str(error)]}) from None
     return rendered
+
+
+def _preview_status_link() -> str:
+    """A status link as a preview shows it: the real address, with "…" for the secret token."""
+    return external_url("status.page", token="-").rpartition("/")[0] + "/…"

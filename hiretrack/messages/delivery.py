@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 from threading import Event
 
 from flask import current_app
@@ -39,6 +38,7 @@ from hiretrack.messages.backends import (
     build_envelope,
 )
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.messages.outbox import new_message_id
 from hiretrack.messages.services import release_due_scheduled
 
 logger = logging.getLogger(__name__)
@@ -598,12 +598,6 @@ def _current_recipient(outbox: OutboxEmail) -> tuple[str, str]:
     return outbox.to_address, outbox.to_name
 
 
-def _new_message_id(old: str) -> str:
-    """A fresh Message-ID in the same domain as the one it replaces."""
-    domain = old.strip("<>").rpartition("@")[2] or None
-    return make_msgid(domain=domain)
-
-
 def requeue(outbox: OutboxEmail, actor: User | None, now: datetime | None = None) -> OutboxEmail:
     """Queue a failed or unconfirmed message again, to the recipient's current address.
 
@@ -618,7 +612,7 @@ def requeue(outbox: OutboxEmail, actor: User | None, now: datetime | None = None
     before = {"status": outbox.status, "to_address": outbox.to_address}
     outbox.to_address, outbox.to_name = _current_recipient(outbox)
     if outbox.status in (OutboxStatus.FAILED, OutboxStatus.BOUNCED):
-        outbox.message_id = _new_message_id(outbox.message_id)
+        outbox.message_id = new_message_id(outbox.from_address)
     outbox.status = OutboxStatus.QUEUED
     outbox.attempts = 0
     outbox.last_error = None

@@ -8,8 +8,7 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from email.utils import formataddr, make_msgid
-from urllib.parse import urlsplit
+from email.utils import formataddr
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -44,6 +43,7 @@ from hiretrack.messages.models import (
     OutboxStatus,
     TemplateCategory,
 )
+from hiretrack.messages.outbox import queue_email
 from hiretrack.messages.rendering import RenderedEmail
 from hiretrack.messages.templates import check_sources
 from hiretrack.offers.services import mark_extended
@@ -129,11 +129,6 @@ def reply_to_header(manager: User, reply_token: str | None) -> str:
     return header
 
 
-def _message_id() -> str:
-    host = urlsplit(current_app.config["BASE_URL"]).hostname or "hiretrack.local"
-    return make_msgid(domain=host)
-
-
 def send_message(
     actor: User,
     application: Application,
@@ -169,29 +164,21 @@ def send_message(
         promised_next_update=promised_next_update,
         status_link=status_link,
     )
-    settings = effective_settings()
     manager = application.requisition.manager
     reply_token = new_reply_token() if current_app.config.get("REPLY_ADDRESS") else None
-    outbox = OutboxEmail(
-        application=application,
-        template_id=template.id,
-        category=template.category,
+    outbox = queue_email(
         to_address=application.candidate.email,
         to_name=application.candidate.name,
-        from_address=settings.mail_from,
-        reply_to=reply_to_header(manager, reply_token),
-        reply_token=reply_token,
         subject=rendered.subject,
         body_text=rendered.text,
         body_html=rendered.html,
-        message_id=_message_id(),
-        status=OutboxStatus.SCHEDULED if send_at else OutboxStatus.QUEUED,
-        send_after=send_at,
-        next_attempt_at=send_at or now,
-        created_by_id=actor.id,
+        reply_to=reply_to_header(manager, reply_token),
+        reply_token=reply_token,
+        application=application,
+        template=template,
+        created_by=actor,
+        send_at=send_at,
     )
-    db.session.add(outbox)
-    db.session.flush()
     touchpoint = log_touchpoint(
         actor,
         application,

@@ -10,7 +10,6 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from hiretrack.audit.services import record_change
@@ -19,6 +18,7 @@ from hiretrack.candidates.models import Application
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.status.models import StatusLink
+from hiretrack.urls import external_url
 
 #: A link keeps working this long after its application closes.
 VALID_AFTER_CLOSE = timedelta(days=30)
@@ -31,7 +31,8 @@ def hash_token(token: str) -> str:
 
 
 def status_url(token: str) -> str:
-    return f"{current_app.config['BASE_URL']}/status/{token}"
+    """The candidate's address for their status page (the link their emails carry)."""
+    return external_url("status.page", token=token)
 
 
 def issue_link(application: Application) -> str:

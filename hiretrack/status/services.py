@@ -9,10 +9,8 @@ docs/status-page.md.
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
-from email.utils import formataddr, make_msgid
-from urllib.parse import urlsplit
+from email.utils import formataddr
 
-from flask import current_app
 from sqlalchemy import select
 
 from hiretrack.admin.services import effective_settings
@@ -28,11 +26,12 @@ from hiretrack.holds.queries import open_holds_for_application
 from hiretrack.messages.headers import (
     HeaderInjectionError,
     check_address_header,
-    check_header_value,
 )
-from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.messages.models import OutboxEmail
+from hiretrack.messages.outbox import queue_staff_email
 from hiretrack.messages.services import choose_template, send_message
 from hiretrack.status.models import UpdateFeedback
+from hiretrack.urls import external_url
 
 #: How the audit log names what a candidate did on their page (they have no user account).
 CANDIDATE_ACTOR = "candidate (status page)"
@@ -249,11 +248,6 @@ def record_feedback(application: Application, useful: bool) -> UpdateFeedback:
     return feedback
 
 
-def _staff_message_id() -> str:
-    host = urlsplit(current_app.config["BASE_URL"]).hostname or "hiretrack.local"
-    return make_msgid(domain=host)
-
-
 def _reply_to(name: str, email: str | None) -> str | None:
     """The candidate as a Reply-To address, or None when there is no safe one."""
     if not email:
@@ -275,33 +269,19 @@ def notify_manager(
     """
     manager = application.requisition.manager
     candidate = application.candidate
-    base_url = current_app.config["BASE_URL"]
     context = {
         "manager": manager,
         "candidate_name": candidate.name,
         "role": application.requisition.title,
-        "candidate_url": f"{base_url}/candidates/{candidate.id}",
-        "compose_url": f"{base_url}/applications/{application.id}/compose",
+        "candidate_url": external_url("candidates.detail", candidate_id=candidate.id),
+        "compose_url": external_url("messages.compose", application_id=application.id),
         "company": effective_settings().company_name,
         **values,
     }
-    subject = " ".join(subject.split())[:300]
-    check_header_value(subject, "Subject")
-    environment = current_app.jinja_env
-    outbox = OutboxEmail(
-        application_id=None,
-        recipient_user_id=manager.id,
-        to_address=manager.email,
-        to_name=manager.name,
-        from_address=effective_settings().mail_from,
+    return queue_staff_email(
+        manager,
+        subject=" ".join(subject.split())[:300],
+        template=f"status/{template}_email",
+        context=context,
         reply_to=_reply_to(candidate.name, candidate.email),
-        subject=subject,
-        body_text=environment.get_template(f"status/{template}_email.txt").render(context),
-        body_html=environment.get_template(f"status/{template}_email.html").render(context),
-        message_id=_staff_message_id(),
-        status=OutboxStatus.QUEUED,
-        next_attempt_at=utcnow(),
     )
-    db.session.add(outbox)
-    db.session.flush()
-    return outbox
