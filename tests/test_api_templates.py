@@ -49,7 +49,7 @@ def test_templates_list_filter_and_read(callers):
     detail = callers["manager"].get(f"/templates/{slug}").get_json()
     assert detail["versions"][0]["number"] == detail["current_version"]
     assert_problem(callers["manager"].get("/templates/no-such-template"), 404)
-    assert_problem(callers["manager"].get("/templates/NOT_A_SLUG!"), 404)
+    assert_problem(callers["manager"].get("/templates/NOT_A_SLUG!"), 422, "slug")
     assert_problem(callers["approver"].get("/templates"), 403)
     assert_problem(callers["manager"].get("/templates", category="spam"), 422, "category")
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from hiretrack.api.operations import Api, Operation
-from hiretrack.api.schemas import ID_MAX, SLUG_PATTERN, Problem
+from hiretrack.api.schemas import ID_MAX, SLUG_MAX_LENGTH, SLUG_PATTERN, Problem
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 API_PREFIX = "/api/v1"
@@ -79,7 +79,12 @@ def _path_parameter(name: str, converter: str) -> dict:
     if converter == "int":
         schema: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
     else:
-        schema = {"type": "string", "pattern": SLUG_PATTERN}
+        schema = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": SLUG_MAX_LENGTH,
+            "pattern": SLUG_PATTERN,
+        }
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 

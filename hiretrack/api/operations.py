@@ -18,8 +18,8 @@ from pydantic import BaseModel, ValidationError
 
 from hiretrack.api.auth import authenticated_user
 from hiretrack.api.problems import MalformedBody
-from hiretrack.api.schemas import ID_MAX, SLUG_PATTERN
-from hiretrack.errors import NotFound
+from hiretrack.api.schemas import ID_MAX, SLUG_MAX_LENGTH, SLUG_PATTERN
+from hiretrack.errors import NotFound, ValidationFailed
 
 _PATH_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
@@ -59,7 +59,8 @@ class Operation:
         statuses = set(self.errors)
         if not self.public:
             statuses |= {401, 403, 404}
-        if self.query is not None or self.body is not None or self.raw_body:
+        slug_in_path = any(kind == "string" for _, kind in self.path_parameters)
+        if self.query is not None or self.body is not None or self.raw_body or slug_in_path:
             statuses.add(422)
         if self.body is not None or self.raw_body:
             statuses |= {400, 413}
@@ -100,13 +101,17 @@ def json_response(payload: BaseModel | None, status: int) -> Response:
     return Response(payload.model_dump_json(), status=status, mimetype="application/json")
 
 
-def check_path_value(value: int | str) -> int | str:
-    """Refuse path values no row can have as unknown: ids out of range, malformed slugs."""
+def check_path_value(name: str, value: int | str) -> int | str:
+    """Refuse path values no row can have: an id out of range is unknown (404), a slug that
+    breaks the slug pattern or length is refused like a bad field (422, naming it)."""
     if isinstance(value, int):
         if not 1 <= value <= ID_MAX:
             raise NotFound("No such object.")
-    elif not re.fullmatch(SLUG_PATTERN, value):
-        raise NotFound("No such object.")
+    elif len(value) > SLUG_MAX_LENGTH or not re.fullmatch(SLUG_PATTERN, value):
+        raise ValidationFailed(
+            f"Please correct these fields: {name}.",
+            {name: [f"Lowercase letters, digits, '-' and '_', at most {SLUG_MAX_LENGTH}."]},
+        )
     return value
 
 
@@ -165,8 +170,8 @@ class Api:
             @wraps(view)
             def handler(**path: Any) -> Response:
                 user = None if public else authenticated_user()
-                for value in path.values():
-                    check_path_value(value)
+                for name, value in path.items():
+                    check_path_value(name, value)
                 arguments: dict[str, Any] = dict(path)
                 if query is not None:
                     arguments["query"] = parse_query(query)

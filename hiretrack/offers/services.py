@@ -14,6 +14,7 @@ from hiretrack.candidates.stages import Stage
 from hiretrack.errors import GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.offers.models import Offer, OfferStatus
+from hiretrack.requisitions.currencies import CURRENCY_MESSAGE, is_currency
 
 
 def offer_for(application: Application) -> Offer | None:
@@ -42,6 +43,10 @@ def propose_offer(
         raise ValidationFailed(
             "Enter the salary as a whole number above zero.",
             {"salary": ["A whole number above zero."]},
+        )
+    if currency is not None and not is_currency(currency):
+        raise ValidationFailed(
+            "Please correct these fields: currency.", {"currency": [CURRENCY_MESSAGE]}
         )
     requisition = application.requisition
     offer = offer_for(application)

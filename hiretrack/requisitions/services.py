@@ -12,6 +12,7 @@ from hiretrack.candidates.stages import FINAL_STAGES, Stage
 from hiretrack.database import utcnow
 from hiretrack.errors import ClosureRequired, GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.requisitions.currencies import CURRENCY_MESSAGE, is_currency
 from hiretrack.requisitions.models import (
     CLOSED_REQUISITION_STATUSES,
     Requisition,
@@ -66,8 +67,8 @@ def _validate(values: dict) -> dict:
         errors["salary_max"] = ["Must be at least the minimum."]
     if "currency" in values:
         currency = (values["currency"] or "").strip().upper()
-        if len(currency) != 3 or not currency.isalpha():
-            errors["currency"] = ["A three-letter code such as EUR."]
+        if not is_currency(currency):
+            errors["currency"] = [CURRENCY_MESSAGE]
         cleaned["currency"] = currency
     cadence = values.get("cadence_business_days")
     if cadence is not None and not (1 <= cadence <= 60):

@@ -12,12 +12,15 @@ from pydantic import (
     create_model,
 )
 
+from hiretrack.requisitions.currencies import CURRENCY_MESSAGE, is_currency
+
 #: Ids are database integers; anything outside this range cannot name a row.
 ID_MAX = 2**31 - 1
 #: Whole numbers in bodies are bounded so no value can overflow a database column.
 INT_MAX = 2**31 - 1
 #: Template slugs as stored: lower-case letters, digits, dashes and underscores.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,79}$"
+SLUG_MAX_LENGTH = 80
 #: Offsets past this page would ask the database for absurd OFFSETs.
 MAX_PAGE = 1_000_000
 MAX_PER_PAGE = 200
@@ -61,8 +64,25 @@ def Text(max_length: int, min_length: int = 0, **field: Any) -> Any:  # noqa: N8
 
 
 Note = Text(5000)
-Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
-Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+
+
+def _iso_4217(value: str) -> str:
+    if not is_currency(value):
+        raise ValueError(CURRENCY_MESSAGE)
+    return value
+
+
+Currency = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=3,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 currency code, e.g. EUR.",
+    ),
+    AfterValidator(_iso_4217),
+]
+Slug = Annotated[str, Field(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG_PATTERN)]
 
 
 class RequestBody(BaseModel):
