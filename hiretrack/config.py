@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from flask import Flask
+from limits import RateLimitItem, parse_many
 
 INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
@@ -48,10 +49,16 @@ DEFAULTS: dict[str, Any] = {
     "HOLIDAYS": None,  # e.g. "GB-ENG", "US-CA", "DE"
     "COMPANY_NAME": "Example Ltd",
     "CADENCE_BUSINESS_DAYS": 5,
-    "REDIS_URL": None,
+    "REDIS_URL": None,  # e.g. redis://cache:6379/0: API rate-limit counters live there, not in the database
+    "API_RATE_LIMIT": "300 per minute",  # requests per API token
+    "API_CLIENT_RATE_LIMIT": "1200 per minute",  # API requests per client address, any token
+    "API_AUTH_FAILURE_LIMIT": "20 per 10 minutes",  # failed API authentications per client address
     "RETENTION_MONTHS": 12,
     "LOG_FORMAT": "text",  # text | json
 }
+
+#: Settings that hold a rate in the `limits` notation ("300 per minute", "50/10 seconds; 3000/hour").
+RATE_SETTINGS = ("API_RATE_LIMIT", "API_CLIENT_RATE_LIMIT", "API_AUTH_FAILURE_LIMIT")
 
 # Flask's own names for the settings above, where they differ.
 FLASK_NAMES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
@@ -142,3 +149,22 @@ def _check(app: Flask) -> None:
             "HIRETRACK_REPLY_ADDRESS must be a plain address such as replies@hiring.example.com "
             "(no display name and no '+': HireTrack adds +<token> to it)."
         )
+    for setting in RATE_SETTINGS:
+        try:
+            parse_rate(setting, config[setting])
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
+
+
+def parse_rate(setting: str, value: Any) -> list[RateLimitItem]:
+    """Parse a rate setting into `limits` items, or refuse it with a message naming the setting."""
+    try:
+        items = parse_many(value) if isinstance(value, str) else []
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ValueError(
+            f"HIRETRACK_{setting} must be a rate such as '300 per minute' or "
+            f"'50/10 seconds; 3000/hour', not {value!r}."
+        )
+    return items

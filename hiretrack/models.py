@@ -1,6 +1,7 @@
 """Import every model so that SQLAlchemy's registry and Alembic's autogenerate see all tables."""
 
 from hiretrack.admin.models import Department, OrganisationSettings
+from hiretrack.api.models import RateLimitCounter
 from hiretrack.approvals.models import Approval
 from hiretrack.audit.models import AuditEntry
 from hiretrack.auth.models import ApiToken, ThrottleCounter, User
@@ -30,6 +31,7 @@ __all__ = [
     "Offer",
     "OrganisationSettings",
     "OutboxEmail",
+    "RateLimitCounter",
     "ReminderDigest",
     "Requisition",
     "StageChange",

@@ -40,6 +40,11 @@ def base_config(database_url: str, tmp_path) -> dict:
         "BASE_URL": "http://hiretrack.test",
         "COMPANY_NAME": "Acme Widgets",
         "MAIL_FROM": "Acme Hiring <hiring@acme.example>",
+        # API rate limits stay on (every answer carries their headers) but out of the way;
+        # tests of the limits set their own.
+        "API_RATE_LIMIT": "1000000 per hour",
+        "API_CLIENT_RATE_LIMIT": "1000000 per hour",
+        "API_AUTH_FAILURE_LIMIT": "1000000 per hour",
     }
 
 

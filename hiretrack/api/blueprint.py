@@ -2,13 +2,14 @@
 
 from flask import Blueprint
 
-from hiretrack.api import problems
+from hiretrack.api import problems, ratelimit
 from hiretrack.api.operations import Api
 from hiretrack.auth.models import Role
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 api = Api(bp)
 problems.register(bp)
+ratelimit.register(bp)
 
 #: Roles that hire: they create candidates and requisitions and write to candidates.
 HIRING_ROLES = (Role.MANAGER, Role.RECRUITER, Role.ADMIN)

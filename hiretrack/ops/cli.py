@@ -69,6 +69,10 @@ def retention_run_command(dry_run: bool) -> None:
             f"Cleared the text of {report.inbound_mail_erased} unmatched or discarded inbound "
             "message(s) past the retention period."
         )
+    if report.rate_limit_counters_purged:
+        click.echo(
+            f"Removed {report.rate_limit_counters_purged} expired API rate-limit counter(s)."
+        )
 
 
 @click.command("backup")

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import and_, exists, not_, or_, select
 from sqlalchemy.orm.exc import StaleDataError
 
+from hiretrack.api.limits_storage import purge_expired
 from hiretrack.auth.throttle import purge_stale
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.privacy import anonymise_candidate
@@ -86,6 +87,7 @@ class RetentionReport:
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (id, why)
     throttle_counters_purged: int = 0
     inbound_mail_erased: int = 0
+    rate_limit_counters_purged: int = 0
 
 
 def run_retention(
@@ -128,9 +130,10 @@ def run_retention(
             report.skipped.append((candidate_id, "changed by someone else during the run"))
         if progress is not None:
             progress(1)
-    # Login and status-page throttle counters name IP addresses and emails: keep them no longer
-    # than the throttles need them.
+    # Login, status-page and API counters name IP addresses, emails and token hashes: keep them
+    # no longer than the limits need them.
     report.throttle_counters_purged = purge_stale(now)
+    report.rate_limit_counters_purged = purge_expired(now)
     # Unmatched and discarded mail belongs to no candidate's record, so no anonymisation
     # reaches it: it is cleared on the same schedule.
     report.inbound_mail_erased = erase_unlinked_before(cutoff)
