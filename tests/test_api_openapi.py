@@ -177,3 +177,44 @@ def test_schemas_are_the_request_models(document):
 def test_document_is_served_without_a_token_and_the_blueprint_is_the_api(client):
     assert bp.name == "api" and bp.url_prefix == "/api/v1"
     assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_every_operation_documents_limits_and_server_errors(document):
+    """429 with Retry-After and 500 on every operation; the RateLimit headers on every answer."""
+    components = document["components"]
+    assert set(components["headers"]) == {
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+        "Retry-After",
+    }
+    limit_headers = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert {"429", "500"} <= set(responses), (method, path)
+            for status, answer in responses.items():
+                if "$ref" in answer:
+                    answer = components["responses"][answer["$ref"].rsplit("/", 1)[1]]
+                assert limit_headers <= set(answer["headers"]), (method, path, status)
+                if not status.startswith("2"):
+                    media = answer["content"]["application/problem+json"]
+                    assert media["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "Retry-After" in components["responses"]["Problem429"]["headers"]
+    assert "WWW-Authenticate" in components["responses"]["Problem401"]["headers"]
+    slug = document["paths"]["/api/v1/templates/{slug}"]["get"]
+    assert "422" in slug["responses"]
+    (parameter,) = slug["parameters"]
+    assert parameter["schema"]["maxLength"] == 80
+
+
+def test_document_names_its_server_contact_and_limits(app, client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    (server,) = document["servers"]
+    assert server["url"] == app.config["BASE_URL"]
+    assert server["x-internal"] is False
+    assert document["info"]["contact"]["url"] == app.config["BASE_URL"]
+    assert app.config["COMPANY_NAME"] in document["info"]["contact"]["name"]
+    description = document["info"]["description"]
+    assert app.config["API_RATE_LIMIT"] in description
+    assert "RateLimit-Remaining" in description and "Retry-After" in description

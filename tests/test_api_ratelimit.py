@@ -276,3 +276,18 @@ def test_the_limit_is_set_from_the_environment(database_url, tmp_path, monkeypat
         create_app(config)
     with pytest.raises(ConfigurationError, match="HIRETRACK_API_CLIENT_RATE_LIMIT"):
         create_app(config | {"API_RATE_LIMIT": "1/second", "API_CLIENT_RATE_LIMIT": "lots"})
+
+
+def test_paths_under_the_api_that_match_no_route_count_and_carry_the_headers(limited):
+    app = limited(API_CLIENT_RATE_LIMIT="2 per minute")
+    client = app.test_client()
+    with time_machine.travel(START, tick=False):
+        for path in ("/requisitions/-1.5", "/no-such-thing"):
+            response = call(client, path=path)
+            assert response.status_code == 404
+            assert response.mimetype == "application/problem+json"
+            assert limit_headers(response)[0] == 2
+        assert_refused(call(client, path="/me"), "from your address")
+        # Outside the API nothing is counted or labelled.
+        page = client.get("/login")
+        assert page.status_code == 200 and "RateLimit-Limit" not in page.headers

@@ -5,6 +5,7 @@ come from the `Operation` records that `Api.operation` keeps, and every schema i
 Schema of the very class that parses the request or shapes the answer.
 """
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -12,7 +13,13 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from hiretrack.api.operations import Api, Operation
-from hiretrack.api.schemas import ID_MAX, SLUG_MAX_LENGTH, SLUG_PATTERN, Problem
+from hiretrack.api.schemas import (
+    DATETIME_MAX_LENGTH,
+    ID_MAX,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    Problem,
+)
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 API_PREFIX = "/api/v1"
@@ -24,7 +31,23 @@ Authenticate with a personal API token: `Authorization: Bearer <token>` (create 
 profile page or with `hiretrack tokens create --email EMAIL`). The same access rules as the web
 apply: another manager's requisition answers 404. Errors are `application/problem+json`.
 See docs/api.md for the conventions and a worked example.
+
+Rate limits: each token may make {token} requests, each client address {client} (whatever
+the token), and an address that fails authentication {failures} times is refused until the
+window ends. Every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
+(seconds until the window ends) for the limit closest to refusing you; past it the answer is 429
+with `Retry-After` (seconds).
 """
+
+#: Settings the document reads when an app's config is not given (the defaults).
+DEFAULT_SETTINGS = {
+    "BASE_URL": "http://127.0.0.1:5000",
+    "ENV": "development",
+    "COMPANY_NAME": "Example Ltd",
+    "API_RATE_LIMIT": "300 per minute",
+    "API_CLIENT_RATE_LIMIT": "1200 per minute",
+    "API_AUTH_FAILURE_LIMIT": "20 per 10 minutes",
+}
 
 ERROR_DESCRIPTIONS = {
     400: "The body is not a JSON object (or, for a raw body, not of the media type required).",
@@ -35,17 +58,46 @@ ERROR_DESCRIPTIONS = {
     "guardrail, or a stale `version`.",
     413: "The body is larger than the server accepts.",
     422: "Fields were refused; `errors` maps each to its messages.",
+    429: "Too many requests: a rate limit refused this one. Retry after `Retry-After` seconds.",
+    500: "Something went wrong on our side; `detail` gives a reference to quote.",
 }
+
+#: Headers on every answer of every operation (see hiretrack.api.ratelimit).
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Requests (or, after a failed authentication, failures) allowed in the "
+    "window of the limit closest to refusing you.",
+    "RateLimit-Remaining": "How many of them are left in the current window.",
+    "RateLimit-Reset": "Seconds until the current window ends and the count starts again.",
+}
+RETRY_AFTER = "Seconds to wait before trying again."
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 class ApiJsonSchema(GenerateJsonSchema):
-    """pydantic's JSON Schema, minus `"default": null` on fields that may be omitted but not null."""
+    """pydantic's JSON Schema, minus `"default": null` on fields that may be omitted but not null,
+    plus the bounds API linters ask of every scalar: a `format` on integers and a `maxLength` on
+    dates and times (both enforced: bodies are parsed strictly, see `schemas.UtcDatetime`)."""
 
     def default_schema(self, schema):
         json_schema = super().default_schema(schema)
         if json_schema.get("default", 0) is None and not _allows_null(json_schema):
             del json_schema["default"]
         return json_schema
+
+    def int_schema(self, schema):
+        json_schema = super().int_schema(schema)
+        low = json_schema.get("minimum", json_schema.get("exclusiveMinimum"))
+        high = json_schema.get("maximum", json_schema.get("exclusiveMaximum"))
+        fits = low is not None and high is not None and low >= INT32_MIN and high <= INT32_MAX
+        json_schema.setdefault("format", "int32" if fits else "int64")
+        return json_schema
+
+    def date_schema(self, schema):
+        return {**super().date_schema(schema), "maxLength": len("2026-12-31")}
+
+    def datetime_schema(self, schema):
+        return {**super().datetime_schema(schema), "maxLength": DATETIME_MAX_LENGTH}
 
 
 def _allows_null(json_schema: dict) -> bool:
@@ -77,7 +129,12 @@ def openapi_path(operation: Operation) -> str:
 
 def _path_parameter(name: str, converter: str) -> dict:
     if converter == "int":
-        schema: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
+        schema: dict[str, Any] = {
+            "type": "integer",
+            "format": "int32",
+            "minimum": 1,
+            "maximum": ID_MAX,
+        }
     else:
         schema = {
             "type": "string",
@@ -111,10 +168,29 @@ def _success(operation: Operation, references: dict) -> dict:
     else:
         content = {"application/json": {"schema": references[operation.response]}}
     content.update(operation.other_content)
-    responses = {str(operation.status): {"description": description, "content": content}}
+    headers = _header_references()
+    answer = {"description": description, "headers": headers, "content": content}
+    responses = {str(operation.status): answer}
     for status, meaning in operation.other_statuses.items():
-        responses[str(status)] = {"description": meaning, "content": content}
+        responses[str(status)] = {"description": meaning, "headers": headers, "content": content}
     return responses
+
+
+def _header_references(*extra: str) -> dict:
+    names = [*RATE_LIMIT_HEADERS, *extra]
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def _headers() -> dict:
+    descriptions = {**RATE_LIMIT_HEADERS, "Retry-After": RETRY_AFTER}
+    return {
+        name: {
+            "description": description,
+            "required": True,
+            "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": INT32_MAX},
+        }
+        for name, description in descriptions.items()
+    }
 
 
 def _operation_document(operation: Operation, references: dict, definitions: dict) -> dict:
@@ -148,17 +224,32 @@ def _operation_document(operation: Operation, references: dict, definitions: dic
 
 def _problem_responses() -> dict:
     media = {"schema": {"$ref": REF_TEMPLATE.format(model="Problem")}}
-    return {
-        f"Problem{status}": {
+    responses = {}
+    for status, description in ERROR_DESCRIPTIONS.items():
+        headers = _header_references(*(["Retry-After"] if status == 429 else []))
+        if status == 401:
+            headers["WWW-Authenticate"] = {
+                "description": '`Bearer realm="hiretrack"`: send a bearer token.',
+                "required": True,
+                "schema": {"type": "string", "maxLength": 100},
+            }
+        responses[f"Problem{status}"] = {
             "description": description,
+            "headers": headers,
             "content": {"application/problem+json": media},
         }
-        for status, description in ERROR_DESCRIPTIONS.items()
+    return responses
+
+
+def openapi_document(api: Api, config: Mapping[str, Any] | None = None) -> dict:
+    """The OpenAPI 3.1 document for every operation registered on `api`.
+
+    `config` (the app's) gives the server's address, the contact and the rate limits in force.
+    """
+    settings = {
+        **DEFAULT_SETTINGS,
+        **{k: v for k, v in (config or {}).items() if k in DEFAULT_SETTINGS},
     }
-
-
-def openapi_document(api: Api) -> dict:
-    """The OpenAPI 3.1 document for every operation registered on `api`."""
     bodies = {op.body for op in api.operations if op.body is not None}
     queries = {op.query for op in api.operations if op.query is not None}
     responses = {op.response for op in api.operations if op.response is not None} | {Problem}
@@ -182,14 +273,15 @@ def openapi_document(api: Api) -> dict:
     tags = list(dict.fromkeys(operation.tag for operation in api.operations))
     return {
         "openapi": "3.1.0",
-        "info": {"title": "HireTrack API", "version": "1.0.0", "description": DESCRIPTION},
-        "servers": [{"url": "/"}],
+        "info": _info(settings),
+        "servers": [_server(settings)],
         "tags": [{"name": tag} for tag in tags],
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
             "schemas": definitions,
             "responses": _problem_responses(),
+            "headers": _headers(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
@@ -198,6 +290,33 @@ def openapi_document(api: Api) -> dict:
                 }
             },
         },
+    }
+
+
+def _info(settings: Mapping[str, Any]) -> dict:
+    description = DESCRIPTION.format(
+        token=settings["API_RATE_LIMIT"],
+        client=settings["API_CLIENT_RATE_LIMIT"],
+        failures=settings["API_AUTH_FAILURE_LIMIT"],
+    )
+    return {
+        "title": "HireTrack API",
+        "version": "1.0.0",
+        "description": description,
+        "contact": {
+            "name": f"{settings['COMPANY_NAME']}: HireTrack administrators",
+            "url": settings["BASE_URL"],
+        },
+    }
+
+
+def _server(settings: Mapping[str, Any]) -> dict:
+    """This installation, public to its integrations (`x-internal: false`)."""
+    environment = "production" if settings["ENV"] == "production" else "local development"
+    return {
+        "url": settings["BASE_URL"],
+        "description": f"This HireTrack installation ({environment}).",
+        "x-internal": False,
     }
 
 

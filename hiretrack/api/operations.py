@@ -56,7 +56,7 @@ class Operation:
 
     def error_statuses(self) -> list[int]:
         """Every problem status this operation may answer with."""
-        statuses = set(self.errors)
+        statuses = set(self.errors) | {429, 500}
         if not self.public:
             statuses |= {401, 403, 404}
         slug_in_path = any(kind == "string" for _, kind in self.path_parameters)

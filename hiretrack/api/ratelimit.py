@@ -21,6 +21,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from limits import RateLimitItem
@@ -183,8 +184,17 @@ def limiter() -> ApiRateLimiter:
     return extensions[EXTENSION]
 
 
-def check_rate_limits() -> None:
-    """Before each API view: refuse a client or token over its limit, else count the request."""
+def _is_api_request(prefix: str) -> bool:
+    return request.path == prefix or request.path.startswith(prefix + "/")
+
+
+def check_rate_limits(prefix: str) -> None:
+    """Before each API request: refuse a client or token over its limit, else count the request.
+
+    Paths under the API that match no route (`/requisitions/abc`) count too, and get the headers.
+    """
+    if not _is_api_request(prefix):
+        return
     state = g.hiretrack_api_limits = RequestLimits(client=request.remote_addr or "-")
     try:
         limiter().check(state, bearer_token())
@@ -212,7 +222,12 @@ def handle_rate_limited(error: RateLimited):
 
 
 def register(bp: Blueprint) -> None:
-    """Put every view of the API blueprint under the limits."""
-    bp.before_request(check_rate_limits)
-    bp.after_request(add_rate_limit_headers)
-    bp.register_error_handler(RateLimited, handle_rate_limited)
+    """Put every request under the API blueprint's prefix under the limits.
+
+    The hooks are app-wide (filtered by path) rather than the blueprint's own, because Flask runs
+    a blueprint's hooks only for URLs that matched one of its routes.
+    """
+    prefix = bp.url_prefix or ""
+    bp.before_app_request(partial(check_rate_limits, prefix))
+    bp.after_app_request(add_rate_limit_headers)
+    bp.app_errorhandler(RateLimited)(handle_rate_limited)

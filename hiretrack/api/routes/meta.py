@@ -20,7 +20,7 @@ def openapi_document(user):
     """Serve the OpenAPI document, generated from the schemas that validate requests."""
     cache = current_app.extensions.setdefault("hiretrack_openapi", {})
     if "document" not in cache:
-        cache["document"] = build_openapi_document(api)
+        cache["document"] = build_openapi_document(api, current_app.config)
     return jsonify(cache["document"])
 
 

@@ -38,6 +38,7 @@ from hiretrack.api.schemas.applications import (
     TransitionIn,
 )
 from hiretrack.api.schemas.base import (
+    DATETIME_MAX_LENGTH,
     ID_MAX,
     INT_MAX,
     MAX_PAGE,
@@ -127,6 +128,7 @@ __all__ = [
     "HoldResolve",
     "HoldStatus",
     "HoldWithDrafts",
+    "DATETIME_MAX_LENGTH",
     "ID_MAX",
     "INT_MAX",
     "Id",

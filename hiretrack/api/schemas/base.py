@@ -7,6 +7,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     create_model,
@@ -24,6 +25,8 @@ SLUG_MAX_LENGTH = 80
 #: Offsets past this page would ask the database for absurd OFFSETs.
 MAX_PAGE = 1_000_000
 MAX_PER_PAGE = 200
+#: Longest text a date-time may take (ISO 8601 with microseconds and an offset takes 32).
+DATETIME_MAX_LENGTH = 64
 
 
 def _no_nul(value: str) -> str:
@@ -51,7 +54,27 @@ Version = Annotated[
         description="The `version` you read; a stale one is refused with 409, nothing is changed.",
     ),
 ]
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+def _datetime_text(value: Any) -> Any:
+    """Take a time only as text of at most DATETIME_MAX_LENGTH characters (the document's bound).
+
+    The parse that follows is pydantic's lax one, which would also read a number as a Unix
+    time: refusing anything but a string here keeps the strict behaviour of the other fields.
+    """
+    if not isinstance(value, str):
+        raise ValueError("A date and time as text, e.g. 2026-11-25T14:05:00Z.")
+    if len(value) > DATETIME_MAX_LENGTH:
+        raise ValueError(f"A date and time of at most {DATETIME_MAX_LENGTH} characters.")
+    return value
+
+
+UtcDatetime = Annotated[
+    AwareDatetime,
+    Field(strict=False),
+    BeforeValidator(_datetime_text),
+    AfterValidator(_to_utc),
+]
 
 
 def Text(max_length: int, min_length: int = 0, **field: Any) -> Any:  # noqa: N802  (a type factory)
@@ -113,13 +136,21 @@ class Problem(Output):
 
     model_config = ConfigDict(json_schema_serialization_defaults_required=False)
 
-    type: str = Field(description="Always `about:blank`: `title` names the kind of problem.")
-    title: str
-    status: int
-    detail: str = Field(description="What went wrong and what to do about it, for a person.")
-    errors: dict[str, list[str]] | None = Field(
-        default=None, description="For 422: each field that was refused, with its messages."
+    type: str = Field(
+        max_length=200, description="Always `about:blank`: `title` names the kind of problem."
     )
+    title: str = Field(max_length=200)
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(
+        max_length=20_000, description="What went wrong and what to do about it, for a person."
+    )
+    errors: (
+        dict[
+            Annotated[str, Field(max_length=200)],
+            Annotated[list[Annotated[str, Field(max_length=2_000)]], Field(max_length=100)],
+        ]
+        | None
+    ) = Field(default=None, description="For 422: each field that was refused, with its messages.")
 
 
 class PageQuery(QueryString):
