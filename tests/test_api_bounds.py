@@ -89,3 +89,14 @@ def test_services_behind_the_web_forms_check_the_same_codes(ctx, make_user, make
         manager, title="Engineer", department_id=department.id, currency=" gbp "
     )
     assert lower.currency == "GBP"
+
+
+@pytest.mark.parametrize(
+    "send_at", ["2031-01-06T09:00:00." + "1" * 60 + "+00:00", 1_900_000_000, "2031-01-06T09:00:00"]
+)
+def test_a_scheduled_time_is_bounded_text_with_an_offset(manager, make_application, send_at):
+    user, caller = manager
+    application = make_application(manager=user)
+    body = {"template": "check-in", "send_at": send_at}
+    response = caller.post(f"/applications/{application.id}/messages", body)
+    assert_problem(response, 422, "send_at")
