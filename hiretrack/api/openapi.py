@@ -47,6 +47,7 @@ DEFAULT_SETTINGS = {
     "API_RATE_LIMIT": "300 per minute",
     "API_CLIENT_RATE_LIMIT": "1200 per minute",
     "API_AUTH_FAILURE_LIMIT": "20 per 10 minutes",
+    "INBOUND_MAX_BYTES": 10 * 1024 * 1024,
 }
 
 ERROR_DESCRIPTIONS = {
@@ -193,7 +194,20 @@ def _headers() -> dict:
     }
 
 
-def _operation_document(operation: Operation, references: dict, definitions: dict) -> dict:
+def _raw_body(content: dict, max_bytes: int) -> dict:
+    """A raw body (an email) as documented, bounded by how much of it is read at most."""
+    bounded = {}
+    for media_type, media in content.items():
+        schema = dict(media.get("schema", {}))
+        if schema.get("type") == "string":
+            schema.setdefault("maxLength", max_bytes)
+        bounded[media_type] = {**media, "schema": schema}
+    return bounded
+
+
+def _operation_document(
+    operation: Operation, references: dict, definitions: dict, settings: Mapping[str, Any]
+) -> dict:
     document: dict[str, Any] = {
         "operationId": operation.endpoint,
         "summary": operation.summary,
@@ -212,7 +226,9 @@ def _operation_document(operation: Operation, references: dict, definitions: dic
             "content": {"application/json": {"schema": references[operation.body]}},
         }
     elif operation.raw_body:
-        document["requestBody"] = {"required": True, "content": operation.raw_body}
+        # Nothing past HIRETRACK_INBOUND_MAX_BYTES is read (see api/routes/inbound.py).
+        content = _raw_body(operation.raw_body, int(settings["INBOUND_MAX_BYTES"]))
+        document["requestBody"] = {"required": True, "content": content}
     responses = _success(operation, references)
     for status in operation.error_statuses():
         responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
@@ -264,7 +280,7 @@ def openapi_document(api: Api, config: Mapping[str, Any] | None = None) -> dict:
     paths: dict[str, dict] = {}
     for operation in api.operations:
         paths.setdefault(openapi_path(operation), {})[operation.method.lower()] = (
-            _operation_document(operation, references, definitions)
+            _operation_document(operation, references, definitions, settings)
         )
     # Query strings are described as parameters, not as schemas of their own.
     for model in queries - bodies - responses:
