@@ -12,6 +12,9 @@ from flask import Flask
 from limits import RateLimitItem, parse_many
 
 INSECURE_SECRET_KEY = "dev-insecure-secret-key-change-me"
+#: Links in emails point here outside production when HIRETRACK_BASE_URL is not set and no
+#: serving command has said where it serves (`hiretrack run` and `hiretrack demo` do).
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
 
 #: A plain ASCII address whose local part can take a `+token`: letters, digits, dots, - and _.
 _REPLY_ADDRESS = re.compile(r"[a-z0-9][a-z0-9._-]{0,40}@[a-z0-9](?:[a-z0-9.-]{0,200}[a-z0-9])?")
@@ -20,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "ENV": "development",  # "production" turns on the secret key check and Secure cookies
     "SECRET_KEY": INSECURE_SECRET_KEY,
     "DATABASE_URL": None,  # default: sqlite:///<instance folder>/hiretrack.sqlite
-    "BASE_URL": "http://127.0.0.1:5000",
+    "BASE_URL": None,  # default: where `hiretrack run`/`demo` serve, else DEVELOPMENT_BASE_URL
     "MAIL_BACKEND": "file",  # smtp | file | console
     "MAIL_FROM": "HireTrack <hiring@example.com>",
     "MAIL_FILE_DIR": None,  # default: <instance folder>/outbox-mail
@@ -106,7 +109,9 @@ def _normalise(app: Flask) -> None:
     if config["REPLY_ADDRESS"]:
         config["REPLY_ADDRESS"] = str(config["REPLY_ADDRESS"]).strip().lower()
     config["CADENCE_BUSINESS_DAYS"] = int(config["CADENCE_BUSINESS_DAYS"])
-    config["BASE_URL"] = str(config["BASE_URL"]).rstrip("/")
+    # BASE_URL_DERIVED: no base URL was configured, so a serving command may use its own address.
+    config["BASE_URL_DERIVED"] = not config["BASE_URL"]
+    config["BASE_URL"] = str(config["BASE_URL"] or DEVELOPMENT_BASE_URL).rstrip("/")
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         url = config["DATABASE_URL"] or f"sqlite:///{app.instance_path}/hiretrack.sqlite"
         if url.startswith("postgres://"):
@@ -127,6 +132,11 @@ def _check(app: Flask) -> None:
             "HIRETRACK_SECRET_KEY is missing or still the development default. In production set it "
             'to a long random value, e.g. HIRETRACK_SECRET_KEY="$(python3 -c '
             "'import secrets; print(secrets.token_hex(32))')\"."
+        )
+    if config["ENV"] == "production" and config["BASE_URL_DERIVED"]:
+        raise ConfigurationError(
+            "HIRETRACK_BASE_URL is not set. In production set it to the public address people "
+            "open, e.g. HIRETRACK_BASE_URL=https://hiretrack.example.com (links in emails use it)."
         )
     if config["MAIL_BACKEND"] not in ("smtp", "file", "console", "memory"):
         raise ConfigurationError("HIRETRACK_MAIL_BACKEND must be one of smtp, file or console.")

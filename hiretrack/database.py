@@ -3,6 +3,7 @@
 from collections.abc import Callable, Hashable
 from contextlib import suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, event
@@ -105,6 +106,22 @@ def tune_postgresql(dialect, _connection_record, _cargs, cparams) -> None:
     options = cparams.get("options", "")
     if "plan_cache_mode" not in options:
         cparams["options"] = f"{options} -c plan_cache_mode=force_generic_plan".strip()
+
+
+@event.listens_for(Engine, "do_connect")
+def create_sqlite_folder(dialect, _connection_record, cargs, cparams) -> None:
+    """Create the folder of a SQLite database file before SQLite opens (and so creates) the file.
+
+    The default database lives in the instance folder, which a fresh checkout does not have.
+    A folder that cannot be created is left for SQLite to report ("unable to open database
+    file"), as a database error like any other the callers already handle.
+    """
+    if dialect.name != "sqlite" or not cargs or cparams.get("uri"):
+        return
+    filename = str(cargs[0])
+    if filename and filename != ":memory:":
+        with suppress(OSError):
+            Path(filename).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
 #: In `Session.info` while the session's transaction has written (flushed, or run anything but a

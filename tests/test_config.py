@@ -3,8 +3,9 @@
 import pytest
 
 from hiretrack import create_app
-from hiretrack.config import INSECURE_SECRET_KEY, ConfigurationError
+from hiretrack.config import DEVELOPMENT_BASE_URL, INSECURE_SECRET_KEY, ConfigurationError
 from hiretrack.resources import resource_dir
+from hiretrack.serving import served_url, use_served_url
 from tests.conftest import POSTGRES_URL
 
 
@@ -20,6 +21,7 @@ def test_production_refuses_the_default_secret_key(monkeypatch):
 
 def test_production_with_a_real_secret_sets_secure_cookies(monkeypatch):
     monkeypatch.setenv("HIRETRACK_ENV", "production")
+    monkeypatch.setenv("HIRETRACK_BASE_URL", "https://jobs.acme.example")
     monkeypatch.setenv(
         "HIRETRACK_SECRET_KEY", "0123456789"
     )  # all digits: JSON would make it an int
@@ -28,6 +30,30 @@ def test_production_with_a_real_secret_sets_secure_cookies(monkeypatch):
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_production_refuses_a_missing_base_url(monkeypatch):
+    """Links in emails would point at a development address no candidate can open."""
+    monkeypatch.setenv("HIRETRACK_ENV", "production")
+    monkeypatch.setenv("HIRETRACK_SECRET_KEY", "a-long-random-production-secret")
+    monkeypatch.delenv("HIRETRACK_BASE_URL", raising=False)
+    with pytest.raises(ConfigurationError, match="HIRETRACK_BASE_URL is not set"):
+        create_app()
+
+
+def test_without_a_base_url_development_links_follow_the_served_address(monkeypatch):
+    monkeypatch.delenv("HIRETRACK_BASE_URL", raising=False)
+    app = create_app()
+    assert app.config["BASE_URL"] == DEVELOPMENT_BASE_URL
+    assert use_served_url(app, served_url("0.0.0.0", 5611)) == "http://127.0.0.1:5611"
+    assert app.config["BASE_URL"] == "http://127.0.0.1:5611"
+    assert served_url("::", 8080) == "http://[::1]:8080"
+
+    monkeypatch.setenv("HIRETRACK_BASE_URL", "https://jobs.acme.example/")
+    configured = create_app()
+    assert use_served_url(configured, served_url("127.0.0.1", 5611)) == (
+        "https://jobs.acme.example"
+    )
 
 
 def test_settings_come_from_prefixed_environment(monkeypatch):

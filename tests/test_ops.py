@@ -87,7 +87,8 @@ def test_readyz_says_when_the_database_is_at_another_revision(app, client):
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(tmp_path):
-    url = f"sqlite:///{tmp_path}/missing-folder/hiretrack.sqlite"
+    (tmp_path / "a-file").write_text("a missing folder is created; one under a file cannot be")
+    url = f"sqlite:///{tmp_path}/a-file/hiretrack.sqlite"
     app = create_app(base_config(url, tmp_path))
     response = app.test_client().get("/readyz")
     assert response.status_code == 503

@@ -1,13 +1,25 @@
 """`hiretrack demo` and `hiretrack init`: a working HireTrack in one command."""
 
+import logging
+import os
+import signal
+import socket
+import threading
+
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask_migrate import upgrade
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from hiretrack.demo.seed import DEMO_PASSWORD, DEMO_USERS, is_seeded, seed_demo
 from hiretrack.extensions import db
+from hiretrack.messages import delivery
+from hiretrack.messages.backends import mail_file_dir
 from hiretrack.messages.defaults import install_default_templates
+from hiretrack.serving import listening_socket, served_url, use_served_url
+
+#: How often the demo's delivery loop looks for queued email: "Delivered" a moment after "Send".
+DEMO_POLL_SECONDS = 1.0
 
 
 def migrate_database() -> None:
@@ -24,9 +36,63 @@ def init_command() -> None:
     click.echo(f"Database is up to date; {len(added)} default template(s) installed.")
 
 
+def describe_mail(app: Flask) -> str:
+    """Say where delivered email goes with the configured backend, creating the file folder."""
+    backend = app.config["MAIL_BACKEND"]
+    if backend == "file":
+        folder = mail_file_dir(app)
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"the file backend: one .eml file per message in {folder}"
+    if backend == "console":
+        return "the console backend: each message is printed here"
+    if backend == "smtp":
+        return (
+            f"the SMTP backend: through {app.config['SMTP_HOST']}:{app.config['SMTP_PORT']} "
+            "(the demo's people have example.org addresses)"
+        )
+    return f"the {backend} backend"
+
+
+def deliver_while_serving(app: Flask, stop: threading.Event) -> None:
+    """Deliver queued email until `stop`, as `hiretrack outbox deliver` does, in this process."""
+    with app.app_context():
+        worker_id = f"demo-{socket.gethostname()}-{os.getpid()}"[:100]
+        delivery.run_worker(worker_id, poll_interval=DEMO_POLL_SECONDS, stop=stop)
+
+
+def serve(app: Flask, listener: socket.socket) -> None:
+    """Serve on the bound socket and deliver email beside it, until Ctrl+C."""
+    host, port = listener.getsockname()[:2]
+    server = make_server(host, port, app, threaded=True, fd=listener.fileno())
+    listener.close()  # the server holds its own copy of the socket
+    # HireTrack logs one access line per request; werkzeug's would say it twice.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=deliver_while_serving, args=(app, stop), name="demo-delivery", daemon=True
+    )
+    worker.start()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()  # returns on Ctrl+C: werkzeug's server catches KeyboardInterrupt
+    finally:
+        click.echo("\nStopping.")
+        signal.signal(signal.SIGTERM, previous)
+        stop.set()
+        server.server_close()
+        worker.join(timeout=30)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Stop on SIGTERM as on Ctrl+C: a service manager, or a test, stops the demo cleanly."""
+    raise KeyboardInterrupt
+
+
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to serve on.")
-@click.option("--port", default=5000, show_default=True, type=int, help="Port to serve on.")
+@click.option(
+    "--port", default=5000, show_default=True, type=int, help="Port to serve on (0: any free one)."
+)
 @click.option("--reset", is_flag=True, help="Delete all data and seed the demo company again.")
 @click.option(
     "--no-serve", is_flag=True, help="Prepare the database, print the logins, do not serve."
@@ -34,33 +100,45 @@ def init_command() -> None:
 def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
     """Create (or reuse) the demo database, seed a realistic company, and serve it.
 
-    Running it again keeps the data; --reset starts over.
+    While it serves, queued email is delivered in the same process, with the configured mail
+    backend (the file backend unless HIRETRACK_MAIL_BACKEND says otherwise). Running it again
+    keeps the data; --reset starts over.
     """
-    url = db.engine.url
-    click.echo(f"Database: {url.render_as_string(hide_password=True)}")
-    if reset:
-        click.echo("Resetting: dropping every table.")
-        db.drop_all()
-        with db.engine.begin() as connection:
-            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-    migrate_database()
-    if is_seeded():
-        click.echo("Reusing the existing demo data (use --reset to start over).")
-    else:
-        click.echo("Seeding the demo company…")
-        seed_demo()
-    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
-    for login in DEMO_USERS:
-        click.echo(f"  {login.role:<10} {login.email:<32} {login.name}")
-    mail_dir = current_app.config["MAIL_FILE_DIR"] or f"{current_app.instance_path}/outbox-mail"
-    click.echo(
-        f"\nEmails are written as .eml files to {mail_dir} by `hiretrack outbox deliver --once`."
-    )
-    if no_serve:
-        return
-    click.echo(f"Serving on http://{host}:{port}  (Ctrl+C to stop)\n")
-    # Flask's app.run() refuses to block inside a `flask` CLI command; serve with werkzeug directly.
-    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+    app = current_app._get_current_object()
+    # Bound first, so a port in use is said at once rather than after seeding.
+    listener = None if no_serve else listening_socket(host, port)
+    try:
+        url = db.engine.url
+        click.echo(f"Database: {url.render_as_string(hide_password=True)}")
+        if reset:
+            click.echo("Resetting: dropping every table.")
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        migrate_database()
+        if is_seeded():
+            click.echo("Reusing the existing demo data (use --reset to start over).")
+        else:
+            click.echo("Seeding the demo company…")
+            seed_demo()
+        click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+        for login in DEMO_USERS:
+            click.echo(f"  {login.role:<10} {login.email:<32} {login.name}")
+        mail = describe_mail(app)
+        if listener is None:
+            click.echo(
+                f"\nEmails are delivered by `hiretrack outbox deliver` (or while `hiretrack demo` "
+                f"serves) with {mail}."
+            )
+            return
+        base_url = use_served_url(app, served_url(host, listener.getsockname()[1]))
+        click.echo(f"\nEmails are delivered while the demo runs, with {mail}.")
+        click.echo(f"Links in emails point to {base_url}.")
+        click.echo(f"\nServing on {base_url}/login  (Ctrl+C to stop)\n")
+        serve(app, listener)
+    finally:
+        if listener is not None:
+            listener.close()
 
 
 COMMANDS = [demo_command, init_command]

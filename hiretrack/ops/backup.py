@@ -112,11 +112,14 @@ def _run(command: list[str], environment: dict[str, str], what: str) -> None:
 
 
 def _check_target(path: Path) -> Path:
+    """Refuse to overwrite a file, and create the folder the backup goes into."""
     path = Path(path).expanduser()
     if path.exists():
         raise BackupError(f"{path} already exists; choose a new file name (e.g. with the date).")
-    if not path.parent.is_dir():
-        raise BackupError(f"The folder {path.parent} does not exist.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BackupError(f"Cannot create the folder {path.parent}: {error.strerror}.") from None
     return path
 
 
