@@ -20,7 +20,6 @@ from hiretrack.extensions import db
 from hiretrack.messages.defaults import install_default_templates
 from tests.conftest import POSTGRES_URL, base_config, empty_all_tables
 
-CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

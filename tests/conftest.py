@@ -26,6 +26,8 @@ pytest_plugins = [
 ]
 
 POSTGRES_URL = os.environ.get("HIRETRACK_TEST_DATABASE_URL")
+#: The browser tests drive this Chromium (Debian: apt-get install chromium); without it they skip.
+CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
 
 
@@ -55,6 +57,16 @@ def postgres_database_url() -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return url
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip the browser tests, saying why, where Chromium is not installed."""
+    if os.path.exists(CHROMIUM):
+        return
+    skip = pytest.mark.skip(reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -18,13 +18,12 @@ from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.requisitions.services import create_requisition
 from tests.browser_helpers import (
-    CHROMIUM,
     LAUNCH_ARGS,
     live_server,
     screenshot,
     serious_violations,
 )
-from tests.conftest import PASSWORD
+from tests.conftest import CHROMIUM, PASSWORD
 
 pytestmark = pytest.mark.browser
 

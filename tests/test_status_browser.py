@@ -22,13 +22,12 @@ from hiretrack.messages.models import OutboxEmail
 from hiretrack.messages.services import choose_template, send_message
 from hiretrack.requisitions.services import create_requisition
 from tests.browser_helpers import (
-    CHROMIUM,
     LAUNCH_ARGS,
     live_server,
     screenshot,
     serious_violations,
 )
-from tests.conftest import PASSWORD
+from tests.conftest import CHROMIUM, PASSWORD
 
 pytestmark = pytest.mark.browser
 
