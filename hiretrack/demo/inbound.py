@@ -1,20 +1,22 @@
 """Mail that came back in the demo: a candidate's question, an out-of-office, a bounce, a stranger.
 
 Each answers a check-in really composed by the send service; the mail goes in through
-`hiretrack.inbound.services.receive`, the path the IMAP fetcher and the API use.
+`hiretrack.inbound.services.receive`, the path the IMAP fetcher and the API use. The story's
+clock dates each check-in after the candidacy's last event, and each answer after its check-in.
 """
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
 
 from sqlalchemy import select
 
-from hiretrack.candidates.models import Application
+from hiretrack.candidates.models import Application, Touchpoint
 from hiretrack.candidates.services import record_delivery
 from hiretrack.database import utcnow
+from hiretrack.demo.story import StoryClock, latest_event
 from hiretrack.extensions import db
 from hiretrack.inbound.services import receive
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
@@ -27,11 +29,11 @@ QUESTION = (
 )
 
 
-def _sent_check_in(application: Application, days_ago: float) -> OutboxEmail:
+def _sent_check_in(clock: StoryClock, application: Application, days_ago: int) -> OutboxEmail:
     """A check-in to the candidate, delivered `days_ago` (as the worker would have recorded it)."""
     manager = application.requisition.manager
+    sent_at = clock.at(days_ago, after=latest_event(application))
     sent = send_message(manager, application, choose_template(manager, "check_in"))
-    sent_at = utcnow() - timedelta(days=days_ago)
     sent.outbox.status, sent.outbox.sent_at = OutboxStatus.SENT, sent_at
     sent.outbox.created_at = sent.touchpoint.created_at = sent_at
     record_delivery(sent.touchpoint, sent_at)
@@ -93,18 +95,26 @@ def _first_open(title: str, stage: str) -> Application | None:
     ).first()
 
 
-def seed_inbound_mail() -> None:
+def _received(raw: bytes, received_at: datetime) -> None:
+    """Receive a message as if it had arrived then; a reply counted as contact dates from then."""
+    message = receive(raw, source="api", received_at=received_at).message
+    if message.touchpoint_id is not None:
+        db.session.get(Touchpoint, message.touchpoint_id).created_at = received_at
+
+
+def seed_inbound_mail(clock: StoryClock) -> None:
     """Receive a few answers to demo check-ins; the caller commits."""
     db.session.flush()
+    automatic = timedelta(minutes=1)  # out-of-office answers and bounces come at once
     asking = _first_open("Platform Engineer", "final_round")
     away = _first_open("Data Analyst", "final_round")
     mistyped = _first_open("Account Executive", "interviewing")
     if asking is not None:
-        outbox = _sent_check_in(asking, days_ago=2)
+        outbox = _sent_check_in(clock, asking, days_ago=2)
         reply = _answer(outbox, asking.candidate.email, f"Re: {outbox.subject}", QUESTION)
-        receive(reply, source="api")
+        _received(reply, clock.at(1, after=outbox.sent_at))
     if away is not None:
-        outbox = _sent_check_in(away, days_ago=1)
+        outbox = _sent_check_in(clock, away, days_ago=1)
         answer = _answer(
             outbox,
             away.candidate.email,
@@ -112,10 +122,10 @@ def seed_inbound_mail() -> None:
             "I am on holiday until the 15th, with limited access to email.",
             Auto_Submitted="auto-replied",
         )
-        receive(answer, source="api")
+        _received(answer, outbox.sent_at + automatic)
     if mistyped is not None:
-        outbox = _sent_check_in(mistyped, days_ago=1)
-        receive(_bounce(outbox), source="api")
+        outbox = _sent_check_in(clock, mistyped, days_ago=1)
+        _received(_bounce(outbox), outbox.sent_at + automatic)
     stranger = EmailMessage()
     stranger["From"] = "Jordan Reyes <jordan.reyes@example.net>"
     stranger["To"] = "replies@acme.example"
@@ -125,4 +135,4 @@ def seed_inbound_mail() -> None:
     stranger.set_content(
         "Hello, a friend told me about the Senior Backend Engineer role. Is it open?"
     )
-    receive(stranger.as_bytes(policy=SMTP), source="api")
+    _received(stranger.as_bytes(policy=SMTP), clock.at(1))

@@ -1,13 +1,13 @@
 """A believable company for the demo: departments, people, requisitions in every state, a stalled
 head-office hold, and about forty candidates with a history of contact (some of them overdue).
 
-Records are created through the services, so they obey the same rules as real use; only their
-timestamps are moved into the past afterwards, to give the story a history.
+Records are created through the services, so they obey the same rules as real use; the story
+(hiretrack/demo/story.py) then dates each event: in order, on business days, in working hours.
 """
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -15,16 +15,22 @@ from hiretrack.admin.models import Department, OrganisationSettings
 from hiretrack.approvals.services import decide, request_approval
 from hiretrack.auth.models import User
 from hiretrack.auth.services import create_user
-from hiretrack.candidates.models import Application, Candidate, Channel, Direction, Touchpoint
-from hiretrack.candidates.services import (
-    ClosureNote,
-    apply_contact,
-    apply_to_requisition,
-    change_stage,
-    create_candidate,
-)
-from hiretrack.database import utcnow
+from hiretrack.candidates.models import Application, Candidate, Channel
+from hiretrack.candidates.services import ClosureNote, apply_to_requisition, create_candidate
 from hiretrack.demo.inbound import seed_inbound_mail
+from hiretrack.demo.story import (
+    Step,
+    StoryClock,
+    backdate_hold,
+    backdate_offer,
+    close_with_closure,
+    contact,
+    inbound,
+    interview,
+    latest_event,
+    play,
+    stage,
+)
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
 from hiretrack.messages.defaults import install_default_templates
@@ -33,7 +39,6 @@ from hiretrack.offers.services import propose_offer
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
 from hiretrack.requisitions.services import (
     create_requisition,
-    open_applications,
     set_status,
     submit_for_approval,
 )
@@ -124,42 +129,6 @@ def is_seeded() -> bool:
     return bool(db.session.scalar(select(func.count()).select_from(User)))
 
 
-def _days_ago(days: float) -> datetime:
-    return utcnow() - timedelta(days=days)
-
-
-def _backdate_application(application: Application, opened_days_ago: float) -> None:
-    application.opened_at = _days_ago(opened_days_ago)
-    application.stage_entered_at = _days_ago(max(opened_days_ago - 7, 1))
-    for change in application.stage_changes:
-        change.changed_at = application.stage_entered_at
-
-
-def _contact(
-    application: Application,
-    days_ago: float,
-    channel: str,
-    note: str,
-    promise_in_days: int | None,
-    direction: str = Direction.OUTBOUND,
-) -> None:
-    """Add a past contact to the history, as if it had happened then."""
-    when = _days_ago(days_ago)
-    promise = (when + timedelta(days=promise_in_days)).date() if promise_in_days else None
-    touchpoint = Touchpoint(
-        application=application,
-        direction=direction,
-        channel=channel,
-        note=note,
-        promised_next_update=promise,
-        created_at=when,
-        occurred_at=when,
-        created_by_id=application.requisition.manager_id,
-    )
-    db.session.add(touchpoint)
-    apply_contact(application, touchpoint)
-
-
 def seed_demo(rng: random.Random | None = None) -> None:
     """Fill an empty database with the demo company; commits.
 
@@ -175,7 +144,7 @@ def seed_demo(rng: random.Random | None = None) -> None:
     company.filled_requisition()
     company.cancelled_requisition()
     company.decided_and_pending_approvals()
-    seed_inbound_mail()
+    seed_inbound_mail(company.clock)
     db.session.commit()
 
 
@@ -184,6 +153,7 @@ class _DemoCompany:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self.clock = StoryClock()
         install_default_templates()
         db.session.add(
             OrganisationSettings(
@@ -210,7 +180,7 @@ class _DemoCompany:
 
     def _open_requisitions(self) -> None:
         """The requisitions the story happens on, and two waiting for approval."""
-        maria, tom, aisha = self.maria, self.tom, self.aisha
+        maria, tom, aisha, clock = self.maria, self.tom, self.aisha, self.clock
         self.backend = self.requisition(
             "Senior Backend Engineer", maria, "Engineering", "open", 70000, 90000
         )
@@ -223,18 +193,23 @@ class _DemoCompany:
         self.ops = self.requisition(
             "Operations Coordinator", aisha, "Operations", "open", 38000, 46000
         )
-        draft = self.requisition("Frontend Engineer", maria, "Engineering", "draft", 60000, 80000)
-        self.pending = self.requisition(
-            "Logistics Planner", aisha, "Operations", "draft", 42000, 52000
+        draft = self.requisition(
+            "Frontend Engineer", maria, "Engineering", "draft", 60000, 80000, created_days_ago=3
         )
-        due = (utcnow() + timedelta(days=5)).date()
-        request_approval(aisha, self.pending, "budget", self.finance.id, due)
+        self.pending = self.requisition(
+            "Logistics Planner", aisha, "Operations", "draft", 42000, 52000, created_days_ago=2
+        )
+        asked = request_approval(aisha, self.pending, "budget", self.finance.id, clock.ahead(3))
+        asked.created_at = clock.at(1, after=self.pending.created_at)
         submit_for_approval(aisha, self.pending)
-        request_approval(maria, draft, "headcount", self.head_office.id, None)
+        asked = request_approval(maria, draft, "headcount", self.head_office.id, None)
+        asked.created_at = clock.at(2, after=draft.created_at)
         db.session.flush()
 
-    def requisition(self, title, manager, department, status, low, high, **extra) -> Requisition:
-        """A requisition opened sixty days ago, then moved to `status`."""
+    def requisition(
+        self, title, manager, department, status, low, high, created_days_ago=60
+    ) -> Requisition:
+        """A requisition created `created_days_ago` days ago, then moved to `status`."""
         req = create_requisition(
             manager,
             title=title,
@@ -243,84 +218,107 @@ class _DemoCompany:
             salary_max=high,
             currency="EUR",
             status="open",
-            **extra,
         )
-        req.created_at = _days_ago(60)
+        req.created_at = self.clock.at(created_days_ago)
         if status != "open":
             req.status = status
         return req
 
-    def candidate(self) -> Candidate:
+    def candidate(self, opened_at: datetime) -> Candidate:
         """The next person from the shuffled names, with an email and phone number."""
         name = next(self.names)
         email = name.lower().replace(" ", ".") + "@example.org"
         phone = f"+44 7700 9{self.rng.randint(10000, 99999)}"
-        return create_candidate(self.recruiter, name, email, phone)
+        person = create_candidate(self.recruiter, name, email, phone)
+        person.created_at = opened_at
+        return person
 
-    def apply(self, req, stage, opened_days_ago, contacts) -> Application:
-        """A new candidate's application, at `stage`, with past contacts."""
+    def apply(self, req, opened_days_ago: int, steps: list[Step]) -> Application:
+        """A candidacy that opened then, at interviewing, with its history played in order."""
+        opened_at = self.clock.at(opened_days_ago)
         application = apply_to_requisition(
-            req.manager,
-            self.candidate(),
-            req,
-            "final_round" if stage != "interviewing" else "interviewing",
+            req.manager, self.candidate(opened_at), req, "interviewing"
         )
-        if stage in ("verbal_intent", "offer_approved", "offer_extended", "accepted", "hired"):
-            change_stage(req.manager, application, "verbal_intent")
-        _backdate_application(application, opened_days_ago)
-        for days_ago, channel, note, promise in contacts:
-            _contact(application, days_ago, channel, note, promise)
+        application.opened_at = application.stage_entered_at = opened_at
+        for change in application.stage_changes:
+            change.changed_at = opened_at
+        latest = opened_at
+        for step in steps:
+            latest = self.clock.at(step.days_ago, after=latest)
+            play(self.clock, application, step, latest)
         return application
 
     def stalled_head_office_hold(self) -> None:
         """Senior Backend Engineer: held by head office for "a budget technicality" for weeks."""
-        apply, backend = self.apply, self.backend
-        backend_apps = [
-            apply(
-                backend,
-                "verbal_intent",
+        placed_at = self.clock.at(21)
+        for opened_days_ago, steps in (
+            (
                 40,
                 [
-                    (30, "meeting", "Final interview; told her we want to hire.", 3),
-                    (21, "phone", "Said approval should clear in a day or so.", 2),
+                    stage(36, "final_round"),
+                    interview(31, "Final interview with the team: strong on system design."),
+                    contact(30, Channel.PHONE, "Said we want to hire; offer after sign-off.", 3),
+                    stage(30, "verbal_intent"),
+                    contact(
+                        18, Channel.PHONE, "Head office says approval clears in a day or so.", 2
+                    ),
                 ],
             ),
-            apply(
-                backend,
-                "verbal_intent",
+            (
                 38,
-                [(25, "phone", "Verbal: we want you. Waiting on sign-off.", 5)],
+                [
+                    stage(33, "final_round"),
+                    interview(27),
+                    contact(25, Channel.PHONE, "Verbal: we want you. Waiting on sign-off."),
+                    stage(25, "verbal_intent"),
+                ],
             ),
-            apply(backend, "final_round", 30, [(12, "email", "Invited to final round.", 5)]),
-            apply(
-                backend, "final_round", 28, [(6, "phone", "Final round done; decision pending.", 5)]
+            (
+                30,
+                [
+                    stage(14, "final_round"),
+                    contact(12, Channel.EMAIL, "Invited to the final round."),
+                ],
             ),
-            apply(backend, "interviewing", 20, [(4, "email", "Second interview booked.", 5)]),
-        ]
+            (
+                28,
+                [
+                    stage(10, "final_round"),
+                    interview(7),
+                    contact(6, Channel.PHONE, "Final round done; told them a decision is pending."),
+                ],
+            ),
+            (20, [contact(4, Channel.EMAIL, "Second interview booked.")]),
+        ):
+            self.apply(self.backend, opened_days_ago, steps)
         hold = place_hold(
             self.maria,
-            backend,
+            self.backend,
             reason="budget",
             owner_id=self.head_office.id,
             summary="Head office: 'budget technicality, cleared in a day or so'",
             public_reason="we are waiting on an internal budget approval",
             internal_notes="Helen says finance must re-baseline Q4 spend first. No date given.",
         ).hold
-        hold.opened_at = _days_ago(21)
-        hold.expected_clear_date = (utcnow() - timedelta(days=18)).date()
-        for application in backend_apps:
-            application.update_requested_at = hold.opened_at
+        backdate_hold(hold, placed_at, expected=self.clock.promise(placed_at, 1))
         # The hold notices were never sent: the drafts are still waiting for Maria's review.
         for pending_draft in db.session.scalars(select(Draft).where(Draft.hold_id == hold.id)):
-            pending_draft.created_at = hold.opened_at
             pending_draft.status = DraftStatus.PENDING
 
     def hiring_freeze(self) -> None:
         """Platform Engineer: a hiring freeze hold owned by finance, still within its date."""
         platform = self.platform
-        self.apply(platform, "final_round", 18, [(3, "email", "Update: still deciding.", 5)])
-        self.apply(platform, "interviewing", 10, [(2, "phone", "Phone screen went well.", 5)])
-        self.apply(platform, "interviewing", 9, [])
+        self.apply(
+            platform,
+            18,
+            [
+                stage(12, "final_round"),
+                interview(8),
+                contact(3, Channel.EMAIL, "Update: still deciding."),
+            ],
+        )
+        self.apply(platform, 10, [contact(2, Channel.PHONE, "Phone screen went well.")])
+        self.apply(platform, 9, [])
         freeze = place_hold(
             self.maria,
             platform,
@@ -328,74 +326,132 @@ class _DemoCompany:
             owner_id=self.finance.id,
             summary="Q1 hiring freeze pending board review",
             public_reason="a company-wide hiring pause",
-            expected_clear_date=(utcnow() + timedelta(days=9)).date(),
+            expected_clear_date=self.clock.ahead(7),
         ).hold
-        freeze.opened_at = _days_ago(4)
-        for application in open_applications(platform):
-            application.update_requested_at = freeze.opened_at
-        db.session.flush()
+        backdate_hold(freeze, self.clock.at(4))
 
     def offers_awaiting_approval(self) -> None:
         """Data Analyst: an offer being approved; Sales Team Lead: one outside the band.
 
         Around them, candidates on track or overdue, and an inbound call left unanswered.
         """
-        apply, data, sales_lead, tom = self.apply, self.data, self.sales_lead, self.tom
+        apply, data, sales_lead, tom, clock = (
+            self.apply,
+            self.data,
+            self.sales_lead,
+            self.tom,
+            self.clock,
+        )
         analyst = apply(
             data,
-            "verbal_intent",
             35,
-            [(8, "phone", "Verbal intent; offer terms being approved.", 3)],
+            [
+                stage(20, "final_round"),
+                interview(10, "Final interview: presented the case study."),
+                contact(8, Channel.PHONE, "Said we want to hire; offer terms being approved.", 3),
+                stage(8, "verbal_intent"),
+            ],
         )
-        propose_offer(
-            tom, analyst, 58000, self.finance.id, due_date=(utcnow() + timedelta(days=2)).date()
+        offer = propose_offer(tom, analyst, 58000, self.finance.id, due_date=clock.ahead(2))
+        backdate_offer(offer, clock.at(8, after=latest_event(analyst)))
+        apply(
+            data,
+            25,
+            [
+                stage(19, "final_round"),
+                interview(17),
+                contact(16, Channel.EMAIL, "Thanks for the final interview."),
+            ],
         )
-        apply(data, "final_round", 25, [(16, "email", "Thanks for the final interview.", 5)])
-        apply(data, "final_round", 20, [(2, "email", "Checking in: decision next week.", 5)])
-        apply(data, "interviewing", 14, [(9, "phone", "Case study sent.", 5)])
-        apply(data, "interviewing", 6, [(1, "email", "Acknowledged application.", 5)])
+        apply(
+            data,
+            20,
+            [
+                stage(9, "final_round"),
+                interview(4),
+                contact(2, Channel.EMAIL, "Checking in: decision next week."),
+            ],
+        )
+        apply(data, 14, [contact(9, Channel.PHONE, "Case study sent.")])
+        apply(data, 6, [contact(5, Channel.EMAIL, "Acknowledged the application.")])
 
         lead = apply(
             sales_lead,
-            "verbal_intent",
             32,
-            [(5, "meeting", "Told him we want him; terms to follow.", 4)],
+            [
+                stage(14, "final_round"),
+                interview(6, "Final interview with the sales director."),
+                contact(5, Channel.MEETING, "Told the candidate we want them; terms to follow.", 4),
+                stage(5, "verbal_intent"),
+            ],
         )
-        propose_offer(
+        offer = propose_offer(
             tom,
             lead,
             82000,
             self.head_office.id,
             compensation_approver_id=self.finance.id,
-            due_date=(utcnow() + timedelta(days=3)).date(),
+            due_date=clock.ahead(3),
         )
-        caller = apply(sales_lead, "final_round", 22, [(7, "email", "Final round scheduled.", 5)])
-        _contact(
-            caller,
-            1,
-            "phone",
-            "Candidate called asking for news; left a voicemail.",
-            None,
-            direction=Direction.INBOUND,
+        backdate_offer(offer, clock.at(4, after=latest_event(lead)))
+        apply(
+            sales_lead,
+            22,
+            [
+                stage(9, "final_round"),
+                interview(8),
+                contact(
+                    7, Channel.EMAIL, "Thanks for the final interview; decision due next week."
+                ),
+                inbound(1, Channel.PHONE, "Candidate called asking for news; left a voicemail."),
+            ],
         )
-        apply(sales_lead, "interviewing", 12, [(3, "phone", "Intro call.", 5)])
-        apply(sales_lead, "interviewing", 11, [(15, "email", "Application received.", 5)])
+        apply(sales_lead, 12, [contact(3, Channel.PHONE, "Intro call.")])
+        apply(sales_lead, 16, [contact(15, Channel.EMAIL, "Application received.")])
 
     def everyday_pipelines(self) -> None:
         """Account Executive and Operations Coordinator: some candidates silent too long."""
-        for days, contacts in (
-            (26, [(14, "email", "Interview feedback shared.", 5)]),
-            (19, [(2, "phone", "Scheduling the final round.", 4)]),
-            (15, [(6, "email", "Thanks for interviewing.", 5)]),
-            (8, [(1, "email", "Acknowledged application.", 5)]),
+        account, ops = self.account, self.ops
+        for req, opened_days_ago, steps in (
+            (
+                account,
+                26,
+                [
+                    stage(18, "final_round"),
+                    interview(15),
+                    contact(14, Channel.EMAIL, "Interview feedback shared."),
+                ],
+            ),
+            (
+                account,
+                19,
+                [
+                    stage(8, "final_round"),
+                    contact(2, Channel.PHONE, "Scheduling the final round.", 4),
+                ],
+            ),
+            (
+                account,
+                15,
+                [
+                    stage(9, "final_round"),
+                    interview(7),
+                    contact(6, Channel.EMAIL, "Thanks for interviewing."),
+                ],
+            ),
+            (account, 8, [contact(7, Channel.EMAIL, "Acknowledged the application.")]),
+            (
+                ops,
+                24,
+                [
+                    contact(19, Channel.EMAIL, "Invited to a first interview."),
+                    stage(12, "final_round"),
+                ],
+            ),
+            (ops, 16, [stage(6, "final_round"), contact(3, Channel.PHONE, "Final round booked.")]),
+            (ops, 7, [contact(6, Channel.EMAIL, "Acknowledged the application.")]),
         ):
-            self.apply(self.account, "final_round" if days > 14 else "interviewing", days, contacts)
-        for days, contacts in (
-            (24, [(19, "email", "Interview invite.", 5)]),
-            (16, [(3, "phone", "Final round booked.", 5)]),
-            (7, [(2, "email", "Acknowledged application.", 5)]),
-        ):
-            self.apply(self.ops, "final_round" if days > 14 else "interviewing", days, contacts)
+            self.apply(req, opened_days_ago, steps)
 
     def closed_candidacies(self) -> None:
         """Closed candidacies, each with its closure recorded."""
@@ -404,52 +460,90 @@ class _DemoCompany:
             (self.data, "withdrawn", "Candidate accepted another offer; confirmed by phone."),
             (self.ops, "not_selected", "Told after the final round, with feedback."),
         ):
-            application = self.apply(req, "final_round", 30, [(20, "email", "Final round.", 5)])
-            change_stage(
-                req.manager,
-                application,
-                outcome,
-                closure=ClosureNote(channel=Channel.PHONE, note=note),
+            application = self.apply(
+                req,
+                30,
+                [
+                    stage(24, "final_round"),
+                    interview(21),
+                    contact(20, Channel.EMAIL, "Thanks for the final round."),
+                ],
             )
-            application.closed_at = _days_ago(self.rng.randint(3, 12))
+            close_with_closure(
+                self.clock,
+                application,
+                self.rng.randint(3, 12),
+                outcome,
+                ClosureNote(channel=Channel.PHONE, note=note),
+            )
 
     def filled_requisition(self) -> None:
         """A filled requisition: one hire, everyone else told."""
-        aisha = self.aisha
-        filled = self.requisition("Customer Success Manager", aisha, "Sales", "open", 48000, 58000)
-        hire = self.apply(filled, "verbal_intent", 70, [(50, "email", "Offer discussion.", 3)])
+        aisha, clock = self.aisha, self.clock
+        filled = self.requisition(
+            "Customer Success Manager", aisha, "Sales", "open", 48000, 58000, created_days_ago=80
+        )
+        hire = self.apply(
+            filled,
+            70,
+            [
+                stage(60, "final_round"),
+                interview(55),
+                contact(52, Channel.PHONE, "Said we want to hire; terms to follow.", 3),
+                stage(52, "verbal_intent"),
+            ],
+        )
+        other = self.apply(
+            filled,
+            65,
+            [stage(56, "final_round"), interview(53), contact(51, Channel.EMAIL, "Final round.")],
+        )
         offer = propose_offer(aisha, hire, 52000, self.finance.id)
+        backdate_offer(offer, clock.at(50, after=latest_event(hire)))
         for approval in offer.approvals:
             decide(self.finance, approval, "approved", "Within band.")
-        for stage in ("offer_approved", "offer_extended", "accepted"):
-            change_stage(aisha, hire, stage)
-        other = self.apply(filled, "final_round", 65, [(45, "email", "Final round.", 5)])
-        change_stage(
-            aisha,
+            approval.decided_at = clock.at(48, after=approval.created_at)
+        latest = approval.decided_at
+        for days_ago, to in ((48, "offer_approved"), (47, "offer_extended"), (45, "accepted")):
+            latest = clock.at(days_ago, after=latest)
+            play(clock, hire, stage(days_ago, to), latest)
+        close_with_closure(
+            clock,
             other,
+            44,
             "not_selected",
-            closure=ClosureNote(channel=Channel.EMAIL, note="Sent a personal note with feedback."),
+            ClosureNote(channel=Channel.EMAIL, note="Sent a personal note with feedback."),
         )
-        change_stage(aisha, hire, "hired", note="Started on the 1st.")
+        hired_at = clock.at(20)
+        play(clock, hire, stage(20, "hired", "First day today."), hired_at)
         set_status(aisha, filled, RequisitionStatus.FILLED, "requisition.filled")
+        filled.closed_at = hired_at
 
     def cancelled_requisition(self) -> None:
         """A cancelled requisition: the position went, and both candidates were told."""
         tom = self.tom
-        cancelled = self.requisition("Regional Sales Manager", tom, "Sales", "open", 70000, 85000)
+        cancelled = self.requisition(
+            "Regional Sales Manager", tom, "Sales", "open", 70000, 85000, created_days_ago=55
+        )
         for _ in range(2):
             application = self.apply(
-                cancelled, "final_round", 50, [(35, "email", "Final round.", 5)]
+                cancelled,
+                50,
+                [
+                    stage(40, "final_round"),
+                    interview(36),
+                    contact(35, Channel.EMAIL, "Final round."),
+                ],
             )
-            change_stage(
-                tom,
+            cancelled_at = close_with_closure(
+                self.clock,
                 application,
+                30,
                 "position_cancelled",
-                closure=ClosureNote(
-                    channel=Channel.PHONE, note="Called: role cancelled in the re-org."
-                ),
+                ClosureNote(channel=Channel.PHONE, note="Called: role cancelled in the re-org."),
             )
         set_status(tom, cancelled, RequisitionStatus.CANCELLED, "requisition.cancelled")
+        cancelled.closed_at = cancelled_at
 
     def decided_and_pending_approvals(self) -> None:
         """Approve one step so the approver view shows both decided and pending steps."""
@@ -459,3 +553,5 @@ class _DemoCompany:
         assert first_pending.status == RequisitionStatus.PENDING_APPROVAL
         decided = request_approval(self.maria, self.backend, "budget", self.finance.id, None)
         decide(self.finance, decided, "approved", "Budget line confirmed for 2026.")
+        decided.created_at = self.clock.at(58, after=self.backend.created_at)
+        decided.decided_at = self.clock.at(57, after=decided.created_at)
