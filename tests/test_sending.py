@@ -4,6 +4,7 @@ import re
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import time_machine
 from flask import url_for
 from sqlalchemy import func, select
 
@@ -415,6 +416,31 @@ def test_hold_drafts_are_reviewed_by_their_manager_only(
     assert "Finance froze" not in page  # internal summary never reaches a candidate's email
     assert f"Dear {application.candidate.first_name}," in page
     assert client.get("/drafts?hold_id=not-a-number").status_code == 404
+
+
+def test_a_hold_notice_never_names_a_clear_date_that_has_passed(ctx, manager, make_application):
+    from hiretrack.holds.services import place_hold
+    from hiretrack.messages.context import render_for
+
+    application = make_application(manager=manager)
+    hold = place_hold(
+        manager,
+        application.requisition,
+        reason="budget",
+        summary="Budget sign-off",
+        public_reason="a budget review",
+        owner_name="Head office finance",
+        expected_clear_date=utcnow().date() + timedelta(days=2),
+    ).hold
+    template = template_by_slug("hold-notice")
+
+    def notice() -> str:
+        return render_for(application, template.subject, template.body, hold=hold).text
+
+    assert "We currently expect to know more by" in notice()
+    with time_machine.travel(utcnow() + timedelta(days=3)):
+        assert "We currently expect to know more by" not in notice()
+        assert "a budget review" in notice()
 
 
 # --- Scheduled sends ------------------------------------------------------------------------------

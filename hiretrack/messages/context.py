@@ -108,7 +108,10 @@ def context_values(
         "company": {"name": company_name},
         "hold": {
             "public_reason": hold.public_reason,
-            "expected_clear_date": long_date(hold.expected_clear_date) or None,
+            # A date that has passed is no date to expect news by: the sentence is left out.
+            "expected_clear_date": long_date(hold.expected_clear_date)
+            if hold.expected_clear_date and hold.expected_clear_date >= today
+            else None,
         }
         if hold
         else None,

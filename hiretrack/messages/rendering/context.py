@@ -62,7 +62,9 @@ TEMPLATE_VARIABLES: Mapping[str, TemplateVariable] = MappingProxyType(
             "The reason for the hold that candidates may see.", "a budget review"
         ),
         "hold.expected_clear_date": TemplateVariable(
-            "When the hold is expected to end; may be empty.", "Friday 11 December 2026", True
+            "When the hold is expected to end; empty when none was given or that date has passed.",
+            "Friday 11 December 2026",
+            True,
         ),
         "next_update_date": TemplateVariable(
             "The date the email promises the next update by; may be empty.",
