@@ -65,6 +65,10 @@ def test_compose_suggests_a_template_and_shows_it_rendered(
     assert f"We received your application for {application.requisition.title}" in html
     assert f"Dear {application.candidate.first_name}," in html
     assert 'name="promised_next_update"' in html and 'value="20' in html  # a default date
+    # A template named after its category is listed once by name, not "Hold notice: Hold notice".
+    options = re.findall(r"<option value=\"[\w-]+\"[^>]*>([^<]*)</option>", html)
+    assert "Hold notice" in options
+    assert not any(label.partition(": ")[0] == label.partition(": ")[2] for label in options)
 
     by_category = client.get(f"/applications/{application.id}/compose?category=delay")
     assert "still waiting on an internal approval" in by_category.get_data(as_text=True)
