@@ -29,8 +29,9 @@ def _database() -> str:
 
 def _database_failure(error: DBAPIError) -> str:
     """One line for a database that cannot be opened, reached or used."""
-    detail = (str(error.orig).strip() or type(error.orig).__name__).splitlines()[0]
-    if "no such table" in detail or type(error.orig).__name__ == "UndefinedTable":
+    cause = error.orig if error.orig is not None else error
+    detail = (str(cause).strip() or type(cause).__name__).splitlines()[0]
+    if "no such table" in detail or type(cause).__name__ == "UndefinedTable":
         return f"{_database()} has no HireTrack tables yet: run `hiretrack init` first."
     hint = ""
     if "unable to open database file" in detail:
@@ -47,9 +48,8 @@ def expected_failure(error: BaseException) -> str | None:
     if isinstance(error, ProgrammingError) and "UndefinedTable" in type(error.orig).__name__:
         return _database_failure(error)
     if isinstance(error, OSError):
-        if error.filename is not None and error.strerror:
-            return f"{error.strerror}: {error.filename}"
-        return str(error) or type(error).__name__
+        text = error.strerror or str(error) or type(error).__name__
+        return f"{text}: {error.filename}" if error.filename is not None else text
     return None
 
 
