@@ -5,14 +5,13 @@ working tree's edits) into a temporary folder, a new virtual environment made ac
 README's first command with ` --port <free port>` appended, in bash. Then, in Chromium: sign in
 through the login form, send one update, see it delivered, and open the status link of the
 `.eml` file the demo wrote. The commands are read from the README, so a changed README is what
-is tested.
+is tested (`.ci/run` runs the second command, the tests, read the same way).
 
 It installs from PyPI (pip's cache makes it quick after the first time) and takes a minute or
 more, so it runs only when HIRETRACK_FRESH_CLONE_TEST=1; `.ci/run` runs it once.
 """
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from playwright.sync_api import sync_playwright
 
 from tests.browser_helpers import LAUNCH_ARGS
 from tests.conftest import CHROMIUM
+from tests.readme import try_it_commands
 from tests.serving_helpers import (
     clean_environment,
     free_port,
@@ -40,18 +40,11 @@ fresh_clone = pytest.mark.skipif(
 )
 
 
-def try_it_commands(readme: str) -> list[str]:
-    """The shell blocks of the README's "Try it" section, in order."""
-    section = re.search(r"^## Try it.*?$(.*?)(?=^## )", readme, re.MULTILINE | re.DOTALL)
-    assert section, "the README has no '## Try it' section"
-    return [block.strip() for block in re.findall(r"```sh\n(.*?)```", section[1], re.DOTALL)]
-
-
 def test_try_it_commands_are_found():
     """The parser finds the two commands (it fails loudly if the README's shape changes)."""
-    demo, tests = try_it_commands((REPOSITORY / "README.md").read_text())
+    demo, tests = try_it_commands()
     assert demo.endswith("hiretrack demo")
-    assert "pytest" in tests
+    assert tests.endswith("pytest")
 
 
 @pytest.fixture
@@ -65,7 +58,7 @@ def browser():
 @pytest.mark.browser
 @fresh_clone
 def test_the_demo_command_works_from_a_fresh_clone(tmp_path, browser, capsys):
-    demo_command = try_it_commands((REPOSITORY / "README.md").read_text())[0]
+    demo_command = try_it_commands()[0]
     clone = tmp_path / "hiretrack"
     started = time.monotonic()
     subprocess.run(["git", "clone", "--quiet", str(REPOSITORY), str(clone)], check=True)
