@@ -120,6 +120,13 @@ def status_link(eml: Path, base_url: str) -> str | None:
     return found[0] if found else None
 
 
+def links_in(eml: Path) -> list[str]:
+    """Every web address in the text part of a written email."""
+    message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    return re.findall(r"https?://[^\s<>\"']+", text)
+
+
 def send_update_and_follow_the_link(
     browser: Browser,
     base_url: str,

@@ -20,6 +20,7 @@ from tests.conftest import CHROMIUM, POSTGRES_URL
 from tests.serving_helpers import (
     clean_environment,
     free_port,
+    links_in,
     running,
     send_update_and_follow_the_link,
 )
@@ -63,6 +64,10 @@ def test_the_demo_delivers_while_it_serves_and_links_to_its_port(tmp_path, setti
         assert f"Links in emails point to {base_url}." in demo.output
         send_update_and_follow_the_link(browser, base_url, tmp_path / "mail")
 
+    written = sorted((tmp_path / "mail").glob("*.eml"))
+    assert len(written) >= 2  # the update, and the demo's own notices to managers
+    for eml in written:
+        assert all(link.startswith(f"{base_url}/") for link in links_in(eml)), eml.name
     assert "Stopping." in demo.output
     assert demo.process.returncode == 0, demo.output
     assert "Traceback" not in demo.output

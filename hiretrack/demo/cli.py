@@ -107,6 +107,10 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
     app = current_app._get_current_object()
     # Bound first, so a port in use is said at once rather than after seeding.
     listener = None if no_serve else listening_socket(host, port)
+    # Set before seeding: the demo's own notices carry links too.
+    base_url = use_served_url(
+        app, served_url(host, listener.getsockname()[1] if listener else port)
+    )
     try:
         url = db.engine.url
         click.echo(f"Database: {url.render_as_string(hide_password=True)}")
@@ -131,7 +135,6 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
                 f"serves) with {mail}."
             )
             return
-        base_url = use_served_url(app, served_url(host, listener.getsockname()[1]))
         click.echo(f"\nEmails are delivered while the demo runs, with {mail}.")
         click.echo(f"Links in emails point to {base_url}.")
         click.echo(f"\nServing on {base_url}/login  (Ctrl+C to stop)\n")
