@@ -30,7 +30,7 @@ from hiretrack.candidates.services import apply_to_requisition, create_candidate
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
 from hiretrack.messages.defaults import install_default_templates
-from hiretrack.messages.services import send_drafts
+from hiretrack.messages.drafts import send_drafts
 from hiretrack.requisitions.services import create_requisition
 from tests.conftest import PASSWORD, base_config, empty_all_tables, today
 

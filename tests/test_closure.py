@@ -14,8 +14,9 @@ from hiretrack.candidates.services import ClosureNote, change_stage
 from hiretrack.candidates.stages import CLOSED_OUTCOMES, Stage
 from hiretrack.errors import ClosureRequired, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.messages.drafts import send_drafts
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail
-from hiretrack.messages.services import choose_template, send_drafts, send_message
+from hiretrack.messages.services import choose_template, send_message
 from hiretrack.requisitions.services import close_requisition, closure_pending_count
 
 

@@ -30,17 +30,9 @@ from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused
 from hiretrack.extensions import db
 from hiretrack.messages import backends, delivery
+from hiretrack.messages.after_delivery import failed_deliveries, mark_unconfirmed_as_sent, requeue
 from hiretrack.messages.backends import ConsoleBackend, FileBackend, build_envelope
-from hiretrack.messages.delivery import (
-    MAX_ATTEMPTS,
-    claim,
-    deliver_batch,
-    drain,
-    failed_deliveries,
-    mark_unconfirmed_as_sent,
-    requeue,
-    retry_delay,
-)
+from hiretrack.messages.delivery import MAX_ATTEMPTS, claim, deliver_batch, drain, retry_delay
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 from hiretrack.messages.services import choose_template, send_message
 from tests.conftest import POSTGRES_URL, base_config

@@ -16,7 +16,7 @@ from hiretrack.admin.services import save_settings
 from hiretrack.cadence.queries import CadenceStatus
 from hiretrack.cadence.reminders import Digest, DigestKind, WaitingCandidate, send_digest
 from hiretrack.extensions import db
-from hiretrack.messages.delivery import requeue
+from hiretrack.messages.after_delivery import requeue
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 from hiretrack.messages.outbox import new_message_id
 from hiretrack.messages.services import choose_template, send_message

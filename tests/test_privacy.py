@@ -23,8 +23,8 @@ from hiretrack.errors import GuardrailRefused
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold, resolve_hold
 from hiretrack.messages import delivery
+from hiretrack.messages.drafts import send_drafts, update_draft
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
-from hiretrack.messages.services import send_drafts, update_draft
 from hiretrack.reports.services import build_report
 from hiretrack.status.models import StatusLink
 from hiretrack.status.services import ask_question, record_feedback

@@ -93,8 +93,8 @@ def test_dashboard_shows_only_the_managers_own_candidates(
 def test_hold_shows_as_blocker_and_suggests_a_hold_notice_until_one_is_sent(
     client, login, manager, make_requisition, make_candidate, make_application
 ):
+    from hiretrack.messages.drafts import send_drafts
     from hiretrack.messages.models import Draft
-    from hiretrack.messages.services import send_drafts
 
     requisition = make_requisition(manager=manager)
     make_application(requisition=requisition, candidate=make_candidate(name="Hana Held"))

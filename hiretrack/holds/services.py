@@ -18,8 +18,8 @@ from hiretrack.errors import GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, HoldOutcome, HoldReason
 from hiretrack.holds.queries import stranded_applications
+from hiretrack.messages.drafts import prepare_drafts
 from hiretrack.messages.models import Draft, TemplateCategory
-from hiretrack.messages.services import prepare_drafts
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
 from hiretrack.requisitions.services import set_status
 

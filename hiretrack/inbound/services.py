@@ -44,7 +44,7 @@ from hiretrack.inbound.parsing import (
     read_headers,
     read_message,
 )
-from hiretrack.messages.delivery import mark_bounced
+from hiretrack.messages.after_delivery import mark_bounced
 
 #: How the audit log names a candidate who wrote by email (they have no user account).
 CANDIDATE_EMAIL_ACTOR = "candidate (email)"

@@ -13,7 +13,7 @@ from sqlalchemy import true
 from hiretrack.database import utcnow
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
-from hiretrack.messages import delivery
+from hiretrack.messages import after_delivery, delivery
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 
 #: How many failed or unconfirmed messages `outbox status` lists.
@@ -89,7 +89,7 @@ def _drain_with_progress(
     worker_id: str, batch_size: int, stop: threading.Event
 ) -> delivery.DeliveryReport:
     """Drain the outbox, with a progress bar when it will take more than one batch."""
-    due = delivery.due_count()
+    due = after_delivery.due_count()
     if due <= batch_size:
         return delivery.drain(worker_id, batch_size, stop=stop)
     with click.progressbar(length=due, label=f"Delivering {due} messages") as bar:
@@ -180,7 +180,7 @@ def _echo_attention(rows: list[OutboxEmail]) -> None:
 def status_command() -> None:
     """Show how many messages are in each state and how long the oldest due one has waited."""
     now = utcnow()
-    summary = delivery.outbox_summary(now)
+    summary = after_delivery.outbox_summary(now)
     for status, count in summary.counts.items():
         click.echo(f"{status:<12} {count}")
     if summary.oldest_due_at is not None:
@@ -189,7 +189,9 @@ def status_command() -> None:
         click.echo(f"\n{summary.due_now} due now; the oldest has waited {_age(waited)}.{hint}")
     else:
         click.echo("\nNothing is waiting to be sent.")
-    attention = list(db.session.scalars(delivery.failed_deliveries(true()).limit(ATTENTION_LIMIT)))
+    attention = list(
+        db.session.scalars(after_delivery.failed_deliveries(true()).limit(ATTENTION_LIMIT))
+    )
     if attention:
         _echo_attention(attention)
 
@@ -212,7 +214,7 @@ def retry_command(outbox_id: int) -> None:
     outbox = _load(outbox_id)
     was_unconfirmed = outbox.status == OutboxStatus.UNCONFIRMED
     try:
-        delivery.requeue(outbox, actor=None)
+        after_delivery.requeue(outbox, actor=None)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
@@ -228,7 +230,7 @@ def mark_sent_command(outbox_id: int) -> None:
     """Record that an unconfirmed message did arrive (after checking), so it is never resent."""
     outbox = _load(outbox_id)
     try:
-        delivery.mark_unconfirmed_as_sent(outbox)
+        after_delivery.mark_unconfirmed_as_sent(outbox)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()

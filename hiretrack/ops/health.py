@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
-from hiretrack.messages.delivery import outbox_summary
+from hiretrack.messages.after_delivery import outbox_summary
 from hiretrack.resources import resource_dir
 
 

@@ -10,9 +10,9 @@ from hiretrack.auth.models import User
 from hiretrack.candidates.models import Application
 from hiretrack.errors import NotFound, PermissionDenied, ValidationFailed
 from hiretrack.extensions import db
-from hiretrack.messages import delivery
+from hiretrack.messages import after_delivery
+from hiretrack.messages.drafts import send_drafts
 from hiretrack.messages.models import Draft, OutboxEmail
-from hiretrack.messages.services import send_drafts
 
 DraftPage = s.page_of(s.DraftOut)
 OutboxPage = s.page_of(s.OutboxOut)
@@ -131,6 +131,6 @@ def retry_outbox(user: User, outbox_id: int):
         raise NotFound("No such outbox email.")
     if outbox.application_id is not None:
         access.get_application(user, outbox.application_id, for_edit=True)
-    delivery.requeue(outbox, user)
+    after_delivery.requeue(outbox, user)
     db.session.commit()
     return present.outbox(outbox)

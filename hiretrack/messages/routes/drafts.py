@@ -9,7 +9,7 @@ from hiretrack.auth.access import (
 )
 from hiretrack.errors import ValidationFailed
 from hiretrack.extensions import db
-from hiretrack.messages import services
+from hiretrack.messages import drafts as draft_service
 from hiretrack.messages.blueprint import bp
 from hiretrack.messages.forms import (
     ButtonForm,
@@ -47,10 +47,10 @@ def _drafts_url(hold=None, requisition=None) -> str:
 def drafts():
     """Review pending drafts (of a hold, a requisition, or all of yours), then send them all at once."""
     hold, requisition = _draft_scope(request.args)
-    pending = services.pending_drafts(
+    pending = draft_service.pending_drafts(
         current_user, hold=hold, requisition_id=requisition.id if requisition else None
     )
-    reviews = [services.review_draft(draft) for draft in pending]
+    reviews = [draft_service.review_draft(draft) for draft in pending]
     send_form = SendDraftsForm(
         hold_id=hold.id if hold else "",
         requisition_id=requisition.id if requisition else "",
@@ -76,7 +76,7 @@ def send_drafts():
     if not form.validate_on_submit():
         flash("The form expired; review the drafts again.", "error")
         return redirect(back)
-    pending = services.pending_drafts(
+    pending = draft_service.pending_drafts(
         current_user, hold=hold, requisition_id=requisition.id if requisition else None
     )
     shown = form.draft_ids.data.split(",") if form.draft_ids.data else []
@@ -88,7 +88,7 @@ def send_drafts():
         )
         return redirect(back)
     try:
-        sent = services.send_drafts(current_user, pending)
+        sent = draft_service.send_drafts(current_user, pending)
     except ValidationFailed as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -101,12 +101,12 @@ def send_drafts():
 @bp.route("/drafts/<int:draft_id>/edit", methods=["GET", "POST"])
 def edit_draft(draft_id: int):
     """Edit one draft's wording or promised date before the batch is sent."""
-    draft = services.get_draft(current_user, draft_id)
+    draft = draft_service.get_draft(current_user, draft_id)
     closing = draft.template.category in CLOSURE_OUTCOMES
     form = DraftForm()
     if not form.is_submitted():
-        form.subject.data = services.draft_subject(draft)
-        form.body.data = services.draft_body(draft)
+        form.subject.data = draft_service.draft_subject(draft)
+        form.body.data = draft_service.draft_body(draft)
         form.promised_next_update.data = draft.promised_next_update
     back = url_for(
         "messages.drafts",
@@ -119,7 +119,7 @@ def edit_draft(draft_id: int):
     if form.validate_on_submit():
         saved, _ = run_service(
             form,
-            lambda: services.update_draft(
+            lambda: draft_service.update_draft(
                 current_user,
                 draft,
                 subject=form.subject.data,
@@ -131,7 +131,7 @@ def edit_draft(draft_id: int):
             db.session.commit()
             flash(f"Draft for {draft.application.candidate.name} saved.", "success")
             return redirect(back)
-        draft = services.get_draft(current_user, draft_id)
+        draft = draft_service.get_draft(current_user, draft_id)
     rendered, preview_errors = render_preview(
         draft.application_id,
         form.subject.data or "",
@@ -154,10 +154,10 @@ def edit_draft(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/discard")
 def discard_draft(draft_id: int):
     """Drop one draft: that candidate gets nothing from this batch."""
-    draft = services.get_draft(current_user, draft_id)
+    draft = draft_service.get_draft(current_user, draft_id)
     form = ButtonForm()
     if form.validate_on_submit():
-        services.discard_draft(current_user, draft)
+        draft_service.discard_draft(current_user, draft)
         db.session.commit()
         flash(f"Draft for {draft.application.candidate.name} discarded.", "success")
     else:
@@ -175,7 +175,7 @@ def prepare_requisition_drafts(requisition_id: int):
     if not form.validate_on_submit():
         flash("Choose which message to prepare.", "error")
         return redirect(_drafts_url(requisition=requisition))
-    drafts_made, skipped = services.prepare_requisition_drafts(
+    drafts_made, skipped = draft_service.prepare_requisition_drafts(
         current_user, requisition, form.category.data
     )
     db.session.commit()

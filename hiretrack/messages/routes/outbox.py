@@ -7,7 +7,7 @@ from hiretrack.auth.access import visible_applications
 from hiretrack.auth.redirects import safe_next_url
 from hiretrack.errors import DomainError, NotFound
 from hiretrack.extensions import db
-from hiretrack.messages import delivery, services
+from hiretrack.messages import after_delivery, services
 from hiretrack.messages.blueprint import bp
 from hiretrack.messages.forms import ButtonForm
 from hiretrack.messages.models import (
@@ -34,7 +34,7 @@ def outbox():
     )
     failed = list(
         db.session.scalars(
-            delivery.failed_deliveries(visible_applications(current_user)).limit(FAILED_SHOWN)
+            after_delivery.failed_deliveries(visible_applications(current_user)).limit(FAILED_SHOWN)
         )
     )
     return render_template(
@@ -82,7 +82,7 @@ def requeue(outbox_id: int):
     """Queue a failed or unconfirmed message again, to the candidate's current address."""
     return _outbox_action(
         outbox_id,
-        lambda message: delivery.requeue(message, current_user),
+        lambda message: after_delivery.requeue(message, current_user),
         "Queued again for {to}.",
     )
 
@@ -92,6 +92,6 @@ def mark_sent(outbox_id: int):
     """Record that an unconfirmed message did reach the candidate, so it is never sent twice."""
     return _outbox_action(
         outbox_id,
-        lambda message: delivery.mark_unconfirmed_as_sent(message, current_user),
+        lambda message: after_delivery.mark_unconfirmed_as_sent(message, current_user),
         "Marked as delivered to {to}.",
     )
