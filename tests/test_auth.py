@@ -1,11 +1,13 @@
 """Sign-in, throttling, sessions that really end, safe redirects, CSRF, and the user CLI."""
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from hiretrack import create_app
 from hiretrack.auth.models import ApiToken, ThrottleCounter, User
 from hiretrack.auth.services import LOGIN_FAILED_MESSAGE, user_for_api_token
+from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from tests.conftest import PASSWORD, base_config
 
@@ -35,34 +37,49 @@ def test_every_login_failure_gives_the_same_message(client, make_user, case):
     assert b"Waiting on you" not in response.data
 
 
-def test_repeated_failures_block_the_account_even_with_the_right_password(client, make_user):
-    user = make_user("manager")
-    for _ in range(6):
-        client.post("/login", data={"email": user.email, "password": "wrong password!"})
-    counter = db.session.get(ThrottleCounter, f"login:account:{user.email}")
-    assert counter is not None and counter.blocked_until is not None
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert b"Waiting on you" not in response.data
-    assert LOGIN_FAILED_MESSAGE.encode() in response.data.replace(b"&#39;", b"'")
-
-
-def test_account_block_is_shared_by_every_worker(app, make_user):
-    """The count lives in the database: a second app (another worker) sees the block."""
-    user = make_user("manager")
-    first = app.test_client()
-    for _ in range(6):
-        first.post(
-            "/login",
-            data={"email": user.email, "password": "wrong password!"},
-            environ_base={"REMOTE_ADDR": "10.0.0.1"},
-        )
-    other_client = app.test_client()
-    response = other_client.post(
+def _sign_in(client, email, password, address):
+    response = client.post(
         "/login",
-        data={"email": user.email, "password": PASSWORD},
-        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+        data={"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
     )
+    return response.status_code, response.data.decode().replace("&#39;", "'")
+
+
+def test_repeated_failures_slow_the_failing_client_even_with_the_right_password(client, make_user):
+    user = make_user("manager")
+    with time_machine.travel(utcnow(), tick=False):
+        for _ in range(6):
+            client.post("/login", data={"email": user.email, "password": "wrong password!"})
+        counter = db.session.get(ThrottleCounter, f"login:account:{user.email}")
+        assert counter is not None and counter.blocked_until is not None
+        response = client.post("/login", data={"email": user.email, "password": PASSWORD})
     assert b"Waiting on you" not in response.data
+    assert b"Too many failed sign-ins from this device. Wait 30 seconds" in response.data
+
+
+def test_an_attacker_cannot_lock_the_owner_out_and_waits_longer_each_time(app, make_user):
+    """Six wrong passwords from A: the owner still signs in from B; A's delays double."""
+    user = make_user("manager")
+    attacker = app.test_client()
+    with time_machine.travel(utcnow(), tick=False) as clock:
+        failures = [_sign_in(attacker, user.email, f"guess {n}", "10.0.0.1") for n in range(6)]
+        assert all(LOGIN_FAILED_MESSAGE in body for _, body in failures)
+        assert _sign_in(app.test_client(), user.email, PASSWORD, "10.0.0.2")[0] == 302
+
+        waits = []
+        for attempt in range(3):
+            if attempt:
+                status, body = _sign_in(attacker, user.email, "another guess", "10.0.0.1")
+                assert status == 200 and LOGIN_FAILED_MESSAGE in body  # the guess was checked
+            status, body = _sign_in(attacker, user.email, PASSWORD, "10.0.0.1")
+            assert status == 200  # waiting: not even the right password is tried
+            waits.append(body.split("Wait ")[1].split(" before")[0])
+            number, unit = waits[-1].split()
+            clock.shift(int(number) * (60 if unit.startswith("minute") else 1))
+        assert waits == ["30 seconds", "1 minute", "2 minutes"]
+        # A clean browser is never held, however long the attacker goes on.
+        assert _sign_in(app.test_client(), user.email, PASSWORD, "10.0.0.3")[0] == 302
 
 
 def test_logout_ends_a_copied_session_cookie(app, make_user, login, client):

@@ -25,7 +25,7 @@ def login():
             user = services.authenticate(
                 form.email.data, form.password.data, request.remote_addr or "-"
             )
-        except services.LoginFailed as error:
+        except (services.LoginFailed, services.LoginThrottled) as error:
             flash(error.message, "error")
         else:
             login_user(user)

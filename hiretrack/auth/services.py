@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth import throttle
@@ -17,8 +18,11 @@ from hiretrack.extensions import db
 LOGIN_FAILED_MESSAGE = "Those details did not work. Check your email and password and try again."
 ACCOUNT_FAILURE_LIMIT = 5
 IP_FAILURE_LIMIT = 20
-FAILURE_WINDOW = timedelta(minutes=15)
-BLOCK_DURATION = timedelta(minutes=15)
+#: Failures are forgotten after this long without a new one.
+FAILURE_MEMORY = timedelta(hours=1)
+#: The first delay past the free failures; each further failure doubles it, up to the longest.
+FIRST_DELAY = timedelta(seconds=30)
+LONGEST_DELAY = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 API_TOKEN_PREFIX = "ht_"
 
@@ -31,6 +35,28 @@ class LoginFailed(DomainError):
 
     def __init__(self):
         super().__init__(LOGIN_FAILED_MESSAGE)
+
+
+class LoginThrottled(DomainError):
+    """Too many recent failures from this client: it must wait before the next try."""
+
+    status = 429
+    title = "Too many sign-in attempts"
+
+    def __init__(self, retry_after: int):
+        super().__init__(
+            "Too many failed sign-ins from this device. "
+            f"Wait {_duration(retry_after)} before trying again."
+        )
+        self.retry_after = retry_after
+
+
+def _duration(seconds: int) -> str:
+    """Say a wait in words a person reads at a glance."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def normalise_email(value: str, field: str = "email") -> str:
@@ -57,25 +83,61 @@ def find_user_by_email(email: str) -> User | None:
     ).first()
 
 
-def authenticate(email: str, password: str, ip_address: str) -> User:
-    """Return the user for these credentials, or raise LoginFailed with one generic message.
+def authenticate(email: str, password: str, client_address: str) -> User:
+    """Return the user for these credentials, or raise LoginFailed (one generic message).
 
-    Failures are counted per account and per IP in the database, so the limit holds across
-    workers; a blocked account or IP fails even with the right password until the block ends.
+    Throttling slows the attacker, not the owner (ASVS 2.2.1): failures are counted per typed
+    address and per client address, in the database so every worker agrees, and past a few free
+    ones each brings a doubling delay (LoginThrottled, checked before the password). A client's
+    own delay comes from its failures; the address's delay holds only clients that have failed
+    recently themselves, so a stranger's guesses never keep the owner out of a clean browser.
     """
-    account_key = f"login:account:{(email or '').strip().lower()}"
-    ip_key = f"login:ip:{ip_address}"
-    if throttle.is_blocked(account_key) or throttle.is_blocked(ip_key):
-        raise LoginFailed()
+    account_key = account_throttle_key(email)
+    client_key = client_throttle_key(client_address)
+    client_has_failed = throttle.recent_failures(client_key, FAILURE_MEMORY) > 0
+    waits = [throttle.seconds_blocked(client_key)]
+    if client_has_failed:
+        waits.append(throttle.seconds_blocked(account_key))
+    if max(waits) > 0:
+        raise LoginThrottled(max(waits))
     user = find_user_by_email(email or "")
     if user is None or not user.active or not user.check_password(password or ""):
-        throttle.record_hit(account_key, ACCOUNT_FAILURE_LIMIT, FAILURE_WINDOW, BLOCK_DURATION)
-        throttle.record_hit(ip_key, IP_FAILURE_LIMIT, FAILURE_WINDOW, BLOCK_DURATION)
-        db.session.commit()
+        _record_login_failure(account_key, client_key)
         raise LoginFailed()
-    throttle.reset(account_key)
+    if client_has_failed:
+        # Its own typos, most likely; a clean client's success leaves a stranger's failures counted.
+        # The client's count stays: signing in to one's own account must not buy more guesses.
+        throttle.reset(account_key)
     db.session.commit()
     return user
+
+
+def account_throttle_key(email: str) -> str:
+    """The throttle key of a typed address, whether or not an account has it."""
+    return f"login:account:{(email or '').strip().lower()}"
+
+
+def client_throttle_key(client_address: str) -> str:
+    """The throttle key of a client address (the proxy's forwarded one, see hiretrack/proxy.py)."""
+    return f"login:ip:{client_address}"
+
+
+def _record_login_failure(account_key: str, client_key: str) -> None:
+    """Count a failure against the address and the client; a first-insert race is retried once."""
+    for attempt in range(2):
+        try:
+            throttle.record_failure(
+                account_key, ACCOUNT_FAILURE_LIMIT, FAILURE_MEMORY, FIRST_DELAY, LONGEST_DELAY
+            )
+            throttle.record_failure(
+                client_key, IP_FAILURE_LIMIT, FAILURE_MEMORY, FIRST_DELAY, LONGEST_DELAY
+            )
+            db.session.commit()
+            return
+        except IntegrityError:
+            db.session.rollback()
+            if attempt:
+                raise
 
 
 def end_all_sessions(user: User) -> None:

@@ -41,6 +41,44 @@ def record_hit(key: str, limit: int, window: timedelta, block_for: timedelta) ->
     return False
 
 
+def recent_failures(key: str, memory: timedelta, now: datetime | None = None) -> int:
+    """How many failures key has had without a pause longer than memory (see record_failure)."""
+    now = now or utcnow()
+    counter = db.session.get(ThrottleCounter, key)
+    if counter is None or counter.window_started_at + memory < now:
+        return 0
+    return counter.count
+
+
+def record_failure(
+    key: str, free: int, memory: timedelta, first_delay: timedelta, longest_delay: timedelta
+) -> timedelta | None:
+    """Count one failure for key; past `free` failures, make key wait a delay that doubles.
+
+    Failures are forgotten only after a pause of `memory` since the latest one (so for these keys
+    `window_started_at` holds the latest failure): a steady attacker never earns free tries again.
+    Return the delay now imposed, or None while key is within its free failures.
+    """
+    now = utcnow()
+    counter = _counter(key, now, memory)
+    counter.window_started_at = now
+    counter.count += 1
+    if counter.count <= free:
+        return None
+    delay = min(first_delay * 2 ** (counter.count - free - 1), longest_delay)
+    counter.blocked_until = now + delay
+    return delay
+
+
+def seconds_blocked(key: str, now: datetime | None = None) -> int:
+    """How many whole seconds key stays blocked (0 when it is not blocked)."""
+    now = now or utcnow()
+    counter = db.session.get(ThrottleCounter, key)
+    if counter is None or counter.blocked_until is None or counter.blocked_until <= now:
+        return 0
+    return int((counter.blocked_until - now).total_seconds() + 0.999)
+
+
 def reset(key: str) -> None:
     """Forget the failures for key (after a successful login)."""
     counter = db.session.get(ThrottleCounter, key)
