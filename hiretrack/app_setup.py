@@ -25,6 +25,7 @@ import hiretrack.messages.routes
 import hiretrack.models  # noqa: F401  (every table must be known before create_all/migrate)
 import hiretrack.ops.cli
 import hiretrack.ops.routes
+import hiretrack.pipeline.routes
 import hiretrack.reports.cli
 import hiretrack.reports.routes
 import hiretrack.requisitions.routes
@@ -66,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hiretrack.dashboard.routes.bp)
     app.register_blueprint(hiretrack.candidates.routes.bp)
     app.register_blueprint(hiretrack.requisitions.routes.bp)
+    app.register_blueprint(hiretrack.pipeline.routes.bp)
     app.register_blueprint(hiretrack.holds.routes.bp)
     app.register_blueprint(hiretrack.approvals.routes.bp)
     app.register_blueprint(hiretrack.messages.routes.bp)

@@ -21,7 +21,14 @@ from wtforms.validators import (
 
 from hiretrack.cadence.queries import CADENCE_LABELS
 from hiretrack.candidates.models import CHANNEL_LABELS, Channel, Direction
-from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, Stage
+from hiretrack.candidates.stages import (
+    CLOSED_OUTCOMES,
+    LABELS,
+    Stage,
+    allowed_next_stages,
+    check_transition,
+)
+from hiretrack.errors import TransitionNotAllowed
 from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
 
 START_STAGES = [
@@ -77,8 +84,33 @@ class ApplyForm(Form):
     submit = SubmitField("Apply")
 
 
+def move_refusal(current: str | None, target: str | None) -> str:
+    """Why the stage rules refuse this move, in their own words ("" when they allow it)."""
+    if not current or not target:
+        return ""
+    try:
+        check_transition(current, target)
+    except TransitionNotAllowed as error:
+        return error.message
+    return ""
+
+
+class StageTargetField(SelectField):
+    """The stage select: a move outside its choices is explained by the stage rules themselves.
+
+    The stage form and the pipeline board both use it, so they refuse a move with one message.
+    """
+
+    def pre_validate(self, form) -> None:
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            reason = move_refusal(getattr(form, "current_stage", None), self.data)
+            raise ValidationError(f"Not a valid choice. {reason}".strip()) from None
+
+
 class StageForm(Form):
-    target = SelectField("Move to", validators=[InputRequired("Choose the new stage.")])
+    target = StageTargetField("Move to", validators=[InputRequired("Choose the new stage.")])
     note = TextAreaField("Note (internal)", validators=[Optional(), Length(max=5000)])
     closure_method = RadioField(
         "How does the candidate hear about it?",
@@ -119,6 +151,17 @@ class StageForm(Form):
             ]
             return False
         return valid
+
+
+def stage_form_for(current_stage: str, **kwargs) -> StageForm:
+    """A stage form offering only the moves the rules allow from `current_stage`."""
+    form = StageForm(**kwargs)
+    form.current_stage = current_stage
+    form.target.choices = as_choices(
+        [("", "Choose…")]
+        + [(stage.value, LABELS[stage]) for stage in allowed_next_stages(current_stage)]
+    )
+    return form
 
 
 class TouchpointForm(Form):

@@ -25,8 +25,8 @@ from hiretrack.candidates.forms import (
     CandidateForm,
     NewCandidateForm,
     OfferForm,
-    StageForm,
     TouchpointForm,
+    stage_form_for,
 )
 from hiretrack.candidates.models import (
     CHANNEL_LABELS,
@@ -35,7 +35,7 @@ from hiretrack.candidates.models import (
     StageChange,
     Touchpoint,
 )
-from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, Stage, allowed_next_stages
+from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, Stage
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import hold_stops
@@ -379,11 +379,7 @@ def apply(candidate_id: int):
 def change_stage(application_id: int):
     """Move an application on; closing it needs closure: the closure email, or a recorded contact."""
     application = get_application(current_user, application_id, for_edit=True)
-    form = StageForm()
-    form.target.choices = as_choices(
-        [("", "Choose…")]
-        + [(stage.value, LABELS[stage]) for stage in allowed_next_stages(application.stage)]
-    )
+    form = stage_form_for(application.stage)
     if not form.is_submitted():
         form.version.data = application.version
         wanted = request.args.get("to")

@@ -1,0 +1,1 @@
+"""The pipeline board: a requisition's open applications, one column per stage."""

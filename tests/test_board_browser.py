@@ -1,0 +1,137 @@
+"""The pipeline board, bulk actions and plain-word compose in a real Chromium, with axe-core.
+
+One live server and one browser serve the whole module (each test seeds its own manager and
+requisition); screenshots land in test-artifacts/screenshots/ (gitignored).
+"""
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from hiretrack.admin.models import Department
+from hiretrack.auth.services import create_user
+from hiretrack.candidates.services import apply_to_requisition, create_candidate
+from hiretrack.candidates.stages import check_transition
+from hiretrack.errors import TransitionNotAllowed
+from hiretrack.extensions import db
+from hiretrack.requisitions.services import create_requisition
+from tests.browser_helpers import LAUNCH_ARGS, live_server, screenshot, serious_violations
+from tests.conftest import CHROMIUM, PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live(database_url, tmp_path_factory):
+    with live_server(database_url, tmp_path_factory.mktemp("board-browser")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def seed(app, manager_email: str, title: str, candidates: dict[str, str]) -> dict[str, int]:
+    """A manager with one open requisition and candidates at the given stages; name -> application id."""
+    with app.app_context():
+        manager = create_user(
+            manager_email, manager_email.split("@")[0].title(), "manager", PASSWORD
+        )
+        department = Department(name=f"Department of {title}")
+        db.session.add(department)
+        db.session.flush()
+        requisition = create_requisition(
+            manager, department_id=department.id, title=title, status="open"
+        )
+        ids = {}
+        for name, stage in candidates.items():
+            email = name.lower().replace(" ", ".") + "@example.org"
+            candidate = create_candidate(manager, name, email)
+            ids[name] = apply_to_requisition(manager, candidate, requisition, stage).id
+        db.session.commit()
+        ids["requisition"] = requisition.id
+        return ids
+
+
+def sign_in(page, live, email: str) -> None:
+    page.goto(live.url("/login"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Waiting on you")).to_be_visible()
+
+
+def count(page, stage: str) -> int:
+    return int(page.locator(f"#column-{stage} .board-count").inner_text())
+
+
+def column_of(page, application_id: int) -> str:
+    return page.locator(f"#card-{application_id}").get_attribute("data-stage")
+
+
+def test_the_board_moves_cards_through_the_stage_rules(live, page):
+    ids = seed(
+        live.app,
+        "maria.board@acme.example",
+        "Board Engineer",
+        {"Ana Silva": "interviewing", "Ben Okafor": "final_round"},
+    )
+    ana, ben = ids["Ana Silva"], ids["Ben Okafor"]
+    sign_in(page, live, "maria.board@acme.example")
+    page.goto(live.url(f"/requisitions/{ids['requisition']}"))
+    page.get_by_role("link", name="Open the pipeline board").click()
+    expect(page.get_by_role("heading", name="Pipeline: Board Engineer")).to_be_visible()
+    assert (count(page, "interviewing"), count(page, "final_round")) == (1, 1)
+    screenshot(page, "board-01-pipeline")
+    problems = serious_violations(page)
+
+    # Without JavaScript's help: the card's own form.
+    page.locator(f"#card-{ana}").get_by_label("Move to").select_option("final_round")
+    page.locator(f"#card-{ana}").get_by_role("button", name="Move").click()
+    expect(page.locator(".flashes")).to_contain_text("Ana Silva moved to Final round")
+    assert (count(page, "interviewing"), count(page, "final_round")) == (0, 2)
+
+    # Drag and drop onto the next column.
+    page.locator(f"#card-{ana}").drag_to(page.locator(".board-column[data-stage='verbal_intent']"))
+    expect(page.locator(".flashes")).to_contain_text("Ana Silva moved to Verbal intent")
+    assert column_of(page, ana) == "verbal_intent"
+
+    # The keyboard: Space picks the card up, an arrow chooses the column, Space drops it.
+    page.locator(f"#card-{ben}").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#board-announcer")).to_contain_text("Picked up Ben Okafor")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    expect(page.locator(".flashes")).to_contain_text("Ben Okafor moved to Verbal intent")
+    assert count(page, "verbal_intent") == 2
+
+    # An illegal drop is refused, in the stage rules' words, exactly as the stage form says it.
+    with pytest.raises(TransitionNotAllowed) as rule:
+        check_transition("verbal_intent", "accepted")
+    page.locator(f"#card-{ana}").drag_to(page.locator(".board-column[data-stage='accepted']"))
+    refusal = page.locator(f"#card-{ana}-error")
+    expect(refusal).to_contain_text(rule.value.message)
+    board_message = refusal.inner_text().strip()
+    assert column_of(page, ana) == "verbal_intent" and count(page, "accepted") == 0
+    screenshot(page, "board-02-refused-move")
+    problems += serious_violations(page)
+
+    page.goto(live.url(f"/candidates/applications/{ana}/stage"))
+    page.evaluate(
+        "() => { const s = document.querySelector('#target');"
+        " s.add(new Option('Accepted', 'accepted')); s.value = 'accepted'; }"
+    )
+    page.get_by_role("button", name="Change stage").click()
+    assert page.locator("#target-error").inner_text().strip() == board_message
+    assert problems == [], "\n".join(problems)
