@@ -7,7 +7,7 @@ edited, and sent all-or-nothing through `services.send_message`, the one send pa
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from hiretrack.audit.services import record_change
 from hiretrack.auth.access import (
@@ -146,6 +146,7 @@ def send_drafts(actor: User, drafts: list[Draft]) -> list[SentMessage]:
             f"Nothing was sent. Fix these drafts first: {detail}",
             {str(p.draft_id): [p.message] for p in problems},
         )
+    claim_drafts(drafts)
     sent = []
     for draft in drafts:
         try:
@@ -173,9 +174,57 @@ def send_drafts(actor: User, drafts: list[Draft]) -> list[SentMessage]:
     return sent
 
 
+def claim_drafts(drafts: list[Draft]) -> None:
+    """Mark the drafts sent, each with a conditional UPDATE, before anything is queued.
+
+    Of any number of concurrent sends of the same draft only one finds it still pending (the
+    database serialises the UPDATEs of one row); the others are refused as "already sent" and
+    their caller rolls back. Claimed in id order, so two overlapping batches never deadlock.
+    """
+    now = utcnow()
+    for draft in sorted(drafts, key=lambda draft: draft.id):
+        claimed = db.session.execute(
+            update(Draft)
+            .where(Draft.id == draft.id, Draft.status == DraftStatus.PENDING)
+            .values(status=DraftStatus.SENT, sent_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            name = draft.application.candidate.name
+            raise ValidationFailed(
+                f"Nothing was sent. Draft {draft.id} ({name}) was already sent or discarded.",
+                {str(draft.id): ["This draft was already sent or discarded."]},
+            )
+
+
+def drafts_all_sent(user: User, draft_ids: list[int]) -> bool:
+    """Whether every one of these drafts the user may write has been sent (by a first click)."""
+    if not draft_ids:
+        return False
+    sent = db.session.scalar(
+        select(func.count())
+        .select_from(Draft)
+        .join(Application, Draft.application_id == Application.id)
+        .where(
+            Draft.id.in_(draft_ids),
+            Draft.status == DraftStatus.SENT,
+            Application.requisition_id.in_(
+                select(Requisition.id).where(editable_requisitions(user))
+            ),
+        )
+    )
+    return sent == len(set(draft_ids))
+
+
 def discard_draft(actor: User, draft: Draft) -> None:
-    """Drop a draft the manager decided not to send."""
-    if draft.status != DraftStatus.PENDING:
+    """Drop a draft the manager decided not to send (conditionally, so a send racing it wins)."""
+    discarded = db.session.execute(
+        update(Draft)
+        .where(Draft.id == draft.id, Draft.status == DraftStatus.PENDING)
+        .values(status=DraftStatus.DISCARDED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if draft.status != DraftStatus.PENDING or discarded != 1:
         raise GuardrailRefused(f"This draft was already {draft.status}.")
     draft.status = DraftStatus.DISCARDED
 

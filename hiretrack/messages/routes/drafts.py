@@ -79,23 +79,41 @@ def send_drafts():
     pending = draft_service.pending_drafts(
         current_user, hold=hold, requisition_id=requisition.id if requisition else None
     )
-    shown = form.draft_ids.data.split(",") if form.draft_ids.data else []
-    if [str(draft.id) for draft in pending] != shown:
-        flash(
-            "The drafts changed since you opened this page (one was added, edited away, sent or "
-            "discarded). Nothing was sent: review the list again.",
-            "error",
-        )
+    shown = _shown_draft_ids(form.draft_ids.data)
+    if [draft.id for draft in pending] != shown:
+        if not _sent_already(shown):
+            flash(
+                "The drafts changed since you opened this page (one was added, edited away, "
+                "sent or discarded). Nothing was sent: review the list again.",
+                "error",
+            )
         return redirect(back)
     try:
         sent = draft_service.send_drafts(current_user, pending)
     except ValidationFailed as error:
         db.session.rollback()
-        flash(error.message, "error")
+        if not _sent_already(shown):
+            flash(error.message, "error")
         return redirect(back)
     db.session.commit()
     flash(f"{len(sent)} message(s) queued for delivery.", "success")
     return redirect(back)
+
+
+def _shown_draft_ids(value: str | None) -> list[int]:
+    """The draft ids the page listed when it was opened ([] for a tampered value)."""
+    parts = (value or "").split(",") if value else []
+    if not all(part.isdigit() and len(part) < 19 for part in parts):
+        return []
+    return [int(part) for part in parts]
+
+
+def _sent_already(shown: list[int]) -> bool:
+    """A second click of "Send all" finds its drafts sent by the first: show the same result."""
+    if not draft_service.drafts_all_sent(current_user, shown):
+        return False
+    flash(f"{len(shown)} message(s) queued for delivery.", "success")
+    return True
 
 
 @bp.route("/drafts/<int:draft_id>/edit", methods=["GET", "POST"])
