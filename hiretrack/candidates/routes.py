@@ -183,6 +183,7 @@ class TimelineEvent:
     requisition: str
     detail: str = ""
     outbox_status: str | None = None
+    withdrawn_reason: str | None = None
     is_closure: bool = False
     promised: object = None
     by: str = ""
@@ -216,8 +217,8 @@ def _timeline(applications: list[Application]) -> list[TimelineEvent]:
                 by=change.changed_by.name if change.changed_by else "HireTrack",
             )
         )
-    for touchpoint, outbox_status in db.session.execute(
-        select(Touchpoint, OutboxEmail.status)
+    for touchpoint, outbox_status, withdrawn_reason in db.session.execute(
+        select(Touchpoint, OutboxEmail.status, OutboxEmail.withdrawn_reason)
         .outerjoin(OutboxEmail, OutboxEmail.id == Touchpoint.outbox_email_id)
         .options(joinedload(Touchpoint.created_by))
         .where(Touchpoint.application_id.in_(by_id))
@@ -234,6 +235,7 @@ def _timeline(applications: list[Application]) -> list[TimelineEvent]:
                 titles[touchpoint.application_id],
                 touchpoint.note,
                 outbox_status=outbox_status,
+                withdrawn_reason=withdrawn_reason,
                 is_closure=touchpoint.is_closure,
                 promised=touchpoint.promised_next_update,
                 by=touchpoint.created_by.name if touchpoint.created_by else "HireTrack",

@@ -7,7 +7,7 @@ forward, or closure) through the messages service; nothing is sent without confi
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth.models import User
@@ -19,7 +19,7 @@ from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, HoldOutcome, HoldReason
 from hiretrack.holds.queries import stranded_applications
 from hiretrack.messages.drafts import prepare_drafts
-from hiretrack.messages.models import Draft, TemplateCategory
+from hiretrack.messages.models import Draft, DraftStatus, TemplateCategory
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
 from hiretrack.requisitions.services import set_status
 
@@ -175,6 +175,7 @@ def resolve_hold(
     hold.resolved_at = utcnow()
     hold.resolution_note = (note or "").strip()
     record_change(actor, f"hold.{outcome}", hold, before=before)
+    discard_hold_drafts(hold)
     requisition = hold.requisition
     stranded = stranded_applications(hold)
     request_update(stranded, hold.resolved_at)
@@ -191,6 +192,16 @@ def resolve_hold(
             set_status(actor, requisition, RequisitionStatus.CANCELLED, "requisition.cancelled")
         drafts = prepare_drafts(actor, stranded, TemplateCategory.CLOSURE_CANCELLED, hold=hold)
     return HoldResult(hold, drafts)
+
+
+def discard_hold_drafts(hold: Hold) -> None:
+    """Drop the drafts still waiting that announce this hold: once it is resolved they are untrue."""
+    db.session.execute(
+        update(Draft)
+        .where(Draft.hold_id == hold.id, Draft.status == DraftStatus.PENDING)
+        .values(status=DraftStatus.DISCARDED)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def other_open_requisition_holds(hold: Hold) -> list[Hold]:

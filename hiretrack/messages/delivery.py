@@ -35,6 +35,7 @@ from hiretrack.messages.backends import (
     build_envelope,
 )
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.messages.premise import withdraw_untrue
 from hiretrack.messages.services import release_due_scheduled
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class DeliveryReport:
     failed: int = 0
     released: int = 0
     unconfirmed: int = 0
+    #: Messages no longer true when they were due (the hold resolved, the application closed...).
+    withdrawn: int = 0
     backend_error: str | None = None
     #: The server refused the configured login: nothing can be sent until the settings change.
     backend_refused: bool = False
@@ -86,6 +89,7 @@ class DeliveryReport:
         self.failed += other.failed
         self.released += other.released
         self.unconfirmed += other.unconfirmed
+        self.withdrawn += other.withdrawn
         self.backend_error = other.backend_error or self.backend_error
         self.backend_refused = self.backend_refused or other.backend_refused
 
@@ -94,6 +98,8 @@ class DeliveryReport:
         parts = [f"{self.sent} sent", f"{self.retrying} to retry later", f"{self.failed} failed"]
         if self.released:
             parts.append(f"{self.released} scheduled released")
+        if self.withdrawn:
+            parts.append(f"{self.withdrawn} withdrawn (no longer true)")
         if self.unconfirmed:
             parts.append(f"{self.unconfirmed} unconfirmed (see `hiretrack outbox status`)")
         line = "Outbox delivery: " + ", ".join(parts) + "."
@@ -181,10 +187,13 @@ def claim(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[int]
     return [outbox_id for outbox_id in outbox_ids if outbox_id in claimed]
 
 
-def claim_due(worker_id: str, limit: int, now: datetime) -> list[OutboxEmail]:
+def claim_due(
+    worker_id: str, limit: int, now: datetime, report: DeliveryReport | None = None
+) -> list[OutboxEmail]:
     """Claim up to `limit` of the oldest due messages, oldest first; empty when nothing is due.
 
-    On PostgreSQL `FOR UPDATE SKIP LOCKED` lets workers pass each other without waiting; SQLite
+    Each claimed message is checked against the state it was written for: one no longer true
+    (`messages.premise`) is withdrawn, never sent, and counted in `report`. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets workers pass each other without waiting; SQLite
     has no row locks, so there the conditional UPDATE in `claim` alone prevents a double claim.
     The loop ends: each lost race means another worker took rows out of the queue.
     """
@@ -203,7 +212,13 @@ def claim_due(worker_id: str, limit: int, now: datetime) -> list[OutboxEmail]:
         if claimed:
             rows = db.session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(claimed)))
             by_id = {row.id: row for row in rows}
-            return [by_id[outbox_id] for outbox_id in claimed]
+            kept = withdraw_untrue([by_id[outbox_id] for outbox_id in claimed], now)
+            if len(kept) < len(claimed):
+                db.session.commit()
+                if report is not None:
+                    report.withdrawn += len(claimed) - len(kept)
+            if kept:
+                return kept
 
 
 def expire_stale_claims(now: datetime) -> int:
@@ -474,7 +489,7 @@ def deliver_batch(
         while report.attempted < limit and not report.backend_error:
             if stop and stop.is_set():
                 break
-            claimed = claim_due(worker_id, min(size, limit - report.attempted), clock())
+            claimed = claim_due(worker_id, min(size, limit - report.attempted), clock(), report)
             if not claimed:
                 break
             attempted = report.attempted

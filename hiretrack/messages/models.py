@@ -130,6 +130,8 @@ class OutboxStatus(StrEnum):
     )
     CANCELLED = "cancelled"
     BOUNCED = "bounced"  # accepted by the relay, then refused by the recipient's server (a DSN)
+    # What it said was no longer true when it was due to go out (messages/premise.py): never sent.
+    WITHDRAWN = "withdrawn"
 
 
 class OutboxEmail(db.Model):
@@ -167,5 +169,11 @@ class OutboxEmail(db.Model):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # What a candidate message was written for, checked again when it is due to go out: the hold
+    # it speaks of and the application's stage then (its kind is `category`).
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("hold.id"))
+    written_at_stage: Mapped[str | None] = mapped_column(String(30))
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(500))
 
     application: Mapped["Application | None"] = relationship()  # noqa: F821

@@ -18,6 +18,7 @@ from hiretrack.auth.models import User
 from hiretrack.candidates.models import Application
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
+from hiretrack.holds.models import Hold
 from hiretrack.messages.headers import check_header_value
 from hiretrack.messages.models import EmailTemplate, OutboxEmail, OutboxStatus
 
@@ -49,6 +50,7 @@ def queue_email(
     template: EmailTemplate | None = None,
     created_by: User | None = None,
     send_at: datetime | None = None,
+    hold: Hold | None = None,
 ) -> OutboxEmail:
     """Queue one email for the delivery worker, in the caller's transaction, and return its row.
 
@@ -57,6 +59,9 @@ def queue_email(
     per-message token of the tracking address in `reply_to`, which matches a reply to this
     email. With `send_at`, the email waits, scheduled, until then. The sender is the
     organisation's current sender address.
+
+    A candidate email records what it was written for (its kind, the application's stage, the
+    `hold` it speaks of), so delivery can check it is still true (`messages.premise`).
     """
     check_header_value(subject, "Subject")
     from_address = effective_settings().mail_from
@@ -78,6 +83,8 @@ def queue_email(
         send_after=send_at,
         next_attempt_at=send_at or utcnow(),
         created_by_id=created_by.id if created_by is not None else None,
+        hold_id=hold.id if hold is not None else None,
+        written_at_stage=application.stage if application is not None else None,
     )
     db.session.add(outbox)
     db.session.flush()

@@ -146,6 +146,10 @@ def send_message(
         promised_next_update = None
     elif promised_next_update is None:
         promised_next_update = default_promise(application, template)
+    if hold is None:
+        # The hold the wording speaks of is recorded with the email, to check it at delivery.
+        holds = open_holds_for_application(application)
+        hold = holds[0] if holds else None
     status_link = issue_link(application)
     rendered = render_for(
         application,
@@ -169,6 +173,7 @@ def send_message(
         template=template,
         created_by=actor,
         send_at=send_at,
+        hold=hold,
     )
     touchpoint = log_touchpoint(
         actor,

@@ -36,6 +36,7 @@ CLOSURE_STATES = {
     OutboxStatus.BOUNCED.value: "Email bounced",
     OutboxStatus.UNCONFIRMED.value: "Email delivery unconfirmed",
     OutboxStatus.CANCELLED.value: "Email cancelled",
+    OutboxStatus.WITHDRAWN.value: "Email withdrawn (no longer true when due)",
     "none": "No closure recorded",
 }
 CHANNELS = {channel.value: channel.value.capitalize() for channel in Channel}

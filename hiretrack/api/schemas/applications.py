@@ -169,6 +169,14 @@ class OutboxOut(Output):
     sent_at: datetime | None
     created_at: datetime
     message_id: str
+    hold_id: int | None = Field(description="The hold the message speaks of, if any.")
+    written_at_stage: str | None = Field(
+        description="The application's stage when the message was written."
+    )
+    withdrawn_at: datetime | None = Field(
+        description="When delivery found the message no longer true and withdrew it."
+    )
+    withdrawn_reason: str | None = Field(description="Why it was withdrawn, in plain words.")
 
 
 class OutboxQuery(PageQuery):

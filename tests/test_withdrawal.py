@@ -1,0 +1,219 @@
+"""Every message true when it lands: delivery withdraws a message whose premise no longer holds.
+
+Through the pages a manager uses (compose, resolve a hold, send drafts, the outbox and the
+candidate's page) and `hiretrack outbox deliver`, then the rules one by one on the services.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+from hiretrack.holds.services import place_hold
+from hiretrack.messages.delivery import deliver_batch
+from hiretrack.messages.models import Draft, DraftStatus, EmailTemplate, OutboxEmail, OutboxStatus
+from hiretrack.messages.outbox import queue_email
+from hiretrack.messages.premise import withdrawal_reason
+from hiretrack.messages.services import send_message
+from tests.api_support import token_for
+
+
+def template(slug: str) -> EmailTemplate:
+    return db.session.scalars(select(EmailTemplate).where(EmailTemplate.slug == slug)).one()
+
+
+def compose(client, application, slug: str, **overrides):
+    """Send (or schedule) one message from the candidate's compose page."""
+    chosen = template(slug)
+    data = {
+        "template": chosen.slug,
+        "subject": chosen.subject,
+        "body": chosen.body,
+        "promised_next_update": "",
+        "send_when": "now",
+        "submit": "Send",
+    } | overrides
+    response = client.post(f"/applications/{application.id}/compose", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def send_hold_drafts(client, hold_id: int) -> None:
+    """Send every draft the hold prepared, from the drafts page."""
+    ids = ",".join(
+        str(draft.id)
+        for draft in db.session.scalars(
+            select(Draft).where(Draft.hold_id == hold_id, Draft.status == DraftStatus.PENDING)
+        )
+    )
+    response = client.post("/drafts/send", data={"hold_id": hold_id, "draft_ids": ids})
+    assert response.status_code == 302
+
+
+def delivered_subjects(app) -> list[str]:
+    """The subjects of the messages the file backend wrote, i.e. what reached the candidates."""
+    folder = Path(app.config["MAIL_FILE_DIR"])
+    subjects = []
+    for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
+        for line in path.read_text().splitlines():
+            if line.startswith("Subject: "):
+                subjects.append(line.removeprefix("Subject: "))
+    return subjects
+
+
+@pytest.fixture
+def held(make_user, make_application):
+    """An application on a requisition put on hold, and the hold, committed."""
+    manager = make_user("manager")
+    application = make_application(manager=manager)
+    hold = place_hold(
+        manager,
+        application.requisition,
+        reason="budget",
+        summary="Budget line frozen",
+        public_reason="an internal budget decision",
+        owner_name="Finance",
+    ).hold
+    db.session.commit()
+    return manager, application, hold
+
+
+def test_a_hold_notice_queued_before_the_cancellation_is_withdrawn_and_the_closure_goes(
+    app, client, login, runner, held
+):
+    manager, application, hold = held
+    login(manager)
+    compose(client, application, "hold-notice")
+    [notice] = db.session.scalars(select(OutboxEmail)).all()
+    assert (notice.category, notice.hold_id, notice.written_at_stage) == (
+        "hold_notice",
+        hold.id,
+        "interviewing",
+    )
+
+    resolved = client.post(
+        f"/holds/{hold.id}/resolve",
+        data={"resolve-outcome": "cancelled", "resolve-note": "", "resolve-version": "1"},
+    )
+    assert resolved.status_code == 302
+    send_hold_drafts(client, hold.id)
+    result = runner.invoke(args=["outbox", "deliver", "--once"])
+
+    assert "1 sent" in result.output and "1 withdrawn" in result.output
+    [subject] = delivered_subjects(app)
+    assert "the position has been cancelled" in subject
+    db.session.expire_all()
+    notice = db.session.get(OutboxEmail, notice.id)
+    assert notice.status == OutboxStatus.WITHDRAWN
+    assert notice.withdrawn_reason.startswith("The application closed")
+    outbox_page = client.get("/outbox").get_data(as_text=True)
+    assert "Withdrawn: no longer true" in outbox_page
+    assert "Not sent: The application closed" in outbox_page
+    timeline = client.get(f"/candidates/{application.candidate_id}").get_data(as_text=True)
+    assert "Not sent: The application closed" in timeline
+    token = token_for(manager)
+    api = client.get(
+        "/api/v1/outbox?status=withdrawn", headers={"Authorization": f"Bearer {token}"}
+    )
+    [row] = api.get_json()["items"]
+    assert (row["id"], row["hold_id"], row["written_at_stage"]) == (
+        notice.id,
+        hold.id,
+        "interviewing",
+    )
+    assert row["withdrawn_reason"] == notice.withdrawn_reason
+
+
+def test_a_scheduled_still_on_hold_notice_never_arrives_after_moving_forward(
+    app, client, login, held
+):
+    manager, application, hold = held
+    login(manager)
+    compose(client, application, "hold-notice", send_when="in_days", send_in_days="2")
+    client.post(
+        f"/holds/{hold.id}/resolve",
+        data={"resolve-outcome": "cleared", "resolve-note": "", "resolve-version": "1"},
+    )
+    send_hold_drafts(client, hold.id)
+
+    report = deliver_batch("worker-1", now=utcnow() + timedelta(days=5))
+
+    assert (report.sent, report.withdrawn) == (1, 1)
+    [subject] = delivered_subjects(app)
+    assert "is moving again" in subject
+    notice = db.session.scalars(
+        select(OutboxEmail).where(OutboxEmail.category == "hold_notice")
+    ).one()
+    assert notice.withdrawn_reason.startswith("The hold it announces was cleared on")
+
+
+def test_a_check_in_written_at_one_stage_is_withdrawn_once_the_application_moved_past_it(
+    app, ctx, make_user, make_application
+):
+    from hiretrack.candidates.services import change_stage
+
+    manager = make_user("manager")
+    application = make_application(manager=manager, stage="final_round")
+    check_in = send_message(manager, application, template("check-in")).outbox
+    change_stage(manager, application, "verbal_intent")
+    db.session.commit()
+
+    assert deliver_batch("worker-1").withdrawn == 1
+    assert "moved on from Final round to Verbal intent" in check_in.withdrawn_reason
+
+
+def test_an_older_message_of_the_same_kind_is_superseded_and_only_the_newer_goes(
+    app, ctx, make_user, make_application
+):
+    manager = make_user("manager")
+    application = make_application(manager=manager)
+    older = send_message(manager, application, template("check-in")).outbox
+    newer = send_message(manager, application, template("check-in")).outbox
+    db.session.commit()
+
+    report = deliver_batch("worker-1")
+
+    assert (report.sent, report.withdrawn) == (1, 1)
+    assert older.status == OutboxStatus.WITHDRAWN and newer.status == OutboxStatus.SENT
+    assert f"(#{newer.id}) replaced it" in older.withdrawn_reason
+
+
+def test_closures_and_staff_emails_always_go(app, ctx, make_user, make_application):
+    manager = make_user("manager")
+    application = make_application(manager=manager)
+    closure = send_message(manager, application, template("closure-not-selected")).outbox
+    staff = queue_email(
+        to_address=manager.email,
+        to_name=manager.name,
+        subject="Your digest",
+        body_text="Nothing waits.",
+        body_html="<p>Nothing waits.</p>",
+        recipient=manager,
+    )
+    db.session.commit()
+
+    assert withdrawal_reason(closure) is None and withdrawal_reason(staff) is None
+    assert deliver_batch("worker-1").withdrawn == 0
+
+
+def test_moving_forward_is_withdrawn_when_a_new_hold_was_placed_after_it(
+    app, ctx, make_user, make_application
+):
+    manager = make_user("manager")
+    application = make_application(manager=manager)
+    moving = send_message(manager, application, template("moving-forward")).outbox
+    db.session.commit()
+    with time_machine.travel(utcnow() + timedelta(minutes=5)):
+        place_hold(
+            manager,
+            application.requisition,
+            reason="visa",
+            summary="Visa check",
+            owner_name="Legal",
+            application=application,
+        )
+        db.session.commit()
+        assert "A new hold was placed" in withdrawal_reason(moving)
