@@ -2,7 +2,9 @@
 
 Each default template is rendered for one fixed candidate and compared with
 tests/snapshots/<slug>.txt (subject and text) and <slug>.html; where the email reads differently
-when every optional value is empty (no hold, no manager phone), that version is <slug>.minimal.*. After an intended change,
+when every optional value is empty (no hold, no manager phone), that version is <slug>.minimal.*;
+where it reads differently once the hold's expected date and the last promise have passed,
+<slug>.late.*. After an intended change,
 rewrite them with `UPDATE_SNAPSHOTS=1 pytest tests/test_email_snapshots.py` and review the diff.
 """
 
@@ -21,13 +23,18 @@ UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1"
 #: One fixed candidate, as build_context would describe them: plain values only.
 CONTEXT = {
     "candidate": {"name": "Amara Okafor", "first_name": "Amara", "email": "amara@example.org"},
-    "application": {"stage_label": "Final round", "applied_on": "Monday 2 November 2026"},
+    "application": {
+        "stage_label": "Final round",
+        "applied_on": "Monday 2 November 2026",
+        "promised_update_passed": False,
+    },
     "requisition": {"title": "Senior Data Engineer", "department": "Platform"},
     "manager": {"name": "Grace Hopper", "email": "grace@acme.example", "phone": "+44 20 7946 0018"},
     "company": {"name": "Acme Widgets"},
     "hold": {
         "public_reason": "our budget for next year is still being approved",
         "expected_clear_date": "Friday 11 December 2026",
+        "expected_clear_date_passed": False,
     },
     "next_update_date": "Tuesday 1 December 2026",
     "status_link": "https://hiretrack.acme.example/status/EXAMPLE-TOKEN",
@@ -38,6 +45,11 @@ MINIMAL = CONTEXT | {
     "hold": None,
     "manager": CONTEXT["manager"] | {"phone": ""},
     "next_update_date": "",
+}
+#: Late: the hold's expected date and the last promised update have both gone by.
+LATE = CONTEXT | {
+    "application": CONTEXT["application"] | {"promised_update_passed": True},
+    "hold": CONTEXT["hold"] | {"expected_clear_date": None, "expected_clear_date_passed": True},
 }
 
 #: Phrases that promise an offer. Delay, hold and check-in messages must never say them.
@@ -63,9 +75,12 @@ def cases():
     for template in DEFAULTS:
         with_hold = render_email(template.subject, template.body, CONTEXT)
         without = render_email(template.subject, template.body, MINIMAL)
+        late = render_email(template.subject, template.body, LATE)
         yield template.slug, with_hold
         if without != with_hold:
             yield f"{template.slug}.minimal", without
+        if late != with_hold:
+            yield f"{template.slug}.late", late
 
 
 CASES = list(cases())
@@ -132,7 +147,7 @@ def normalised(text: str) -> str:
     ids=lambda t: t.slug,
 )
 def test_waiting_messages_never_promise_an_offer(template):
-    for context in (CONTEXT, MINIMAL):
+    for context in (CONTEXT, MINIMAL, LATE):
         rendered = render_email(template.subject, template.body, context)
         for text in (template.body, rendered.subject, rendered.text):
             found = [phrase for phrase in PROMISES if phrase in normalised(text)]

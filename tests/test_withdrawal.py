@@ -217,3 +217,108 @@ def test_moving_forward_is_withdrawn_when_a_new_hold_was_placed_after_it(
         )
         db.session.commit()
         assert "A new hold was placed" in withdrawal_reason(moving)
+
+
+# --- No past date promised as the future ---------------------------------------------------------
+
+
+def test_a_hold_notice_after_its_expected_date_says_so_and_what_happens_now(
+    client, login, make_user, make_application
+):
+    from hiretrack.formatting import long_date
+
+    manager = make_user("manager")
+    application = make_application(manager=manager)
+    expected = utcnow().date() + timedelta(days=2)
+    hold = place_hold(
+        manager,
+        application.requisition,
+        reason="budget",
+        summary="Budget",
+        public_reason="an internal budget decision",
+        owner_name="Finance",
+        expected_clear_date=expected,
+    ).hold
+    db.session.commit()
+    login(manager)
+    before = client.get(f"/drafts?hold_id={hold.id}").get_data(as_text=True)
+    assert f"We currently expect to know more by {long_date(expected)}" in before
+
+    with time_machine.travel(utcnow() + timedelta(days=5)):
+        page = client.get(f"/drafts?hold_id={hold.id}").get_data(as_text=True)
+
+    assert "the date we were given has passed without a decision" in page
+    assert long_date(expected) not in page
+    assert "Check before sending" not in page  # the default wording quotes no past date
+
+
+def test_review_and_preview_warn_when_the_wording_names_a_past_date(
+    client, login, make_user, make_application
+):
+    from hiretrack.formatting import long_date
+
+    manager = make_user("manager")
+    application = make_application(manager=manager)
+    hold = place_hold(
+        manager, application.requisition, reason="budget", summary="Budget", owner_name="Finance"
+    ).hold
+    db.session.commit()
+    [draft] = db.session.scalars(select(Draft).where(Draft.hold_id == hold.id)).all()
+    past = long_date(utcnow().date() - timedelta(days=18))
+    body = f"Dear {{{{ candidate.first_name }}}},\n\nWe expect to know more by {past}.\n"
+    login(manager)
+
+    preview = client.post(
+        "/templates/preview",
+        json={"application_id": application.id, "subject": "Update", "body": body},
+    )
+    [warning] = preview.get_json()["warnings"]
+    assert f"names {past}, a date that has passed" in warning
+    saved = client.post(
+        f"/drafts/{draft.id}/edit",
+        data={"subject": "Update", "body": body, "promised_next_update": ""},
+    )
+    assert saved.status_code == 302
+    review = client.get(f"/drafts?hold_id={hold.id}").get_data(as_text=True)
+    assert f"Check before sending:</strong> This message names {past}" in review
+    applied = long_date(application.opened_at.date())
+    assert (
+        client.post(
+            "/templates/preview",
+            json={
+                "application_id": application.id,
+                "subject": "Hi",
+                "body": f"You applied {applied}.",
+            },
+        ).get_json()["warnings"]
+        == []
+    )
+
+
+def test_the_context_says_when_a_hold_date_or_a_promise_has_passed(
+    ctx, make_user, make_application
+):
+    from hiretrack.messages.context import build_context
+
+    manager = make_user("manager")
+    application = make_application(manager=manager)
+    hold = place_hold(
+        manager,
+        application.requisition,
+        reason="budget",
+        summary="Budget",
+        owner_name="Finance",
+        expected_clear_date=utcnow().date() + timedelta(days=1),
+    ).hold
+    application.promised_next_update = utcnow().date() + timedelta(days=1)
+    db.session.commit()
+
+    now = build_context(application, hold=hold)
+    assert not now["hold"]["expected_clear_date_passed"]
+    assert not now["application"]["promised_update_passed"]
+    with time_machine.travel(utcnow() + timedelta(days=3)):
+        later = build_context(application, hold=hold)
+    assert (
+        later["hold"]["expected_clear_date_passed"] and later["hold"]["expected_clear_date"] is None
+    )
+    assert later["application"]["promised_update_passed"]

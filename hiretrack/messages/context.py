@@ -6,7 +6,9 @@ Template management (`messages.templates`) and sending (`messages.services`) bot
 this module.
 """
 
-from datetime import date
+import re
+from dataclasses import replace
+from datetime import date, datetime
 
 from hiretrack.admin.services import effective_settings
 from hiretrack.cadence.calendar import add_business_days
@@ -102,6 +104,8 @@ def context_values(
         "application": {
             "stage_label": LABELS[Stage(application.stage)],
             "applied_on": long_date(application.opened_at.date()),
+            "promised_update_passed": application.promised_next_update is not None
+            and application.promised_next_update < today,
         },
         "requisition": {"title": requisition.title, "department": requisition.department.name},
         "manager": {"name": manager.name, "email": manager.email, "phone": manager.phone or ""},
@@ -112,6 +116,9 @@ def context_values(
             "expected_clear_date": long_date(hold.expected_clear_date)
             if hold.expected_clear_date and hold.expected_clear_date >= today
             else None,
+            # ...but the template can still say honestly that the expected date went by.
+            "expected_clear_date_passed": hold.expected_clear_date is not None
+            and hold.expected_clear_date < today,
         }
         if hold
         else None,
@@ -119,6 +126,41 @@ def context_values(
         "status_link": status_link,
         "today": long_date(today),
     }
+
+
+#: A date as a message writes it: "Monday 16 November 2026" or "16 November 2026".
+WRITTEN_DATE = re.compile(
+    r"\b(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),? )?"
+    r"(\d{1,2}) (January|February|March|April|May|June|July|August|September|October|"
+    r"November|December),? (\d{4})\b"
+)
+
+
+def past_dates_named(text: str, today: date, allowed: set[date] = frozenset()) -> list[date]:
+    """The dates written out in `text` that are before today, except the `allowed` ones."""
+    found = []
+    for match in WRITTEN_DATE.finditer(text):
+        day, month, year = match.groups()
+        try:
+            named = datetime.strptime(f"{day} {month} {year}", "%d %B %Y").date()
+        except ValueError:
+            continue
+        if named < today and named not in allowed and named not in found:
+            found.append(named)
+    return found
+
+
+def past_date_warnings(application: Application, text: str, today: date) -> tuple[str, ...]:
+    """Warn about each past date a message names, as if it were still to come.
+
+    A hold's expected date that has passed is left out of the context; a date typed into the
+    wording, or a custom template's, is caught here. The application date is allowed.
+    """
+    return tuple(
+        f"This message names {long_date(named)}, a date that has passed. Make sure it does "
+        "not present it as still to come: say what happens now instead."
+        for named in past_dates_named(text, today, {application.opened_at.date()})
+    )
 
 
 def render_for(
@@ -149,7 +191,9 @@ def render_for(
         check_header_value(rendered.subject, "Subject")
     except HeaderInjectionError as error:
         raise ValidationFailed(str(error), {"subject": [str(error)]}) from None
-    return rendered
+    today = utcnow().date()
+    warnings = past_date_warnings(application, f"{rendered.subject}\n{rendered.text}", today)
+    return replace(rendered, warnings=warnings) if warnings else rendered
 
 
 def _preview_status_link() -> str:

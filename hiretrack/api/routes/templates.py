@@ -129,4 +129,9 @@ def preview_template(user: User, body: s.TemplatePreviewIn):
         promise_business_days=body.promise_business_days,
         promised_next_update=body.promised_next_update,
     )
-    return s.TemplatePreviewOut(subject=rendered.subject, text=rendered.text, html=rendered.html)
+    return s.TemplatePreviewOut(
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        warnings=list(rendered.warnings),
+    )

@@ -96,3 +96,7 @@ class TemplatePreviewOut(Output):
     subject: str
     text: str
     html: str
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What to check before sending, e.g. a date named that has already passed.",
+    )

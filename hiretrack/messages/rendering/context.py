@@ -18,7 +18,7 @@ class TemplateVariable:
     """One entry in the catalogue shown beside the template editor."""
 
     description: str
-    example: str | None = None  # None for a group: its example is its fields
+    example: str | bool | None = None  # None for a group: its example is its fields
     optional: bool = False  # may be None or empty in a real email
 
 
@@ -39,6 +39,11 @@ TEMPLATE_VARIABLES: Mapping[str, TemplateVariable] = MappingProxyType(
         ),
         "application.applied_on": TemplateVariable(
             "The date they applied.", "Monday 2 November 2026"
+        ),
+        "application.promised_update_passed": TemplateVariable(
+            "True when the update last promised to them is late (its date has passed): say "
+            "sorry, never repeat the old date.",
+            False,
         ),
         "requisition": TemplateVariable("The role they applied for."),
         "requisition.title": TemplateVariable("The job title.", "Senior Backend Engineer"),
@@ -65,6 +70,11 @@ TEMPLATE_VARIABLES: Mapping[str, TemplateVariable] = MappingProxyType(
             "When the hold is expected to end; empty when none was given or that date has passed.",
             "Friday 11 December 2026",
             True,
+        ),
+        "hold.expected_clear_date_passed": TemplateVariable(
+            "True when the hold was expected to end by a date that has now passed: say so, and "
+            "what happens now, never that date as still to come.",
+            False,
         ),
         "next_update_date": TemplateVariable(
             "The date the email promises the next update by; may be empty.",

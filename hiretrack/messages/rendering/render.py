@@ -126,6 +126,8 @@ class RenderedEmail:
 
     subject: str
     text: str
+    #: Things a person should check before it goes out (e.g. a date that has passed).
+    warnings: tuple[str, ...] = ()
 
     @functools.cached_property
     def html(self) -> str:

@@ -266,7 +266,12 @@ def preview_template():
         db.session.rollback()
         return problem(error.status, error.title, error.message)
     db.session.rollback()  # a preview never writes
-    return jsonify(subject=rendered.subject, text=rendered.text, html=rendered.html)
+    return jsonify(
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        warnings=list(rendered.warnings),
+    )
 
 
 @bp.get("/templates/<slug>/versions")

@@ -35,6 +35,7 @@
   var panel = {
     status: byId("preview-status"),
     errors: byId("preview-errors"),
+    warnings: byId("preview-warnings"),
     result: byId("preview-result"),
     subject: byId("preview-subject"),
     text: byId("preview-text"),
@@ -58,8 +59,34 @@
     panel.text.textContent = data.text;
     // The HTML part is built by the server from escaped text; it is shown in a sandboxed frame.
     panel.html.srcdoc = data.html;
+    showWarnings(data.warnings || []);
     panel.result.hidden = false;
     setStatus("Preview updated.");
+  }
+
+  // A date that has passed, named as if still to come: not an error, but worth a look.
+  function showWarnings(warnings) {
+    if (!panel.warnings) {
+      return;
+    }
+    panel.warnings.textContent = "";
+    if (!warnings.length) {
+      panel.warnings.hidden = true;
+      return;
+    }
+    var heading = document.createElement("p");
+    var strong = document.createElement("strong");
+    strong.textContent = "Check before sending:";
+    heading.appendChild(strong);
+    panel.warnings.appendChild(heading);
+    var list = document.createElement("ul");
+    warnings.forEach(function (message) {
+      var item = document.createElement("li");
+      item.textContent = message;
+      list.appendChild(item);
+    });
+    panel.warnings.appendChild(list);
+    panel.warnings.hidden = false;
   }
 
   function showProblems(errors, detail) {
@@ -86,6 +113,7 @@
     }
     panel.errors.appendChild(list);
     panel.errors.hidden = false;
+    showWarnings([]);
     panel.result.hidden = true;
     setStatus("The preview found problems.");
   }
