@@ -1,0 +1,180 @@
+"""Every manager page in a real Chromium at phone size (390x844), and the wide report at 1366 px.
+
+The pages are the access walk's (tests/test_access_walk.py `walk_requests`), signed in as an
+admin (who sees every page and the longest navigation) over the walk's world: a requisition, a
+hold, an approval, an offer, a draft and a sent email. At 390 px no page may scroll sideways, the
+navigation is a menu that opens without JavaScript, and wide tables scroll in their own box.
+Screenshots of three pages at 390 px land in test-artifacts/screenshots/.
+"""
+
+import itertools
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from hiretrack.admin.models import Department
+from hiretrack.auth.services import create_user
+from hiretrack.candidates.services import apply_to_requisition, change_stage, create_candidate
+from hiretrack.extensions import db
+from hiretrack.requisitions.services import create_requisition
+from tests.browser_helpers import LAUNCH_ARGS, live_server, screenshot, serious_violations
+from tests.conftest import CHROMIUM, PASSWORD
+from tests.test_access_walk import build_other_world, walk_requests
+
+pytestmark = pytest.mark.browser
+
+#: Not `is_mobile`: a mobile viewport zooms out to fit a too-wide page, and innerWidth grows with it.
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True}
+LAPTOP = {"viewport": {"width": 1366, "height": 900}}
+ADMIN = "ada@acme.example"
+#: Not the staff's HTML screens: JSON, CSV, the candidates' status page (tested on a phone in
+#: tests/test_status_browser.py), health checks and the sign-in page (walked signed out below).
+SKIPPED_PREFIXES = ("/api/", "/static", "/status/", "/healthz", "/readyz", "/login")
+_numbers = itertools.count(1)
+
+
+def make_user(role, name=None):
+    n = next(_numbers)
+    return create_user(f"{role}{n}@acme.example", name or f"{role.title()} {n}", role, PASSWORD)
+
+
+def make_requisition(manager):
+    department = Department(name=f"Platform {next(_numbers)}")
+    db.session.add(department)
+    db.session.flush()
+    return create_requisition(
+        manager,
+        department_id=department.id,
+        title="Senior Platform Engineer, Infrastructure and Developer Experience",
+        status="open",
+        salary_min=60000,
+        salary_max=80000,
+    )
+
+
+def make_candidate(actor, name):
+    email = name.lower().replace(" ", ".") + "@a-rather-long-domain-name.example.org"
+    return create_candidate(actor, name, email)
+
+
+def make_application(requisition, candidate, stage="interviewing"):
+    start = "interviewing" if stage == "interviewing" else "final_round"
+    application = apply_to_requisition(requisition.manager, candidate, requisition, start)
+    if stage == "verbal_intent":
+        change_stage(requisition.manager, application, "verbal_intent")
+    return application
+
+
+@pytest.fixture(scope="module")
+def world(database_url, tmp_path_factory):
+    """One live app for the module, seeded with the access walk's world and an admin."""
+    with live_server(database_url, tmp_path_factory.mktemp("layout")) as live:
+        with live.app.app_context():
+            create_user(ADMIN, "Ada Admin", "admin", PASSWORD)
+            ids = build_other_world(make_user, make_requisition, make_candidate, make_application)
+            db.session.commit()
+        yield live, ids
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def sign_in(context, live, email: str):
+    page = context.new_page()
+    page.goto(live.url("/login"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Waiting on you")).to_be_visible()
+    return page
+
+
+def html_pages(live, ids, context) -> list[str]:
+    """The walk's GET pages that answer HTML (downloads and JSON are not screens)."""
+    pages = []
+    for method, url, _ in walk_requests(live.app, ids):
+        if method != "GET" or url.startswith(SKIPPED_PREFIXES) or "?" in url:
+            continue
+        url = url.replace("/templates/x", "/templates/check_in")
+        response = context.request.get(live.url(url))
+        if "text/html" in response.headers.get("content-type", ""):
+            pages.append(url)
+    return pages
+
+
+def sideways_overflow(page) -> int:
+    """How many pixels the page scrolls sideways (0 when it fits)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_no_page_scrolls_sideways_on_a_phone(world, browser):
+    live, ids = world
+    context = browser.new_context(**PHONE)
+    page = sign_in(context, live, ADMIN)
+    pages = html_pages(live, ids, context)
+    assert len(pages) > 35, pages
+    too_wide = []
+    for url in pages:
+        page.goto(live.url(url))
+        if (extra := sideways_overflow(page)) > 0:
+            too_wide.append(f"{url}: {extra} px too wide")
+    assert not too_wide, "\n".join(too_wide)
+    for url, name in (
+        ("/dashboard", "phone-dashboard"),
+        (f"/requisitions/{ids.ids['requisition_id']}", "phone-requisition"),
+        ("/reports/holds", "phone-holds-report"),
+    ):
+        page.goto(live.url(url))
+        screenshot(page, name)
+    context.close()
+
+
+def test_the_menu_opens_without_javascript_and_passes_axe(world, browser):
+    live, _ = world
+    context = browser.new_context(**PHONE, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live.url("/login"))
+    assert sideways_overflow(page) <= 0
+    page.get_by_label("Email").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    reports = page.get_by_role("link", name="Reports", exact=True)
+    expect(reports).to_be_hidden()  # folded into the menu
+    page.get_by_text("Menu", exact=True).click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    screenshot(page, "phone-menu-open")
+    assert not serious_violations_without_script(browser, live, context)
+    reports.click()
+    expect(page.get_by_role("heading", name="Reports", exact=True)).to_be_visible()
+    context.close()
+
+
+def serious_violations_without_script(browser, live, context) -> list[str]:
+    """axe needs script: check the dashboard with the menu open in a scripted phone context."""
+    scripted = browser.new_context(**PHONE, storage_state=context.storage_state())
+    page = scripted.new_page()
+    page.goto(live.url("/dashboard"))
+    page.get_by_text("Menu", exact=True).click()
+    found = serious_violations(page)
+    scripted.close()
+    return found
+
+
+def test_wide_reports_show_every_column_on_a_laptop(world, browser):
+    live, _ = world
+    context = browser.new_context(**LAPTOP)
+    page = sign_in(context, live, ADMIN)
+    for report in ("holds", "closure", "cadence", "approvals"):
+        page.goto(live.url(f"/reports/{report}"))
+        clipped = page.evaluate(
+            "[...document.querySelectorAll('.table-scroll')]"
+            ".filter(box => box.scrollWidth > box.clientWidth).length"
+        )
+        assert clipped == 0, f"/reports/{report}: {clipped} table(s) cut off at 1366 px"
+        assert sideways_overflow(page) <= 0
+    context.close()
