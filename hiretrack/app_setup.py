@@ -34,6 +34,7 @@ from hiretrack import error_pages, formatting
 from hiretrack.auth.services import load_user_from_session_token
 from hiretrack.database import end_read_only_transaction
 from hiretrack.extensions import csrf, db, login_manager, migrate
+from hiretrack.messages.rendering import REQUEST_RENDER_BUDGET, close_allowance, open_allowance
 from hiretrack.ops.logs import setup_logging
 from hiretrack.resources import resource_dir
 from hiretrack.web import link_pattern
@@ -86,7 +87,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Give every request an id for the logs and every response the security headers.
+    """Give every request an id for the logs, a render allowance, and the security headers.
 
     A request that only read ends its transaction with a commit (see
     `database.end_read_only_transaction`), so PostgreSQL keeps its prepared plans.
@@ -98,6 +99,12 @@ def register_request_hooks(app: Flask) -> None:
         g.request_id = (
             incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
         )
+
+    @app.before_request
+    def open_render_allowance() -> None:
+        # However many emails a page renders, together they may hold this worker only so long.
+        g.outer_render_allowance = open_allowance(REQUEST_RENDER_BUDGET)
+        g.render_allowance_open = True
 
     @app.after_request
     def set_security_headers(response):
@@ -112,6 +119,11 @@ def register_request_hooks(app: Flask) -> None:
     def commit_read_only_transaction(error: BaseException | None) -> None:
         if error is None:
             end_read_only_transaction(db.session())
+
+    @app.teardown_request
+    def close_render_allowance(error: BaseException | None) -> None:
+        if g.pop("render_allowance_open", False):
+            close_allowance(g.pop("outer_render_allowance", None))
 
     app.context_processor(formatting.template_helpers)
     app.add_template_global(link_pattern)

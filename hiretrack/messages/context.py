@@ -23,12 +23,18 @@ from hiretrack.messages.headers import HeaderInjectionError, check_header_value
 from hiretrack.messages.models import CLOSURE_OUTCOMES, EmailTemplate
 from hiretrack.messages.rendering import (
     PlainContext,
+    RenderBudgetExhausted,
     RenderedEmail,
     TemplateError,
     plain_context,
     render_email,
 )
 from hiretrack.urls import external_url
+
+
+class RenderingTimeUsedUp(ValidationFailed):
+    """The page's or batch's rendering time ran out before this message: nothing is wrong with it
+    that another, smaller batch would not fix, unless its template is the slow one."""
 
 
 def default_promise(
@@ -181,6 +187,8 @@ def render_for(
     )
     try:
         rendered = render_email(subject_source, body_source, context)
+    except RenderBudgetExhausted as error:
+        raise RenderingTimeUsedUp(error.message, {"body": [error.message]}) from None
     except TemplateError as error:
         # A stored template can still fail on real data (e.g. hold.public_reason with no hold).
         located = f"line {error.line}: {error.message}" if error.line else error.message

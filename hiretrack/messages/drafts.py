@@ -21,14 +21,14 @@ from hiretrack.errors import DomainError, GuardrailRefused, NotFound, Validation
 from hiretrack.extensions import db
 from hiretrack.formatting import long_date
 from hiretrack.holds.models import Hold
-from hiretrack.messages.context import default_promise, render_for
+from hiretrack.messages.context import RenderingTimeUsedUp, default_promise, render_for
 from hiretrack.messages.models import (
     CLOSURE_OUTCOMES,
     Draft,
     DraftStatus,
     TemplateCategory,
 )
-from hiretrack.messages.rendering import RenderedEmail
+from hiretrack.messages.rendering import REQUEST_RENDER_BUDGET, RenderedEmail, render_allowance
 from hiretrack.messages.services import (
     OFFER_CATEGORIES,
     SentMessage,
@@ -78,6 +78,16 @@ class DraftReview:
     draft: Draft
     rendered: RenderedEmail | None
     problem: str | None
+    not_checked: bool = False  # the batch's rendering time ran out before this draft
+
+
+def review_drafts(drafts: list[Draft]) -> list[DraftReview]:
+    """Review a batch within one render allowance: a slow template cannot hold the worker long.
+
+    Once the time is used up, the drafts left are marked not checked, without rendering.
+    """
+    with render_allowance(REQUEST_RENDER_BUDGET):
+        return [review_draft(draft) for draft in drafts]
 
 
 def review_draft(draft: Draft, today: date | None = None) -> DraftReview:
@@ -98,6 +108,8 @@ def review_draft(draft: Draft, today: date | None = None) -> DraftReview:
             hold=draft.hold,
             promised_next_update=draft.promised_next_update,
         )
+    except RenderingTimeUsedUp as error:
+        return DraftReview(draft, None, error.message, not_checked=True)
     except DomainError as error:
         return DraftReview(draft, None, _located_message(error))
     return DraftReview(draft, rendered, None)
@@ -126,7 +138,7 @@ def check_drafts(drafts: list[Draft]) -> list[DraftProblem]:
     """Render and check every draft; an empty list means all of them can be sent."""
     return [
         DraftProblem(review.draft.id, review.draft.application.candidate.name, review.problem)
-        for review in map(review_draft, drafts)
+        for review in review_drafts(drafts)
         if review.problem is not None
     ]
 

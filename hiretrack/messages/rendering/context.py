@@ -119,6 +119,28 @@ def sample_context(*, include_optional: bool = True) -> dict[str, Any]:
     return context
 
 
+#: The longest text any template value can hold (a hold's public reason: 300 characters).
+LONGEST_VALUE = 300
+_LONG_WORDS = "Wolfeschlegelsteinhausen Bergerdorff-Amadeus O'Neill-Smythe "
+
+
+def worst_case_context() -> dict[str, Any]:
+    """Every optional value present and every text as long as a real one can be.
+
+    A template's cost often grows with its values (loops over a name, filters on a reason), so
+    the cost check when saving renders this rather than the short examples.
+    """
+    longest = (_LONG_WORDS * (LONGEST_VALUE // len(_LONG_WORDS) + 1))[:LONGEST_VALUE]
+
+    def lengthen(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: lengthen(value) if isinstance(value, dict) else longest
+            for key, value in values.items()
+        }
+
+    return lengthen(sample_context())
+
+
 # --- Plain data only -----------------------------------------------------------------------------
 
 _PLAIN_TYPES = frozenset({type(None), bool, int, float, str, date, datetime})

@@ -25,6 +25,10 @@ class TemplateRenderError(TemplateError):
     """Rendering failed or was refused: a syntax error, a forbidden construct, a limit, a bug."""
 
 
+class RenderBudgetExhausted(TemplateRenderError):
+    """The request's or batch's rendering time is used up; every later render is refused at once."""
+
+
 @dataclass(frozen=True)
 class TemplateProblem:
     """One thing wrong with a template, located for the editor (line None: the whole field)."""

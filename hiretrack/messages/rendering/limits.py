@@ -16,6 +16,8 @@ from jinja2.exceptions import SecurityError
 T = TypeVar("T")
 
 DEFAULT_TIME_LIMIT = 1.0  # seconds of wall-clock time for one render_email call
+SAVE_TIME_LIMIT = 0.1  # seconds one email may take against the worst-case context, when saved
+REQUEST_RENDER_BUDGET = 3.0  # seconds of rendering one web request or one batch may spend
 MAX_SUBJECT_SOURCE = 1_000  # characters of subject template
 MAX_BODY_SOURCE = 20_000  # characters of body template
 MAX_SUBJECT_LENGTH = 300  # characters of rendered subject

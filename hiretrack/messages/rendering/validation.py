@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,9 +13,15 @@ from hiretrack.messages.rendering.context import (
     TOP_LEVEL_NAMES,
     plain_values,
     sample_context,
+    worst_case_context,
 )
-from hiretrack.messages.rendering.errors import TemplateError, TemplateProblem
-from hiretrack.messages.rendering.limits import DEFAULT_TIME_LIMIT
+from hiretrack.messages.rendering.errors import (
+    RenderBudgetExhausted,
+    TemplateError,
+    TemplateProblem,
+    TemplateRenderError,
+)
+from hiretrack.messages.rendering.limits import DEFAULT_TIME_LIMIT, SAVE_TIME_LIMIT
 from hiretrack.messages.rendering.render import (
     BODY,
     SUBJECT,
@@ -40,6 +47,10 @@ def validate_template(subject_source: str, body_source: str) -> list[TemplatePro
     problems = [
         problem for field, source, _ in fields for problem in _static_problems(field, source)
     ]
+    if not problems:
+        too_slow = _cost_problem(subject_source, body_source)
+        if too_slow is not None:
+            return [too_slow]  # rendering it again for the other checks would only waste time
     for values, note in (
         (sample_context(), ""),
         (sample_context(include_optional=False), _WHEN_EMPTY),
@@ -51,6 +62,40 @@ def validate_template(subject_source: str, body_source: str) -> list[TemplatePro
             ):
                 problems.append(problem)
     return sorted(problems, key=lambda problem: (problem.field != "subject", problem.line or 0))
+
+
+TOO_SLOW = (
+    "This template is too slow: one email took more than {limit:g} seconds to render with the "
+    "longest values a candidate can have. Emails are rendered many at a time (a drafts page, a "
+    "batch), so each must be quick: use fewer loops and filters."
+)
+
+
+def _cost_problem(subject_source: str, body_source: str) -> TemplateProblem | None:
+    """Refuse a template that takes more than SAVE_TIME_LIMIT for one worst-case email.
+
+    Only time counts here: a limit that long values hit is reported by the renders that follow
+    (with the real examples) or, on real data, when the email is prepared.
+    """
+    values = plain_values(worst_case_context())
+
+    def one_email() -> None:
+        for render, source in ((render_subject, subject_source), (render_body, body_source)):
+            with contextlib.suppress(TemplateError):
+                render(source, values)
+
+    error: TemplateRenderError | None = None
+    for _attempt in range(2):  # a busy machine can slow an honest template once, a slow one twice
+        try:
+            with_time_limit(SAVE_TIME_LIMIT, one_email)
+            return None
+        except RenderBudgetExhausted as exhausted:
+            return TemplateProblem(exhausted.field, None, exhausted.message)
+        except TemplateRenderError as late:
+            error = late
+    return TemplateProblem(
+        error.field if error else None, None, TOO_SLOW.format(limit=SAVE_TIME_LIMIT)
+    )
 
 
 def _static_problems(field: Field, source: str) -> list[TemplateProblem]:

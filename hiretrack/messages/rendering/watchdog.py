@@ -1,4 +1,9 @@
-"""The time limit: one watchdog thread interrupts any render that runs past its deadline."""
+"""The time limits: one watchdog thread interrupts any render that runs past its deadline.
+
+Each render has its own limit; a render allowance (`render_allowance`, opened for every web
+request and around batches) also caps the rendering time of everything inside it, so many
+renders that are each just under their limit still cannot hold a worker for long.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ import ctypes
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
-from hiretrack.messages.rendering.errors import TemplateRenderError
+from hiretrack.messages.rendering.errors import RenderBudgetExhausted, TemplateRenderError
 from hiretrack.messages.rendering.limits import Budget, current_render
 
 T = TypeVar("T")
@@ -105,10 +112,84 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
+@dataclass(eq=False, slots=True)
+class Allowance:
+    """Rendering time left to the renders of one request or batch."""
+
+    seconds: float  # as configured, for the message
+    remaining: float
+    spent: float = 0.0
+
+    def charge(self, seconds: float) -> None:
+        self.spent += seconds
+        self.remaining -= seconds
+
+    def exhausted(self) -> RenderBudgetExhausted:
+        return RenderBudgetExhausted(
+            f"Rendering stopped: templates may take {self.seconds:g} seconds in all for one "
+            "page or batch, and that time is used up. A template is too slow: simplify it."
+        )
+
+
+class _CurrentAllowance(threading.local):
+    allowance: Allowance | None = None
+
+
+_current_allowance = _CurrentAllowance()
+
+
+def open_allowance(seconds: float) -> Allowance | None:
+    """Let the renders that follow in this thread spend `seconds` in all; return the outer one.
+
+    Inside another allowance the new one gets at most what the outer one has left, and what it
+    spends is charged to the outer one when it closes.
+    """
+    outer = _current_allowance.allowance
+    remaining = seconds if outer is None else min(seconds, outer.remaining)
+    _current_allowance.allowance = Allowance(seconds, remaining)
+    return outer
+
+
+def close_allowance(outer: Allowance | None = None) -> None:
+    """End the allowance open_allowance opened, restoring (and charging) the one it returned."""
+    inner = _current_allowance.allowance
+    if outer is not None and inner is not None:
+        outer.charge(inner.spent)
+    _current_allowance.allowance = outer
+
+
+@contextmanager
+def render_allowance(seconds: float) -> Iterator[None]:
+    """Share `seconds` of rendering time among every render inside (a batch of drafts)."""
+    outer = open_allowance(seconds)
+    try:
+        yield
+    finally:
+        close_allowance(outer)
+
+
 def with_time_limit(seconds: float, work: Callable[[], T]) -> T:
-    """Run work() with a fresh budget and deadline; a late render becomes TemplateRenderError."""
+    """Run work() within `seconds` and the open allowance; a late render becomes an error.
+
+    The time spent is charged to the allowance; once it is used up, renders fail at once with
+    RenderBudgetExhausted, without starting.
+    """
     if not seconds > 0:
         raise ValueError("time_limit must be a positive number of seconds")
+    allowance = _current_allowance.allowance
+    if allowance is None:
+        return _run_with_deadline(seconds, work, None)
+    if allowance.remaining <= 0:
+        raise allowance.exhausted()
+    started = time.monotonic()
+    try:
+        return _run_with_deadline(min(seconds, allowance.remaining), work, allowance)
+    finally:
+        allowance.charge(time.monotonic() - started)
+
+
+def _run_with_deadline(seconds: float, work: Callable[[], T], allowance: Allowance | None) -> T:
+    """Run work() with a fresh budget and deadline, interrupted by the watchdog when late."""
     budget = Budget(deadline=time.monotonic() + seconds)
     try:
         try:
@@ -122,6 +203,8 @@ def with_time_limit(seconds: float, work: Callable[[], T]) -> T:
         # The interrupt may land anywhere above, even in the finally: unwatch again, idempotently.
         _WATCHDOG.unwatch()
         current_render.budget = None
+        if allowance is not None and allowance.remaining <= seconds:
+            raise allowance.exhausted() from None
         unit = "second" if seconds == 1 else "seconds"
         raise TemplateRenderError(
             f"The template took longer than {seconds:g} {unit} to render", field=budget.field

@@ -50,7 +50,7 @@ def drafts():
     pending = draft_service.pending_drafts(
         current_user, hold=hold, requisition_id=requisition.id if requisition else None
     )
-    reviews = [draft_service.review_draft(draft) for draft in pending]
+    reviews = draft_service.review_drafts(pending)
     send_form = SendDraftsForm(
         hold_id=hold.id if hold else "",
         requisition_id=requisition.id if requisition else "",
@@ -62,6 +62,7 @@ def drafts():
         requisition=requisition,
         reviews=reviews,
         problems=sum(1 for review in reviews if review.problem),
+        not_checked=sum(1 for review in reviews if review.not_checked),
         send_form=send_form,
         prepare_form=PrepareDraftsForm() if requisition else None,
     )
