@@ -10,6 +10,7 @@ import hiretrack.api.routes
 import hiretrack.approvals.routes
 import hiretrack.auth.cli
 import hiretrack.auth.routes
+import hiretrack.bulk.routes
 import hiretrack.cadence.cli
 import hiretrack.candidates.cli
 import hiretrack.candidates.data_cli
@@ -69,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hiretrack.candidates.routes.bp)
     app.register_blueprint(hiretrack.requisitions.routes.bp)
     app.register_blueprint(hiretrack.pipeline.routes.bp)
+    app.register_blueprint(hiretrack.bulk.routes.bp)
     app.register_blueprint(hiretrack.holds.routes.bp)
     app.register_blueprint(hiretrack.approvals.routes.bp)
     app.register_blueprint(hiretrack.messages.routes.bp)

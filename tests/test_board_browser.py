@@ -4,8 +4,13 @@ One live server and one browser serve the whole module (each test seeds its own 
 requisition); screenshots land in test-artifacts/screenshots/ (gitignored).
 """
 
+import email
+from email import policy
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
 
 from hiretrack.admin.models import Department
 from hiretrack.auth.services import create_user
@@ -13,6 +18,8 @@ from hiretrack.candidates.services import apply_to_requisition, create_candidate
 from hiretrack.candidates.stages import check_transition
 from hiretrack.errors import TransitionNotAllowed
 from hiretrack.extensions import db
+from hiretrack.messages.delivery import deliver_batch
+from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.requisitions.services import create_requisition
 from tests.browser_helpers import LAUNCH_ARGS, live_server, screenshot, serious_violations
 from tests.conftest import CHROMIUM, PASSWORD
@@ -134,4 +141,55 @@ def test_the_board_moves_cards_through_the_stage_rules(live, page):
     )
     page.get_by_role("button", name="Change stage").click()
     assert page.locator("#target-error").inner_text().strip() == board_message
+    assert problems == [], "\n".join(problems)
+
+
+def delivered_to(app, addresses: set[str]) -> dict[str, email.message.EmailMessage]:
+    """Run the delivery worker once (file backend) and read back the messages to `addresses`."""
+    with app.app_context():
+        deliver_batch("board-browser-test")
+        db.session.remove()
+    found = {}
+    for path in Path(app.config["MAIL_FILE_DIR"]).glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        recipient = message["To"].addresses[0].addr_spec
+        if recipient in addresses:
+            found[recipient] = message
+    return found
+
+
+def test_a_bulk_send_to_three_candidates_goes_through_reviewed_drafts(live, page):
+    names = {"Dara Quinn": "final_round", "Eli Novak": "final_round", "Fay Moreau": "interviewing"}
+    ids = seed(live.app, "maria.bulk@acme.example", "Bulk Analyst", names)
+    sign_in(page, live, "maria.bulk@acme.example")
+    for name in names:
+        page.get_by_role("checkbox", name=f"Select {name}").check()
+    page.get_by_label("With the selected applications").select_option("send")
+    page.get_by_role("button", name="Review selected").click()
+    expect(page.locator("#bulk-selected")).to_contain_text("Fay Moreau")
+    problems = serious_violations(page)
+    page.get_by_label("Message").select_option("check_in")
+    page.get_by_role("button", name="Prepare drafts to review").click()
+
+    expect(page.get_by_role("button", name="Send all 3")).to_be_visible()
+    for name in names:
+        expect(page.locator("#bulk-drafts")).to_contain_text(name)
+    screenshot(page, "board-03-bulk-review")
+    problems += serious_violations(page)
+    page.get_by_role("button", name="Send all 3").click()
+    expect(page.locator(".flashes")).to_contain_text("3 messages queued for delivery")
+
+    addresses = {name.lower().replace(" ", ".") + "@example.org" for name in names}
+    messages = delivered_to(live.app, addresses)
+    assert set(messages) == addresses
+    with live.app.app_context():
+        application_ids = [ids[name] for name in names]
+        drafts = list(
+            db.session.scalars(select(Draft).where(Draft.application_id.in_(application_ids)))
+        )
+        assert len(drafts) == 3 and {d.status for d in drafts} == {DraftStatus.SENT}
+        outbox = [db.session.get(OutboxEmail, d.outbox_email_id) for d in drafts]
+        assert {o.status for o in outbox} == {OutboxStatus.SENT}
+        db.session.remove()
+    assert "Dara" in messages["dara.quinn@example.org"].get_body(("plain",)).get_content()
     assert problems == [], "\n".join(problems)

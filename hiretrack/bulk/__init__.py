@@ -1,0 +1,1 @@
+"""Bulk actions: one form on the lists, one review page, all or nothing."""
