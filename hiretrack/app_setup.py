@@ -30,6 +30,7 @@ import hiretrack.pipeline.routes
 import hiretrack.reports.cli
 import hiretrack.reports.routes
 import hiretrack.requisitions.routes
+import hiretrack.search.routes
 import hiretrack.status.routes
 from hiretrack import error_pages, formatting
 from hiretrack.auth.services import load_user_from_session_token
@@ -75,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(hiretrack.approvals.routes.bp)
     app.register_blueprint(hiretrack.messages.routes.bp)
     app.register_blueprint(hiretrack.reports.routes.bp)
+    app.register_blueprint(hiretrack.search.routes.bp)
     app.register_blueprint(hiretrack.admin.routes.bp)
     app.register_blueprint(hiretrack.status.routes.bp)
     app.register_blueprint(hiretrack.ops.routes.bp)

@@ -48,6 +48,12 @@ def long_date(value: date | None) -> str:
     return f"{value.strftime('%A')} {value.day} {value.strftime('%B %Y')}"
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """Say a count in words that agree with it: "1 draft", "3 drafts", "2 replies"."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count} {word}"
+
+
 #: The main navigation: (endpoint, label, roles that see it; None for everyone).
 NAVIGATION = (
     ("dashboard.index", "Waiting on you", None),
@@ -93,5 +99,6 @@ def template_helpers() -> dict:
         "local_datetime": local_datetime,
         "local_date": local_date,
         "long_date": long_date,
+        "plural": plural,
         "nav_links": links,
     }

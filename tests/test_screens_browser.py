@@ -1,10 +1,13 @@
-"""Every manager page in a real Chromium at phone size (390x844), and the wide report at 1366 px.
+"""The staff screens in a real Chromium: phone-sized pages, the wide reports, global search.
 
 The pages are the access walk's (tests/test_access_walk.py `walk_requests`), signed in as an
 admin (who sees every page and the longest navigation) over the walk's world: a requisition, a
 hold, an approval, an offer, a draft and a sent email. At 390 px no page may scroll sideways, the
 navigation is a menu that opens without JavaScript, and wide tables scroll in their own box.
 Screenshots of three pages at 390 px land in test-artifacts/screenshots/.
+
+Search runs as a second manager, Maria, whose candidate shares an email domain with the other
+manager's: she finds hers by part of the address and never theirs.
 """
 
 import itertools
@@ -19,7 +22,7 @@ from hiretrack.extensions import db
 from hiretrack.requisitions.services import create_requisition
 from tests.browser_helpers import LAUNCH_ARGS, live_server, screenshot, serious_violations
 from tests.conftest import CHROMIUM, PASSWORD
-from tests.test_access_walk import build_other_world, walk_requests
+from tests.test_access_walk import OTHER_CANDIDATE, build_other_world, walk_requests
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True}
 LAPTOP = {"viewport": {"width": 1366, "height": 900}}
 ADMIN = "ada@acme.example"
+MARIA = "maria.lopez@acme.example"
 #: Not the staff's HTML screens: JSON, CSV, the candidates' status page (tested on a phone in
 #: tests/test_status_browser.py), health checks and the sign-in page (walked signed out below).
 SKIPPED_PREFIXES = ("/api/", "/static", "/status/", "/healthz", "/readyz", "/login")
@@ -72,6 +76,8 @@ def world(database_url, tmp_path_factory):
         with live.app.app_context():
             create_user(ADMIN, "Ada Admin", "admin", PASSWORD)
             ids = build_other_world(make_user, make_requisition, make_candidate, make_application)
+            maria = create_user(MARIA, "Maria Lopez", "manager", PASSWORD)
+            make_application(make_requisition(maria), make_candidate(maria, "Clara Moreau"))
             db.session.commit()
         yield live, ids
 
@@ -177,4 +183,29 @@ def test_wide_reports_show_every_column_on_a_laptop(world, browser):
         )
         assert clipped == 0, f"/reports/{report}: {clipped} table(s) cut off at 1366 px"
         assert sideways_overflow(page) <= 0
+    context.close()
+
+
+def test_search_finds_a_candidate_by_part_of_the_email_never_another_managers(world, browser):
+    live, _ = world
+    context = browser.new_context(**LAPTOP)
+    page = sign_in(context, live, MARIA)
+    page.keyboard.press("/")
+    field = page.get_by_role("searchbox", name="Search candidates, requisitions and holds")
+    expect(field).to_be_focused()
+    field.fill("rather-long-domain")
+    field.press("Enter")
+    results = page.locator("#search-results")
+    expect(results.get_by_role("link", name="Clara Moreau")).to_be_visible()
+    expect(page.locator("#search-summary")).to_contain_text("1 result for")
+    assert OTHER_CANDIDATE not in page.content()
+    # The arrow keys walk the results; the search page passes axe.
+    page.get_by_label("Candidates by name or email").press("ArrowDown")
+    expect(results.get_by_role("link", name="Clara Moreau")).to_be_focused()
+    screenshot(page, "search-results")
+    assert not serious_violations(page)
+    # The other manager's candidate, hold and requisition: nothing, in words.
+    for text in (OTHER_CANDIDATE, "Their hold"):
+        page.goto(live.url(f"/search?q={text}"))
+        expect(page.locator("#search-summary")).to_contain_text("Nothing you may see matches")
     context.close()

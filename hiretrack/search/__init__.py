@@ -1,0 +1,1 @@
+"""Global search: candidates, requisitions and holds the signed-in user may see."""
