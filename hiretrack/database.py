@@ -1,5 +1,7 @@
 """Declarative base, shared column helpers and time helpers used by every model."""
 
+import fcntl
+import os
 from collections.abc import Callable, Hashable
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -81,6 +83,7 @@ def tune_sqlite(dbapi_connection, _connection_record) -> None:
     try:
         (database_file,) = cursor.execute("PRAGMA database_list").fetchone()[2:3]
         if database_file:
+            hold_sqlite_use_lock(database_file)
             # Persistent, so usually already set; if another process holds the file right now,
             # the file keeps its current mode until the next connection.
             with suppress(dbapi_connection.OperationalError):
@@ -89,6 +92,44 @@ def tune_sqlite(dbapi_connection, _connection_record) -> None:
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     finally:
         cursor.close()
+
+
+# --- Who uses the database: `hiretrack restore` refuses while anyone else does -----------------
+
+#: PostgreSQL connections of HireTrack processes carry this application_name (pg_stat_activity).
+APPLICATION_NAME = "hiretrack"
+
+#: Per SQLite file, this process's open lock file: shared while the process uses the database,
+#: exclusive while it restores. flock locks belong to the open file, so one per file and process.
+_SQLITE_USE_LOCKS: dict[str, int] = {}
+
+
+def sqlite_use_lock(database_file: str) -> int:
+    """This process's descriptor of database_file's lock file (`<file>-inuse`), opened once."""
+    key = os.path.realpath(database_file)
+    if key not in _SQLITE_USE_LOCKS:
+        _SQLITE_USE_LOCKS[key] = os.open(f"{key}-inuse", os.O_RDWR | os.O_CREAT, 0o600)
+    return _SQLITE_USE_LOCKS[key]
+
+
+def hold_sqlite_use_lock(database_file: str) -> None:
+    """Take a shared lock saying "this process uses the database", kept until it exits.
+
+    Every web worker, delivery worker and command holds one from its first connection; a restore
+    takes the exclusive lock, so it sees them, and a process connecting during a restore waits
+    for it to finish instead of reading a half-copied file.
+    """
+    known = os.path.realpath(database_file) in _SQLITE_USE_LOCKS
+    descriptor = sqlite_use_lock(database_file)
+    if not known:
+        fcntl.flock(descriptor, fcntl.LOCK_SH)
+
+
+@event.listens_for(Engine, "do_connect")
+def name_postgresql_connections(dialect, _connection_record, _cargs, cparams) -> None:
+    """Name HireTrack's PostgreSQL connections, so a restore can tell who else is connected."""
+    if dialect.name == "postgresql":
+        cparams.setdefault("application_name", APPLICATION_NAME)
 
 
 @event.listens_for(Engine, "do_connect")

@@ -1,5 +1,7 @@
 """Import every model so that SQLAlchemy's registry and Alembic's autogenerate see all tables."""
 
+from sqlalchemy import Integer
+
 from hiretrack.admin.models import Department, OrganisationSettings
 from hiretrack.api.models import RateLimitCounter
 from hiretrack.approvals.models import Approval
@@ -7,6 +9,7 @@ from hiretrack.audit.models import AuditEntry
 from hiretrack.auth.models import ApiToken, ThrottleCounter, User
 from hiretrack.cadence.models import BusinessCalendar, CalendarDay, ReminderDigest
 from hiretrack.candidates.models import Application, Candidate, StageChange, Touchpoint
+from hiretrack.database import Base
 from hiretrack.holds.models import Hold
 from hiretrack.inbound.models import InboundMessage
 from hiretrack.messages.models import Draft, EmailTemplate, EmailTemplateVersion, OutboxEmail
@@ -41,3 +44,18 @@ __all__ = [
     "UpdateFeedback",
     "User",
 ]
+
+
+def _autoincrement_on_sqlite() -> None:
+    """Make SQLite remember the highest id it handed out (AUTOINCREMENT), as PostgreSQL does.
+
+    Without it SQLite gives a new row the highest id in the table plus one, so the id of a row
+    deleted last, or of rows a restore dropped, goes to someone else.
+    """
+    for table in Base.metadata.tables.values():
+        key = list(table.primary_key.columns)
+        if len(key) == 1 and isinstance(key[0].type, Integer):
+            table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+_autoincrement_on_sqlite()

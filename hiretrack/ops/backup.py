@@ -6,15 +6,19 @@ PostgreSQL password is handed to the tools through their environment, never on t
 (where `ps` would show it). See docs/operations.md for the schedule.
 """
 
+import fcntl
 import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 
+from hiretrack.database import sqlite_use_lock
 from hiretrack.extensions import db
 
 #: URL query parameters that are libpq connection settings (the rest are SQLAlchemy's own).
@@ -46,6 +50,18 @@ PG_CUSTOM_HEADER = b"PGDMP"
 
 class BackupError(RuntimeError):
     """A backup or restore could not be done; the message says why and what to do."""
+
+
+class DatabaseInUse(BackupError):
+    """Someone else uses the database: restoring now would drop what they write meanwhile."""
+
+
+IN_USE_ADVICE = (
+    "Restoring now would silently drop what they write during and after the restore, and ids "
+    "they were given could be handed out again. Stop the web app and the workers first "
+    "(systemctl stop hiretrack-web hiretrack-mail@* and the timers), then restore; or, if you "
+    "are sure, pass --force."
+)
 
 
 @dataclass(frozen=True)
@@ -184,8 +200,52 @@ def _check_backup_file(path: Path, header: bytes, kind: str) -> Path:
     return path
 
 
-def restore_sqlite(url: URL, path: Path) -> None:
-    """Copy a backup over the live SQLite file through the backup API (it takes the locks)."""
+def _sqlite_high_water(connection: sqlite3.Connection) -> dict[str, int]:
+    """The highest id AUTOINCREMENT has handed out, per table."""
+    try:
+        return dict(connection.execute("SELECT name, seq FROM sqlite_sequence"))
+    except sqlite3.OperationalError:  # no AUTOINCREMENT table yet
+        return {}
+
+
+def _raise_high_water(connection: sqlite3.Connection, live: dict[str, int]) -> None:
+    """Make AUTOINCREMENT continue after the ids the replaced database had handed out."""
+    restored = _sqlite_high_water(connection)
+    for table, seq in live.items():
+        if table in restored and seq > restored[table]:
+            connection.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (seq, table))
+    connection.commit()
+
+
+def _lock_sqlite_for_restore(live: Path, force: bool, warn: Callable[[str], None]) -> int:
+    """Take the exclusive use lock; refuse (or, forced, warn) when other processes hold it."""
+    descriptor = sqlite_use_lock(str(live))
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        message = (
+            f"Another process is using the database {live} (the web app, a delivery worker or "
+            "a scheduled command). "
+        )
+        if not force:
+            raise DatabaseInUse(message + IN_USE_ADVICE) from None
+        warn(
+            "WARNING: "
+            + message
+            + "Restoring anyway (--force): what it writes meanwhile may be lost."
+        )
+        return descriptor
+    return descriptor
+
+
+def restore_sqlite(
+    url: URL, path: Path, force: bool = False, warn: Callable[[str], None] = print
+) -> None:
+    """Copy a backup over the SQLite file through the backup API, with no one else using it.
+
+    Afterwards AUTOINCREMENT continues past every id the replaced database had handed out, so
+    rows created after the backup (now gone) never have their ids reused.
+    """
     path = _check_backup_file(path, SQLITE_HEADER, "SQLite")
     live = _sqlite_file(url)
     source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -196,20 +256,78 @@ def restore_sqlite(url: URL, path: Path) -> None:
         tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master")}
         if "candidate" not in tables:
             raise BackupError(f"{path} is not a HireTrack database; it was not restored.")
+        db.session.remove()
         db.engine.dispose()
-        target = sqlite3.connect(live)
+        descriptor = _lock_sqlite_for_restore(live, force, warn)
         try:
-            source.backup(target)
+            target = sqlite3.connect(live)
+            try:
+                high_water = _sqlite_high_water(target)
+                source.backup(target)
+                _raise_high_water(target, high_water)
+            finally:
+                target.close()
         finally:
-            target.close()
+            fcntl.flock(descriptor, fcntl.LOCK_SH)  # this process still uses the database
     finally:
         source.close()
 
 
-def restore_postgresql(url: URL, path: Path) -> None:
-    """Replace the database's objects with the dump's: pg_restore --clean --if-exists."""
+def _postgresql_users() -> list[str]:
+    """Other sessions connected to this database, described for the person restoring."""
+    rows = db.session.execute(
+        text(
+            "SELECT coalesce(nullif(application_name, ''), 'unnamed client'), "
+            "coalesce(host(client_addr), 'local socket'), count(*) "
+            "FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    ).all()
+    return [f"{count} connection(s) of {name} from {address}" for name, address, count in rows]
+
+
+def _postgresql_high_water() -> dict[str, int]:
+    """The last value each sequence of the schema has handed out."""
+    rows = db.session.execute(
+        text(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value "
+            "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+        )
+    ).all()
+    return dict(rows)
+
+
+def _raise_postgresql_high_water(live: dict[str, int]) -> None:
+    """Make each sequence continue after the ids the replaced database had handed out."""
+    restored = _postgresql_high_water()
+    for sequence, value in live.items():
+        if value > restored.get(sequence, 0):
+            db.session.execute(
+                text("SELECT setval(:sequence, :value)"), {"sequence": sequence, "value": value}
+            )
+    db.session.commit()
+
+
+def restore_postgresql(
+    url: URL, path: Path, force: bool = False, warn: Callable[[str], None] = print
+) -> None:
+    """Replace the database's objects with the dump's (pg_restore --clean), no one else connected.
+
+    Sequences then continue past every id the replaced database had handed out.
+    """
     path = _check_backup_file(path, PG_CUSTOM_HEADER, "PostgreSQL (pg_dump -Fc)")
     conninfo, environment = libpq_connection(url)
+    db.session.remove()
+    db.engine.dispose()
+    users = _postgresql_users()
+    if users:
+        message = f"Others are connected to the database: {'; '.join(users)}. "
+        if not force:
+            db.session.remove()
+            raise DatabaseInUse(message + IN_USE_ADVICE)
+        warn("WARNING: " + message + "Restoring anyway (--force): what they write may be lost.")
+    high_water = _postgresql_high_water()
     db.session.remove()
     db.engine.dispose()
     _run(
@@ -226,15 +344,21 @@ def restore_postgresql(url: URL, path: Path) -> None:
         environment,
         "pg_restore",
     )
+    _raise_postgresql_high_water(high_water)
+    db.session.remove()
 
 
-def restore(path: Path | str) -> str:
-    """Restore the app's database from a backup file; returns the kind of database restored."""
+def restore(path: Path | str, *, force: bool = False, warn: Callable[[str], None] = print) -> str:
+    """Restore the app's database from a backup file; returns the kind of database restored.
+
+    Refused with DatabaseInUse while another process uses the database, unless forced (then
+    `warn` is told who).
+    """
     url = database_url()
     if url.get_backend_name() == "sqlite":
-        restore_sqlite(url, Path(path))
+        restore_sqlite(url, Path(path), force, warn)
         return "sqlite"
     if url.get_backend_name() == "postgresql":
-        restore_postgresql(url, Path(path))
+        restore_postgresql(url, Path(path), force, warn)
         return "postgresql"
     raise BackupError(f"Restoring {url.get_backend_name()} databases is not supported.")

@@ -90,9 +90,17 @@ def backup_command(path: Path) -> None:
 @click.command("restore")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Restore even while the app or a worker uses the database (their writes may be lost).",
+)
 @with_appcontext
-def restore_command(path: Path, yes: bool) -> None:
-    """Replace the whole database with a backup made by `hiretrack backup`."""
+def restore_command(path: Path, yes: bool, force: bool) -> None:
+    """Replace the whole database with a backup made by `hiretrack backup`.
+
+    Refused while the web app, a delivery worker or another command uses the database.
+    """
     if not path.is_file():
         raise click.ClickException(f"There is no backup file at {path}.")
     if not yes:
@@ -101,7 +109,7 @@ def restore_command(path: Path, yes: bool) -> None:
             abort=True,
         )
     try:
-        kind = backups.restore(path)
+        kind = backups.restore(path, force=force, warn=lambda line: click.echo(line, err=True))
     except backups.BackupError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Restored the {kind} database from {path}.")
