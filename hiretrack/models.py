@@ -11,6 +11,7 @@ from hiretrack.cadence.models import BusinessCalendar, CalendarDay, ReminderDige
 from hiretrack.candidates.models import Application, Candidate, StageChange, Touchpoint
 from hiretrack.database import Base
 from hiretrack.holds.models import Hold
+from hiretrack.idempotency.models import IdempotencyKey
 from hiretrack.inbound.models import InboundMessage
 from hiretrack.messages.models import Draft, EmailTemplate, EmailTemplateVersion, OutboxEmail
 from hiretrack.offers.models import Offer
@@ -30,6 +31,7 @@ __all__ = [
     "EmailTemplate",
     "EmailTemplateVersion",
     "Hold",
+    "IdempotencyKey",
     "InboundMessage",
     "Offer",
     "OrganisationSettings",

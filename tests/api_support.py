@@ -37,7 +37,8 @@ class ApiCaller:
     def call(self, method: str, path: str, body: Any = None, **kwargs: Any):
         if body is not None:
             kwargs["json"] = body
-        return self.client.open(PREFIX + path, method=method, headers=self.headers(), **kwargs)
+        headers = self.headers() | kwargs.pop("headers", {})
+        return self.client.open(PREFIX + path, method=method, headers=headers, **kwargs)
 
     def get(self, path: str, **params: Any):
         return self.call("GET", path, query_string=params)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
 
 import requests
@@ -118,3 +119,49 @@ def copy_session(session: requests.Session) -> requests.Session:
 def flashes(html: str) -> list[tuple[str, str]]:
     """The (category, message) flash messages a page shows."""
     return re.findall(r'<li class="flash flash-(\w+)">([^<]*)</li>', html)
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser submits from each form of a page, by the form's action."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, dict[str, str]] = {}
+        self._action: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "form":
+            self._action = attributes.get("action") or ""
+            self.forms[self._action] = {}
+        elif self._action is None or "name" not in attributes:
+            return
+        elif tag == "input":
+            kind = attributes.get("type", "text")
+            if kind == "submit" or (kind in ("radio", "checkbox") and "checked" not in attributes):
+                return
+            self.forms[self._action][attributes["name"]] = attributes.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = attributes["name"]
+            self.forms[self._action][self._textarea] = ""
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.forms[self._action][self._textarea] += data
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "form":
+            self._action = None
+
+
+def form_fields(html: str, action: str) -> dict[str, str]:
+    """What the form posting to `action` (a path; "" for the page itself) submits, tokens too."""
+    reader = _FormReader()
+    reader.feed(html)
+    for form_action, fields in reader.forms.items():
+        if form_action.split("?")[0] == action:
+            return fields
+    raise AssertionError(f"no form posts to {action}: {list(reader.forms)}")

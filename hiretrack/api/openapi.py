@@ -205,6 +205,20 @@ def _raw_body(content: dict, max_bytes: int) -> dict:
     return bounded
 
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Make a retry safe: the first request with a key does the work and its answer is kept "
+        "for 24 hours; the same key with the same request answers it again "
+        "(`Idempotent-Replayed: true`) without doing anything, with another request 422, and "
+        "while the first still works 409. Keys are per user; use a fresh UUID per operation."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
+
+
 def _operation_document(
     operation: Operation, references: dict, definitions: dict, settings: Mapping[str, Any]
 ) -> dict:
@@ -218,6 +232,8 @@ def _operation_document(
     parameters = [_path_parameter(name, kind) for name, kind in operation.path_parameters]
     if operation.query is not None:
         parameters += _query_parameters(operation.query, definitions)
+    if operation.method == "POST" and not operation.public:
+        parameters.append(IDEMPOTENCY_KEY_PARAMETER)
     if parameters:
         document["parameters"] = parameters
     if operation.body is not None:

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, request
 from pydantic import BaseModel, ValidationError
 
 from hiretrack.api.auth import authenticated_user
+from hiretrack.api.idempotency import HEADER, idempotent
 from hiretrack.api.problems import MalformedBody
 from hiretrack.api.schemas import ID_MAX, SLUG_MAX_LENGTH, SLUG_PATTERN
 from hiretrack.errors import NotFound, ValidationFailed
@@ -66,6 +67,8 @@ class Operation:
             statuses |= {400, 413}
         if self.method != "GET":
             statuses.add(409)
+        if self.method == "POST" and not self.public:
+            statuses.add(422)  # a reused Idempotency-Key
         return sorted(statuses)
 
 
@@ -177,10 +180,16 @@ class Api:
                     arguments["query"] = parse_query(query)
                 if body is not None:
                     arguments["body"] = parse_body(body)
-                result = view(user, **arguments)
-                if isinstance(result, Response):
-                    return result
-                return json_response(result, status)
+
+                def run() -> Response:
+                    result = view(user, **arguments)
+                    if isinstance(result, Response):
+                        return result
+                    return json_response(result, status)
+
+                if method == "POST" and user is not None and HEADER in request.headers:
+                    return idempotent(user, run)
+                return run()
 
             self.blueprint.add_url_rule(
                 rule, endpoint=view.__name__, view_func=handler, methods=[method]

@@ -25,6 +25,7 @@ from wtforms.validators import (
 )
 
 from hiretrack.messages.models import CATEGORY_LABELS, TemplateCategory
+from hiretrack.submissions import submission_token_field
 from hiretrack.web import as_choices, today
 
 CATEGORY_PAIRS = [(category.value, label) for category, label in CATEGORY_LABELS.items()]
@@ -100,6 +101,7 @@ class ComposeForm(FlaskForm):
     send_in_days = IntegerField(
         "Business days from today", validators=[Optional(), NumberRange(min=1, max=60)]
     )
+    submission_token = submission_token_field()
     preview = SubmitField("Preview")
     submit = SubmitField("Send")
 
@@ -117,6 +119,7 @@ class SendDraftsForm(FlaskForm):
     hold_id = HiddenField()
     requisition_id = HiddenField()
     draft_ids = HiddenField(validators=[InputRequired()])
+    submission_token = submission_token_field()
     submit = SubmitField("Send all")
 
 

@@ -20,6 +20,7 @@ from hiretrack.messages.models import (
 )
 from hiretrack.messages.rendering import TEMPLATE_VARIABLES
 from hiretrack.messages.routes.preview import render_preview
+from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, run_service
 
 #: Service error keys that name a different compose form field.
@@ -48,6 +49,7 @@ def _after_send(application: Application) -> str:
 
 
 @bp.route("/applications/<int:application_id>/compose", methods=["GET", "POST"])
+@submitted_once
 def compose(application_id: int):
     """Write one message from a template: edit it for this candidate, promise a date, send or schedule."""
     application = get_application(current_user, application_id, for_edit=True)

@@ -20,6 +20,7 @@ from hiretrack.messages.forms import (
 from hiretrack.messages.models import CLOSURE_OUTCOMES
 from hiretrack.messages.rendering import TEMPLATE_VARIABLES
 from hiretrack.messages.routes.preview import render_preview
+from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, run_service
 
 
@@ -69,6 +70,7 @@ def drafts():
 
 
 @bp.post("/drafts/send")
+@submitted_once
 def send_drafts():
     """Send every reviewed draft in one transaction: one failing draft stops them all, by name."""
     form = SendDraftsForm()

@@ -1,0 +1,91 @@
+"""Idempotency-Key on the API's POSTs and one-time tokens on the web's send forms, one at a time.
+
+The parallel cases run against live gunicorn in test_idempotency_live.py; these pin the rules:
+replay, a reused key, scoping per user, expiry, and a refusal that gives the key back.
+"""
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from hiretrack.database import utcnow
+from hiretrack.extensions import db
+from hiretrack.idempotency.models import IdempotencyKey
+from hiretrack.messages.models import OutboxEmail
+from tests import api_support
+from tests.api_support import assert_problem
+
+as_user = api_support.as_user
+make_staff = api_support.make_staff
+
+
+def outbox_rows() -> int:
+    return db.session.scalar(select(func.count()).select_from(OutboxEmail))
+
+
+def test_the_same_key_and_body_answer_the_first_response_without_sending_again(
+    make_staff, as_user, make_application
+):
+    manager = make_staff("manager")
+    application = make_application(stage="final_round", manager=manager)
+    caller, other = as_user(manager), as_user(make_staff("recruiter"))
+    path = f"/applications/{application.id}/messages"
+    key = {"Idempotency-Key": "6d1b9c4e-2f0a-4d8e-9f3c-1a2b3c4d5e6f"}
+
+    first = caller.post(path, {"template": "check-in"}, headers=key)
+    again = caller.post(path, {"template": "check-in"}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert outbox_rows() == 1
+
+    changed = caller.post(path, {"template": "delay"}, headers=key)
+    assert_problem(changed, 422, "Idempotency-Key")
+    # Keys belong to their user: another user's identical key is a request of its own.
+    assert other.post(path, {"template": "check-in"}, headers=key).status_code == 201
+    assert outbox_rows() == 2
+    assert_problem(
+        caller.post(path, {"template": "check-in"}, headers={"Idempotency-Key": "x" * 256}),
+        422,
+        "Idempotency-Key",
+    )
+
+    # After 24 hours the key is forgotten, and with it the stored answer.
+    db.session.execute(update(IdempotencyKey).values(created_at=utcnow() - timedelta(hours=25)))
+    db.session.commit()
+    assert caller.post(path, {"template": "check-in"}, headers=key).status_code == 201
+    assert outbox_rows() == 3
+
+
+def test_a_refused_request_gives_its_key_back(make_staff, as_user, make_application):
+    manager = make_staff("manager")
+    application = make_application(stage="final_round", manager=manager)
+    caller = as_user(manager)
+    key = {"Idempotency-Key": "retry-after-fixing"}
+    path = f"/applications/{application.id}/touchpoints"
+    body = {"direction": "outbound", "channel": "phone", "note": "Called"}
+    assert_problem(caller.post(f"{path}/nowhere", body, headers=key), 404)
+    assert caller.post(path, body, headers=key).status_code == 201
+    assert caller.post(path, body, headers=key).headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_repeated_compose_submission_shows_the_first_result_and_sends_nothing(
+    client, login, make_application
+):
+    application = make_application(stage="final_round")
+    login(application.requisition.manager)
+    path = f"/applications/{application.id}/compose"
+    page = client.get(path).get_data(as_text=True)
+    token = re.search(r'name="submission_token" type="hidden" value="([^"]+)"', page)[1]
+    form = {"template": "check-in", "subject": "Update", "submission_token": token}
+    form |= {"send_when": "now", "submit": "Send"}
+
+    refused = client.post(path, data=form | {"body": ""})  # the form comes back: token unused
+    assert refused.status_code == 422 and outbox_rows() == 0
+    first = client.post(path, data=form | {"body": "Hello {{ candidate.first_name }}"})
+    second = client.post(path, data=form | {"body": "Hello again"}, follow_redirects=True)
+    assert first.status_code == 302 and outbox_rows() == 1
+    assert second.request.path == first.headers["Location"]
+    assert "Queued for delivery." in second.get_data(as_text=True)
