@@ -1,8 +1,8 @@
 """Idempotency keys: API Idempotency-Key headers and web submission tokens
 
 Revision ID: e5a1c0d2f7b3
-Revises: e3a91f0c7d55
-Create Date: 2026-12-04 19:30:00
+Revises: 5a0c1e9d2b47
+Create Date: 2026-12-04 19:55:00
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = 'e5a1c0d2f7b3'
-down_revision = 'e3a91f0c7d55'
+down_revision = '5a0c1e9d2b47'
 branch_labels = None
 depends_on = None
 
@@ -28,7 +28,8 @@ def upgrade():
     sa.Column('response_location', sa.String(length=2000), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_idempotency_key_user_id_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_key')),
-    sa.UniqueConstraint('user_id', 'key', name=op.f('uq_idempotency_key_user_id'))
+    sa.UniqueConstraint('user_id', 'key', name=op.f('uq_idempotency_key_user_id')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('idempotency_key', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_key_created_at'), ['created_at'], unique=False)
