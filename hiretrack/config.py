@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_SECURITY": "none",  # none | starttls | ssl
     "SMTP_TIMEOUT": 30,
     "SMTP_CA_FILE": None,  # PEM CA certificate(s) to trust for the relay instead of the system's
+    # The relay accepts SMTPUTF8 (RFC 6531): addresses may have non-ASCII before the @.
+    "SMTP_SMTPUTF8": False,
     "DELIVERY_CLAIM_SIZE": 25,  # messages a delivery worker claims, sends and records at once
     # Inbound mail (docs/inbound.md): replies are copied to <local>+<token>@<domain> of this.
     "REPLY_ADDRESS": None,  # e.g. replies@hiring.example.com
@@ -99,6 +101,7 @@ def _normalise(app: Flask) -> None:
         if config[name] is not None:
             config[name] = str(config[name])
     config["SMTP_PORT"] = int(config["SMTP_PORT"])
+    config["SMTP_SMTPUTF8"] = str(config["SMTP_SMTPUTF8"]).lower() in ("true", "1", "yes", "on")
     config["SMTP_CA_FILE"] = str(config["SMTP_CA_FILE"]) if config["SMTP_CA_FILE"] else None
     config["DELIVERY_CLAIM_SIZE"] = int(config["DELIVERY_CLAIM_SIZE"])
     for name in ("IMAP_TIMEOUT", "IMAP_POLL_SECONDS", "INBOUND_MAX_BYTES"):

@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -59,12 +60,36 @@ def _duration(seconds: int) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def normalise_email(value: str, field: str = "email") -> str:
-    """Validate an email address (syntax only, no DNS) and return its normalised form."""
+def normalise_email(value: str, field: str = "email", *, smtputf8: bool | None = None) -> str:
+    """Validate an address (syntax, no DNS) as the relay can deliver to it; return it normalised.
+
+    Checked at input, so an address is refused with a reason when it is typed, never saved only
+    to fail at delivery: encoded-word text (`=?utf-8?q?...?=`) is refused, and so is non-ASCII
+    before the @ unless the relay accepts SMTPUTF8 (HIRETRACK_SMTP_SMTPUTF8). A non-ASCII domain
+    is kept in its ASCII (IDNA) form when the relay has no SMTPUTF8.
+    """
+    text = (value or "").strip()
     try:
-        result = validate_email((value or "").strip(), check_deliverability=False)
+        result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as error:
         raise ValidationFailed(f"Invalid email address: {error}", {field: [str(error)]}) from None
+    if "=?" in result.normalized:
+        problem = (
+            "The address contains encoded-word text (=?...?=), which mail software decodes "
+            "instead of delivering: enter the plain address."
+        )
+        raise ValidationFailed(f"Invalid email address: {problem}", {field: [problem]})
+    if smtputf8 is None:
+        smtputf8 = bool(has_app_context() and current_app.config.get("SMTP_SMTPUTF8"))
+    if result.smtputf8 and not smtputf8:
+        problem = (
+            "The part before the @ has non-ASCII characters, and the mail relay cannot deliver "
+            "to such addresses (it would need SMTPUTF8, which is not enabled here). Ask for "
+            "another address."
+        )
+        raise ValidationFailed(f"Invalid email address: {problem}", {field: [problem]})
+    if not smtputf8 and result.ascii_email:
+        return result.ascii_email.lower()
     return result.normalized.lower()
 
 

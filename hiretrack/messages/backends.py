@@ -75,6 +75,7 @@ class Envelope:
     sender: str
     recipient: str
     content: bytes
+    smtputf8: bool = False  # an address is not ASCII: only a relay offering SMTPUTF8 takes it
 
 
 class DeliveryFailure(Exception):
@@ -135,14 +136,16 @@ def _text_header(name: str, value: str) -> str:
 
 
 def _mailbox(display_name: str, address: str, field: str) -> str:
-    """One `Name <address>` for an address header, the name quoted or encoded as it needs."""
-    if not address.isascii():
-        # Such an address needs the SMTPUTF8 extension, which is not supported yet.
-        raise InvalidMessage(f"the {field} address {address} is not ASCII (SMTPUTF8 is needed)")
+    """One `Name <address>` for an address header, the name quoted or encoded as it needs.
+
+    A non-ASCII address goes in as UTF-8 (RFC 6532); the envelope then asks for SMTPUTF8.
+    """
     if not display_name:
         return address
     if display_name.isascii():
-        return formataddr((display_name, address))
+        # formataddr quotes the name as it needs, but refuses a non-ASCII address: add it after.
+        quoted_name = formataddr((display_name, "a@a")).rpartition(" <")[0]
+        return f"{quoted_name} <{address}>"
     encoded = Header(display_name, "utf-8", header_name=field).encode(linesep="\r\n")
     return f"{encoded} <{address}>"
 
@@ -201,7 +204,8 @@ def build_message(outbox: OutboxEmail) -> bytes:
     delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
     return b"".join(
         (
-            "\r\n".join(headers).encode("ascii"),
+            # UTF-8 only where an address is not ASCII (sent with SMTPUTF8, RFC 6532).
+            "\r\n".join(headers).encode("utf-8"),
             delimiter,
             _body_part("plain", text),
             delimiter,
@@ -237,7 +241,7 @@ def _check_serialised(content: bytes, outbox: OutboxEmail) -> None:
     head, separator, _ = content.partition(b"\r\n\r\n")
     if not separator:
         raise InvalidMessage("the built message has no body")
-    fields = _header_fields(head.decode("ascii"))
+    fields = _header_fields(head.decode("utf-8"))
     names = []
     for name, value in fields:
         names.append(name)
@@ -269,6 +273,7 @@ def build_envelope(outbox: OutboxEmail) -> Envelope:
         sender=sender,
         recipient=outbox.to_address,
         content=content,
+        smtputf8=not content.partition(b"\r\n\r\n")[0].isascii(),
     )
 
 
@@ -329,8 +334,10 @@ class SMTPBackend(MailBackend):
         security: str = "none",
         timeout: float = 30.0,
         ca_file: str | None = None,
+        smtputf8: bool = False,
     ) -> None:
         self.host, self.port = host, port
+        self.smtputf8 = smtputf8
         self.username, self.password = username, password
         self.security, self.timeout = security, timeout
         self.ca_file = ca_file
@@ -349,6 +356,7 @@ class SMTPBackend(MailBackend):
             security=config["SMTP_SECURITY"],
             timeout=float(config["SMTP_TIMEOUT"]),
             ca_file=config["SMTP_CA_FILE"],
+            smtputf8=bool(config.get("SMTP_SMTPUTF8")),
         )
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -429,8 +437,21 @@ class SMTPBackend(MailBackend):
         # Until this send succeeds the connection is suspect: a refusal can come with a hang-up
         # (smtplib closes the connection on a 421), so the next message checks it first.
         self._last_success = None
+        if envelope.smtputf8 and not self.smtputf8:
+            raise PermanentFailure(
+                f"The address {envelope.recipient} is not ASCII: only a relay with SMTPUTF8 can "
+                "deliver it, and HIRETRACK_SMTP_SMTPUTF8 is off. Correct the address."
+            )
+        options = ["SMTPUTF8"] if envelope.smtputf8 else []
         try:
-            connection.sendmail(envelope.sender, [envelope.recipient], envelope.content)
+            connection.sendmail(
+                envelope.sender, [envelope.recipient], envelope.content, mail_options=options
+            )
+        except smtplib.SMTPNotSupportedError as error:
+            raise PermanentFailure(
+                f"The mail relay does not offer SMTPUTF8, needed for {envelope.recipient}; "
+                "turn HIRETRACK_SMTP_SMTPUTF8 off or use a relay that offers it."
+            ) from error
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
             raise _refusal(code, text, "RCPT TO") from error

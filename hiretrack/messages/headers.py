@@ -16,7 +16,7 @@ import base64
 import binascii
 import codecs
 import re
-from email import policy
+from email import errors, policy
 from functools import lru_cache
 
 __all__ = [
@@ -86,8 +86,11 @@ def parse_address_header(value: str, field: str) -> tuple[tuple[str, str], ...]:
         header = policy.default.header_factory("To", value)
     except Exception as error:  # the address parser raises assorted errors on bad input
         raise HeaderInjectionError(f"{field} is not a valid address list") from error
-    if header.defects:
-        raise HeaderInjectionError(f"{field} is not a valid address list: {header.defects[0]}")
+    # A non-ASCII local part is well formed; whether the relay can carry it (SMTPUTF8) is
+    # decided when the address is entered and when the message is sent.
+    defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
+    if defects:
+        raise HeaderInjectionError(f"{field} is not a valid address list: {defects[0]}")
     if not header.addresses:
         raise HeaderInjectionError(f"{field} has no email address")
     for address in header.addresses:
