@@ -21,7 +21,13 @@ from hiretrack.extensions import db
 from hiretrack.messages.delivery import deliver_batch
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.requisitions.services import create_requisition
-from tests.browser_helpers import LAUNCH_ARGS, live_server, screenshot, serious_violations
+from tests.browser_helpers import (
+    LAUNCH_ARGS,
+    SCREENSHOTS,
+    live_server,
+    screenshot,
+    serious_violations,
+)
 from tests.conftest import CHROMIUM, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -192,4 +198,32 @@ def test_a_bulk_send_to_three_candidates_goes_through_reviewed_drafts(live, page
         assert {o.status for o in outbox} == {OutboxStatus.SENT}
         db.session.remove()
     assert "Dara" in messages["dara.quinn@example.org"].get_body(("plain",)).get_content()
+    assert problems == [], "\n".join(problems)
+
+
+def test_compose_shows_a_manager_plain_words_and_sends_the_edited_text(live, page):
+    ids = seed(
+        live.app, "maria.compose@acme.example", "Compose Designer", {"Gus Lindqvist": "final_round"}
+    )
+    sign_in(page, live, "maria.compose@acme.example")
+    page.goto(live.url(f"/applications/{ids['Gus Lindqvist']}/compose?category=check_in"))
+    expect(page.get_by_role("heading", name="Write to Gus Lindqvist")).to_be_visible()
+    content = page.content()
+    assert not [syntax for syntax in ("{{", "{%", "{#") if syntax in content]
+    body = page.get_by_label("Message")
+    assert body.input_value().startswith("Dear Gus,")
+    body.fill(body.input_value().replace("Dear Gus,", "Hi Gus, a quick personal note from me."))
+    expect(page.locator("#preview-text")).to_contain_text("Hi Gus, a quick personal note from me.")
+    # A viewport screenshot: a full-page one can leave the sandboxed preview frame blank.
+    page.locator("#preview-html").scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "board-04-compose.png"))
+    problems = serious_violations(page)
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator(".flashes")).to_contain_text("Queued for delivery")
+
+    messages = delivered_to(live.app, {"gus.lindqvist@example.org"})
+    text = messages["gus.lindqvist@example.org"].get_body(("plain",)).get_content()
+    assert "Hi Gus, a quick personal note from me." in text and "Dear Gus," not in text
+    assert "/status/" in text and "…" not in text
     assert problems == [], "\n".join(problems)

@@ -183,7 +183,7 @@ def render_for(
         application,
         hold=hold,
         promised_next_update=promised_next_update,
-        status_link=status_link or _preview_status_link(),
+        status_link=status_link or preview_status_link(),
     )
     try:
         rendered = render_email(subject_source, body_source, context)
@@ -204,6 +204,9 @@ def render_for(
     return replace(rendered, warnings=warnings) if warnings else rendered
 
 
-def _preview_status_link() -> str:
-    """A status link as a preview shows it: the real address, with "…" for the secret token."""
+def preview_status_link() -> str:
+    """A status link as a preview shows it: the real address, with "…" for the secret token.
+
+    Plain-word compose shows it in the editable text and puts the real link back at send.
+    """
     return external_url("status.page", token="-").rpartition("/")[0] + "/…"

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from hiretrack.auth.access import get_application
 from hiretrack.candidates.models import Application
-from hiretrack.errors import NotFound
+from hiretrack.errors import NotFound, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.formatting import local_datetime, user_timezone
 from hiretrack.messages import services
@@ -18,8 +18,8 @@ from hiretrack.messages.models import (
     OutboxStatus,
     TemplateCategory,
 )
-from hiretrack.messages.rendering import TEMPLATE_VARIABLES
 from hiretrack.messages.routes.preview import render_preview
+from hiretrack.messages.wording import check_promise_is_worded, editable_wording, wording_source
 from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, run_service
 
@@ -58,9 +58,16 @@ def compose(application_id: int):
     closing = template.category in CLOSURE_OUTCOMES
     if not form.is_submitted():
         form.template.data = template.slug
-        form.subject.data = template.subject
-        form.body.data = template.body
         form.promised_next_update.data = default_promise(application, template)
+        try:
+            # The message as it will be sent, in plain words: never the template's source.
+            wording = editable_wording(application, template, form.promised_next_update.data)
+            form.subject.data, form.body.data = wording.subject, wording.body
+        except ValidationFailed as error:
+            form.form_errors.append(
+                f"The template “{template.name}” cannot be written for this candidate: "
+                f"{error.message} Choose another template, or ask its owner to fix it."
+            )
     status = 200
     if form.submit.data and form.validate_on_submit():
         sent, result = run_service(
@@ -101,7 +108,6 @@ def compose(application_id: int):
         guardrail=services.guardrail_problem(application, template),
         rendered=rendered,
         preview_errors=preview_errors,
-        variables=TEMPLATE_VARIABLES,
     ), status
 
 
@@ -114,12 +120,18 @@ def _send(application: Application, template: EmailTemplate, form: ComposeForm):
         business_days=form.send_in_days.data,
         timezone=user_timezone(),
     )
+    if template.category not in CLOSURE_OUTCOMES:
+        check_promise_is_worded(
+            form.body.data,
+            default_promise(application, template),
+            form.promised_next_update.data,
+        )
     return services.send_message(
         current_user,
         application,
         template,
-        subject=form.subject.data,
-        body=form.body.data,
+        subject=wording_source(form.subject.data),
+        body=wording_source(form.body.data),
         promised_next_update=form.promised_next_update.data,
         send_at=send_at,
     )

@@ -29,6 +29,7 @@ from hiretrack.messages.models import (
 )
 from hiretrack.messages.rendering import TEMPLATE_VARIABLES, render_email, sample_context
 from hiretrack.messages.routes.preview import render_preview
+from hiretrack.messages.wording import example_subject
 from hiretrack.requisitions.models import Requisition
 from hiretrack.web import FORM_REJECTED, run_service
 
@@ -100,6 +101,7 @@ def templates():
         "messages/templates.html",
         grouped=grouped,
         in_use=in_use,
+        examples={template.id: example_subject(template) for template in items},
         can_share=current_user.role in template_service.SHARED_OWNER_ROLES,
     )
 
