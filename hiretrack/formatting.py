@@ -68,6 +68,22 @@ NAVIGATION = (
 )
 
 
+#: Pages whose blueprint is not their place in the navigation (by endpoint, or whole blueprint):
+#: writing to a candidate belongs to Candidates, not Templates; drafts wait to join the Outbox.
+NAVIGATION_OWNERS = {
+    "messages.compose": "candidates.index",
+    "messages.drafts": "messages.outbox",
+    "messages.edit_draft": "messages.outbox",
+    "messages.send_drafts": "messages.outbox",
+    "messages.discard_draft": "messages.outbox",
+    "messages.prepare_requisition_drafts": "messages.outbox",
+    "bulk.drafts": "messages.outbox",
+    "bulk.send_drafts": "messages.outbox",
+    "holds": "requisitions.index",
+    "pipeline": "requisitions.index",
+}
+
+
 def navigation_links() -> list[tuple[str, str]]:
     """The navigation entries the signed-in user's role may follow."""
     role = getattr(current_user, "role", None)
@@ -87,6 +103,9 @@ def current_navigation_entry(links: list[tuple[str, str]]) -> str | None:
     endpoints = [e for e, _ in links]
     if endpoint in endpoints:
         return endpoint
+    owner = NAVIGATION_OWNERS.get(endpoint) or NAVIGATION_OWNERS.get(endpoint.split(".")[0])
+    if owner:
+        return owner if owner in endpoints else None
     section = endpoint.split(".")[0]
     return next((e for e in endpoints if e.split(".")[0] == section), None)
 

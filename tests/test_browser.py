@@ -149,7 +149,7 @@ def test_manager_places_a_hold_tells_everyone_then_closes_with_closure(live, bro
     clear_by = (utcnow().date() + timedelta(days=7)).isoformat()
     page.get_by_label("Expected to clear by").fill(clear_by)
     page.get_by_role("button", name="Place hold and prepare hold notices").click()
-    expect(page.locator(".flashes")).to_contain_text("Hold placed. 3 hold notice draft(s)")
+    expect(page.locator(".flashes")).to_contain_text("Hold placed. 3 hold notice drafts are ready")
 
     # Everyone is now owed an update.
     page.goto(live.url("/dashboard"))
@@ -164,7 +164,7 @@ def test_manager_places_a_hold_tells_everyone_then_closes_with_closure(live, bro
         expect(page.get_by_role("heading", name="Drafts to review")).to_be_visible()
         check_page(page, "06-hold-notice-drafts", problems)
         page.get_by_role("button", name="Send all 3").click()
-        expect(page.locator(".flashes")).to_contain_text("3 message(s) queued")
+        expect(page.locator(".flashes")).to_contain_text("3 messages queued")
     else:  # pragma: no cover - the messages pages are part of this build
         pytest.fail("The drafts review page (messages.drafts) is missing.")
     deliver(live.app)
@@ -184,7 +184,7 @@ def test_manager_places_a_hold_tells_everyone_then_closes_with_closure(live, bro
     check_page(page, "08-hold", problems)
     page.get_by_label("Cancelled: the offer will not happen").check()
     page.get_by_role("button", name="Resolve hold").click()
-    expect(page.locator(".flashes")).to_contain_text("Hold cancelled. 3 closure draft(s)")
+    expect(page.locator(".flashes")).to_contain_text("Hold cancelled. 3 closure drafts are ready")
     page.goto(live.url("/dashboard"))
     assert counter(page, "Closure pending") == 3
     page.get_by_role("link", name="Closure pending").click()
@@ -195,7 +195,7 @@ def test_manager_places_a_hold_tells_everyone_then_closes_with_closure(live, bro
     # Send the closures: every application closes with its closure, none forgotten.
     page.goto(live.url("/drafts"))
     page.get_by_role("button", name="Send all 3").click()
-    expect(page.locator(".flashes")).to_contain_text("3 message(s) queued")
+    expect(page.locator(".flashes")).to_contain_text("3 messages queued")
     page.goto(live.url("/dashboard"))
     assert counter(page, "Closure pending") == 0
     expect(page.get_by_text("Nobody is waiting on you right now.")).to_be_visible()

@@ -150,13 +150,13 @@ def test_upload_form_reports_bad_rows_then_imports(client, login, make_user, ctx
     )
     assert response.status_code == 422
     text = response.get_data(as_text=True)
-    assert "1 of 3 row(s) refused" in text and "the email is empty" in text
+    assert "1 of 3 rows refused" in text and "the email is empty" in text
     checked = client.post(
         "/candidates/import",
         data={"file": (io.BytesIO(GOOD.encode()), "people.csv"), "dry_run": "y"},
         content_type="multipart/form-data",
     )
-    assert checked.status_code == 200 and "All 2 row(s) are fine" in checked.get_data(as_text=True)
+    assert checked.status_code == 200 and "All 2 rows are fine" in checked.get_data(as_text=True)
     assert candidate_count() == 0
     imported = client.post(
         "/candidates/import",

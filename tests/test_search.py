@@ -1,5 +1,6 @@
 """Global search: each kind found by its own words, only within what the user may see."""
 
+from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
 from hiretrack.search.queries import RESULTS_PER_KIND, search_records
 
@@ -14,6 +15,7 @@ def test_search_finds_each_kind_only_within_what_the_user_may_see(
     make_application(mine, make_candidate(actor=maria, name="Clara Moreau", email="clara@m.org"))
     make_application(theirs, make_candidate(actor=olivia, name="Claude Roy", email="cr@o.org"))
     place_hold(olivia, theirs, reason="budget", summary="Budget freeze", owner_id=approver.id)
+    db.session.commit()
 
     found = search_records(maria, "  CLA ")
     assert [c.name for c in found.candidates] == ["Clara Moreau"]

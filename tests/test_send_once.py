@@ -66,4 +66,4 @@ def test_a_double_click_on_send_all_sends_once_and_shows_the_result(live_app, li
         assert page.status_code == 200 and page.url == page_url, page.url
         shown = flashes(page.text)
         assert [category for category, _ in shown] == ["success"], shown
-        assert "3 message(s) queued for delivery" in shown[0][1]
+        assert "3 messages queued for delivery" in shown[0][1]

@@ -319,7 +319,7 @@ def test_bulk_drafts_for_a_requisition_are_all_or_nothing(
         follow_redirects=True,
     )
 
-    assert "2 message(s) queued for delivery" in sent.get_data(as_text=True)
+    assert "2 messages queued for delivery" in sent.get_data(as_text=True)
     assert count(OutboxEmail, status=OutboxStatus.QUEUED) == 2
     assert count(Draft, status=DraftStatus.SENT) == 2
     assert count(Draft, status=DraftStatus.DISCARDED) == 1
@@ -339,7 +339,7 @@ def test_preparing_again_skips_candidates_with_a_draft_waiting(
         follow_redirects=True,
     )
 
-    assert "1 candidate(s) already had a draft waiting" in again.get_data(as_text=True)
+    assert "1 candidate already had a draft waiting and was skipped" in again.get_data(as_text=True)
     assert count(Draft) == 1
     offer = client.post(f"/requisitions/{requisition.id}/drafts", data={"category": "offer_cover"})
     assert offer.status_code == 302 and count(Draft) == 1

@@ -18,6 +18,7 @@ from hiretrack.candidates.importer import import_candidates, parse_mapping
 from hiretrack.candidates.privacy import ANONYMISE_REASONS, anonymise_candidate, export_candidate
 from hiretrack.candidates.routes import MANAGING_ROLES, _open_requisition_choices, bp
 from hiretrack.extensions import db
+from hiretrack.formatting import plural
 from hiretrack.web import FORM_REJECTED, Form, as_choices, optional_int, run_service
 
 #: Who handles data protection requests: they see every candidate.
@@ -143,7 +144,7 @@ def import_csv():
         ok, report = run_service(form, run)
         if ok and report.imported:
             db.session.commit()
-            flash(f"Imported {report.imported} candidate(s).", "success")
+            flash(f"Imported {plural(report.imported, 'candidate')}.", "success")
             return redirect(url_for("candidates.index"))
         db.session.rollback()
     rejected = form.is_submitted() and (report is None or bool(report.bad_rows))

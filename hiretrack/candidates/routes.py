@@ -44,6 +44,7 @@ from hiretrack.messages.models import OutboxEmail, TemplateCategory
 from hiretrack.offers import services as offers
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
+from hiretrack.sorting import requested_sort, sort_clauses
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
@@ -65,6 +66,9 @@ CLOSURE_CATEGORIES = {
     Stage.WITHDRAWN: TemplateCategory.CLOSURE_WITHDRAWN,
     Stage.POSITION_CANCELLED: TemplateCategory.CLOSURE_CANCELLED,
 }
+
+#: The candidate list's sortable columns (?sort=name, ?sort=-email).
+CANDIDATE_SORTS = {"name": func.lower(Candidate.name), "email": func.lower(Candidate.email)}
 
 #: Service error keys that belong to a differently named field of the stage form.
 STAGE_FIELD_NAMES = {"note": "closure_note", "channel": "closure_channel"}
@@ -115,7 +119,12 @@ def index():
                 )
             )
         )
-    page = paginate(query.order_by(Candidate.name, Candidate.id))
+    sort = requested_sort(CANDIDATE_SORTS)
+    page = paginate(
+        query.order_by(
+            *sort_clauses(sort, CANDIDATE_SORTS, [func.lower(Candidate.name), Candidate.id])
+        )
+    )
     applications = {}
     if page.items:
         for application in db.session.scalars(
@@ -138,6 +147,7 @@ def index():
         applications=applications,
         cadence=cadence_figures,
         can_create=current_user.role in MANAGING_ROLES,
+        sort=sort,
     )
 
 

@@ -2,22 +2,25 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from hiretrack.admin.services import effective_settings
 from hiretrack.auth.access import get_hold, get_requisition, visible_holds
+from hiretrack.auth.models import User
 from hiretrack.cadence.calendar import business_days_between
 from hiretrack.cadence.queries import cadence_for
 from hiretrack.candidates.models import Application
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
+from hiretrack.formatting import plural
 from hiretrack.holds import services
 from hiretrack.holds.forms import EditHoldForm, PlaceHoldForm, ResolveHoldForm
 from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import stranded_applications, stranded_count
 from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import open_applications
+from hiretrack.sorting import requested_sort, reverse_order, sort_clauses
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
@@ -45,8 +48,9 @@ def _after_change(hold: Hold, drafts: list) -> str:
 def index():
     """List the holds the user may see: open ones first, the oldest on top."""
     state = request.args.get("state", "open")
+    stranded = stranded_count()
     query = (
-        select(Hold, Requisition.title, stranded_count())
+        select(Hold, Requisition.title, stranded)
         .join(Requisition, Requisition.id == Hold.requisition_id)
         .options(joinedload(Hold.owner))
         .where(visible_holds(current_user))
@@ -57,9 +61,10 @@ def index():
         query = query.where(Hold.resolved_at.is_not(None))
     else:
         state = "all"
-    page = paginate(
-        query.order_by(Hold.resolved_at.is_not(None), Hold.opened_at, Hold.id), scalars=False
-    )
+    sortable = _sortable_hold_columns(stranded)
+    sort = requested_sort(sortable)
+    default = [Hold.resolved_at.is_not(None), Hold.opened_at, Hold.id]
+    page = paginate(query.order_by(*sort_clauses(sort, sortable, default)), scalars=False)
     holidays = effective_settings().holidays
     ages = {
         hold.id: business_days_between(
@@ -69,7 +74,25 @@ def index():
         )
         for hold, _, _ in page.items
     }
-    return render_template("holds/index.html", page=page, state=state, ages=ages, today=today())
+    return render_template(
+        "holds/index.html", page=page, state=state, ages=ages, today=today(), sort=sort
+    )
+
+
+def _sortable_hold_columns(stranded) -> dict:
+    """The holds list's sortable columns; the owner is a user's name or a typed-in one."""
+    owner = func.coalesce(
+        select(User.name).where(User.id == Hold.owner_id).correlate(Hold).scalar_subquery(),
+        Hold.owner_name,
+    )
+    return {
+        "summary": func.lower(Hold.summary),
+        "requisition": func.lower(Requisition.title),
+        "owner": func.lower(owner),
+        "age": reverse_order(Hold.opened_at),  # the youngest hold was placed last
+        "expected": Hold.expected_clear_date,
+        "stranded": stranded,
+    }
 
 
 def _place_form(requisition: Requisition) -> PlaceHoldForm:
@@ -106,7 +129,8 @@ def place(requisition_id: int):
             db.session.commit()
             count = len(result.drafts)
             flash(
-                f"Hold placed. {count} hold notice draft(s) are ready for your review: "
+                f"Hold placed. {plural(count, 'hold notice draft')} {'is' if count == 1 else 'are'} "
+                "ready for your review: "
                 "nothing is sent until you confirm.",
                 "success",
             )
@@ -202,8 +226,8 @@ def resolve(hold_id: int):
             db.session.commit()
             kind = "moving-forward" if result.hold.outcome == "cleared" else "closure"
             flash(
-                f"Hold {result.hold.outcome}. {len(result.drafts)} {kind} draft(s) are ready for "
-                "your review.",
+                f"Hold {result.hold.outcome}. {plural(len(result.drafts), kind + ' draft')} "
+                f"{'is' if len(result.drafts) == 1 else 'are'} ready for your review.",
                 "success",
             )
             return redirect(_after_change(result.hold, result.drafts))

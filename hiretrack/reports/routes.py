@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Response, render_template, request, stream_with_context
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from hiretrack.error_pages import problem
 from hiretrack.errors import ValidationFailed
@@ -9,7 +10,8 @@ from hiretrack.extensions import db
 from hiretrack.reports import services
 from hiretrack.reports.charts import report_chart
 from hiretrack.reports.exports import csv_chunks, json_chunks, stream_rows
-from hiretrack.reports.tables import Report
+from hiretrack.reports.tables import Report, Table
+from hiretrack.sorting import Sort, requested_sort, sort_clauses, sort_rows
 from hiretrack.web import FORM_REJECTED, paginate, paginate_list
 
 bp = Blueprint("reports", __name__)
@@ -44,25 +46,49 @@ def _export_headers(report: Report, extension: str) -> dict[str, str]:
     }
 
 
+def _table_sort(table: Table) -> Sort:
+    """The order asked for one table of the page (`?sort-<table>=<column>`); totals do not sort."""
+    if table.single_row:
+        return Sort(None)
+    return requested_sort([c.key for c in table.page_columns], param=f"sort-{table.name}")
+
+
+def _sorted_query(table: Table, sort: Sort):
+    """The table's query ordered by the chosen column (its own order otherwise)."""
+    if sort.key is None:
+        return table.query
+    rows = table.query.subquery()
+    first = rows.c[table.columns[0].key]
+    return select(rows).order_by(*sort_clauses(sort, {sort.key: rows.c[sort.key]}, [first]))
+
+
+def _sort_value(key: str):
+    """Compare text without regard to case, everything else as it is."""
+    return lambda row: row[key].lower() if isinstance(row[key], str) else row[key]
+
+
 def _page(report: Report) -> dict:
     """Run the report's queries for the page: the long table one page at a time."""
-    results, pages = {}, {}
+    results, pages, sorts = {}, {}, {}
     for table in report.tables:
+        sort = sorts[table.name] = _table_sort(table)
         if table.paged and table.sections is None:
-            page = paginate(table.query, per_page=PAGE_SIZE, scalars=False)
+            page = paginate(_sorted_query(table, sort), per_page=PAGE_SIZE, scalars=False)
             pages[table.name] = page
             results[table.name] = table.rows(page.items)
         elif table.paged:
             # Computed with the report's other tables, by a statement that reads every row.
-            page = paginate_list(list(stream_rows(table)), per_page=PAGE_SIZE)
+            rows = sort_rows(sort, list(stream_rows(table)), _sort_value(sort.key))
+            page = paginate_list(rows, per_page=PAGE_SIZE)
             pages[table.name] = page
             results[table.name] = page.items
         else:
-            results[table.name] = list(stream_rows(table))
+            rows = list(stream_rows(table))
+            results[table.name] = sort_rows(sort, rows, _sort_value(sort.key))
     chart = None
     if report.chart is not None:
         chart = report_chart(report, results[report.chart.table])
-    return {"results": results, "pages": pages, "chart": chart}
+    return {"results": results, "pages": pages, "chart": chart, "sorts": sorts}
 
 
 def show_report(name: str, fmt: str):

@@ -34,6 +34,7 @@ from hiretrack.requisitions.forms import (
     SubmitForApprovalForm,
 )
 from hiretrack.requisitions.models import Requisition
+from hiretrack.sorting import requested_sort, sort_clauses
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
@@ -80,13 +81,8 @@ def _prepare_form(form: RequisitionForm, *, creating: bool) -> RequisitionForm:
     return form
 
 
-@bp.get("/")
-@login_required
-def index():
-    """List the requisitions the user may see, filtered by department, status and open holds."""
-    filters = RequisitionFilterForm(request.args)
-    filters.department.choices = _department_choices(include_any=True)
-    filters.validate()
+def _list_figures():
+    """Per-requisition counts for the list: open candidates, open and overdue holds, closure owed."""
     open_applications = (
         select(func.count(Application.id))
         .where(Application.requisition_id == Requisition.id, Application.closed_at.is_(None))
@@ -115,6 +111,17 @@ def index():
         .correlate(Requisition)
         .scalar_subquery()
     )
+    return open_applications, open_holds, overdue_holds, closure_pending
+
+
+@bp.get("/")
+@login_required
+def index():
+    """List the requisitions the user may see, filtered by department, status and open holds."""
+    filters = RequisitionFilterForm(request.args)
+    filters.department.choices = _department_choices(include_any=True)
+    filters.validate()
+    open_applications, open_holds, overdue_holds, closure_pending = _list_figures()
     manager = aliased(User)
     query = (
         select(
@@ -151,15 +158,24 @@ def index():
             func.lower(Requisition.title).contains(filters.q.data.strip().lower(), autoescape=True)
         )
     closed_last = case((Requisition.status.in_(("filled", "cancelled")), 1), else_=0)
-    page = paginate(
-        query.order_by(closed_last, Requisition.updated_at.desc(), Requisition.id.desc()),
-        scalars=False,
-    )
+    sortable = {
+        "title": func.lower(Requisition.title),
+        "department": func.lower(Department.name),
+        "manager": func.lower(manager.name),
+        "status": Requisition.status,
+        "candidates": open_applications,
+        "holds": open_holds,
+        "closure": closure_pending,
+    }
+    sort = requested_sort(sortable)
+    default = [closed_last, Requisition.updated_at.desc(), Requisition.id.desc()]
+    page = paginate(query.order_by(*sort_clauses(sort, sortable, default)), scalars=False)
     return render_template(
         "requisitions/index.html",
         page=page,
         filters=filters,
         can_create=current_user.role in MANAGING_ROLES,
+        sort=sort,
     )
 
 

@@ -9,6 +9,7 @@ from hiretrack.auth.access import (
 )
 from hiretrack.errors import ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.formatting import plural
 from hiretrack.messages import drafts as draft_service
 from hiretrack.messages.blueprint import bp
 from hiretrack.messages.forms import (
@@ -99,7 +100,7 @@ def send_drafts():
             flash(error.message, "error")
         return redirect(back)
     db.session.commit()
-    flash(f"{len(sent)} message(s) queued for delivery.", "success")
+    flash(f"{plural(len(sent), 'message')} queued for delivery.", "success")
     return redirect(back)
 
 
@@ -115,7 +116,7 @@ def _sent_already(shown: list[int]) -> bool:
     """A second click of "Send all" finds its drafts sent by the first: show the same result."""
     if not draft_service.drafts_all_sent(current_user, shown):
         return False
-    flash(f"{len(shown)} message(s) queued for delivery.", "success")
+    flash(f"{plural(len(shown), 'message')} queued for delivery.", "success")
     return True
 
 
@@ -201,7 +202,10 @@ def prepare_requisition_drafts(requisition_id: int):
     )
     db.session.commit()
     note = (
-        f" {skipped} candidate(s) already had a draft waiting and were skipped." if skipped else ""
+        f" {plural(skipped, 'candidate')} already had a draft waiting and "
+        f"{'was' if skipped == 1 else 'were'} skipped."
+        if skipped
+        else ""
     )
-    flash(f"{len(drafts_made)} draft(s) prepared: review them, then send.{note}", "success")
+    flash(f"{plural(len(drafts_made), 'draft')} prepared: review them, then send.{note}", "success")
     return redirect(_drafts_url(requisition=requisition))

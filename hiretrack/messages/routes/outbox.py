@@ -2,6 +2,7 @@
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import func
 
 from hiretrack.auth.access import visible_applications
 from hiretrack.auth.redirects import safe_next_url
@@ -14,6 +15,7 @@ from hiretrack.messages.models import (
     OutboxEmail,
     OutboxStatus,
 )
+from hiretrack.sorting import requested_sort, sort_clauses
 from hiretrack.web import paginate
 
 FAILED_SHOWN = 50
@@ -32,6 +34,7 @@ def outbox():
             .order_by(OutboxEmail.send_after)
         )
     )
+    sort = requested_sort(OUTBOX_SORTS)
     failed = list(
         db.session.scalars(
             after_delivery.failed_deliveries(visible_applications(current_user)).limit(FAILED_SHOWN)
@@ -41,10 +44,29 @@ def outbox():
         "messages/outbox.html",
         status=status,
         counts=services.outbox_counts(current_user),
-        page=paginate(services.outbox_query(current_user, status)),
+        page=paginate(_sorted(services.outbox_query(current_user, status), sort)),
+        sort=sort,
         scheduled=scheduled,
         failed=failed,
     )
+
+
+#: The outbox list's sortable columns (?sort=-sent).
+OUTBOX_SORTS = {
+    "created": OutboxEmail.created_at,
+    "to": func.lower(OutboxEmail.to_name),
+    "subject": func.lower(OutboxEmail.subject),
+    "status": OutboxEmail.status,
+    "sent": OutboxEmail.sent_at,
+}
+
+
+def _sorted(query, sort):
+    """The outbox query in the order asked for, newest first otherwise."""
+    if sort.key is None:
+        return query
+    default = [OutboxEmail.created_at.desc(), OutboxEmail.id.desc()]
+    return query.order_by(None).order_by(*sort_clauses(sort, OUTBOX_SORTS, default))
 
 
 def _outbox_action(outbox_id: int, action, done: str):
