@@ -15,7 +15,12 @@ from hiretrack.audit.services import record_change
 from hiretrack.auth.access import get_candidate, get_requisition, require_role
 from hiretrack.auth.models import Role
 from hiretrack.candidates.importer import import_candidates, parse_mapping
-from hiretrack.candidates.privacy import ANONYMISE_REASONS, anonymise_candidate, export_candidate
+from hiretrack.candidates.privacy import (
+    ANONYMISE_REASONS,
+    anonymise_candidate,
+    erase_leftovers,
+    export_candidate,
+)
 from hiretrack.candidates.routes import MANAGING_ROLES, _open_requisition_choices, bp
 from hiretrack.extensions import db
 from hiretrack.formatting import plural
@@ -101,6 +106,7 @@ def anonymise(candidate_id: int):
         )
         if ok:
             db.session.commit()
+            erase_leftovers()
             flash(f"Candidate #{candidate_id} was anonymised.", "success")
             return redirect(url_for("candidates.detail", candidate_id=candidate_id))
     candidate = get_candidate(current_user, candidate_id)

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -186,6 +187,37 @@ def backup(path: Path | str) -> BackupResult:
     else:
         raise BackupError(f"Backups of {url.get_backend_name()} databases are not supported.")
     return BackupResult(path=path, size=path.stat().st_size, kind=kind)
+
+
+def is_backup_file(path: Path) -> bool:
+    """Whether path holds a backup `hiretrack backup` makes (by its first bytes, not its name)."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(len(SQLITE_HEADER))
+    except OSError:
+        return False
+    return start.startswith(SQLITE_HEADER) or start.startswith(PG_CUSTOM_HEADER)
+
+
+def prune_backups(folder: Path, older_than: datetime, keep: Path | None = None) -> list[Path]:
+    """Delete the backups in folder last written before older_than; return them, oldest first.
+
+    Backups hold everyone's personal data as it was: an erased person stays in them until they
+    are deleted. Only files that are backups by their content are touched, never `keep`.
+    """
+    cutoff = older_than.timestamp()
+    pruned = []
+    candidates = sorted(
+        (entry for entry in Path(folder).iterdir() if entry.is_file()),
+        key=lambda entry: entry.stat().st_mtime,
+    )
+    for entry in candidates:
+        if keep is not None and entry.resolve() == keep.resolve():
+            continue
+        if entry.stat().st_mtime < cutoff and is_backup_file(entry):
+            entry.unlink()
+            pruned.append(entry)
+    return pruned
 
 
 def _check_backup_file(path: Path, header: bytes, kind: str) -> Path:

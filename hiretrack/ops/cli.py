@@ -1,16 +1,19 @@
 """`hiretrack retention run`, `hiretrack backup PATH` and `hiretrack restore PATH`: for cron and operators."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.formatting import local_date
 from hiretrack.ops import backup as backups
 from hiretrack.ops.retention import (
     due_for_anonymisation,
+    months_before,
     retention_cutoff,
     retention_months,
     run_retention,
@@ -73,18 +76,46 @@ def retention_run_command(dry_run: bool) -> None:
         click.echo(
             f"Removed {report.rate_limit_counters_purged} expired API rate-limit counter(s)."
         )
+    if not report.leftovers_erased:
+        click.echo(
+            "Warning: SQLite's write-ahead log could not be emptied (another process kept "
+            "reading); erased values may stay in it until the next run.",
+            err=True,
+        )
 
 
 @click.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Then delete the backups in the same folder older than the retention period.",
+)
+@click.option(
+    "--keep-days",
+    type=click.IntRange(min=1),
+    help="With --prune: delete backups older than this many days instead.",
+)
 @with_appcontext
-def backup_command(path: Path) -> None:
+def backup_command(path: Path, prune: bool, keep_days: int | None) -> None:
     """Back up the database to a new file (SQLite online backup, or pg_dump -Fc)."""
+    if keep_days is not None and not prune:
+        raise click.UsageError("--keep-days goes with --prune.")
     try:
+        months = retention_months() if prune else 0
         result = backups.backup(path)
-    except backups.BackupError as error:
+    except (backups.BackupError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Backed up the {result.kind} database to {result.path} ({result.size:,} bytes).")
+    if prune:
+        now = utcnow()
+        cutoff = now - timedelta(days=keep_days) if keep_days else months_before(now, months)
+        period = f"{keep_days} day(s)" if keep_days else f"{months} month(s), the retention period"
+        pruned = backups.prune_backups(result.path.parent, cutoff, keep=result.path)
+        for old in pruned:
+            click.echo(f"Deleted {old} (older than {period}).")
+        if not pruned:
+            click.echo(f"No backup there is older than {period}.")
 
 
 @click.command("restore")

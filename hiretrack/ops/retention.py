@@ -18,7 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from hiretrack.api.limits_storage import purge_expired
 from hiretrack.auth.throttle import purge_stale
 from hiretrack.candidates.models import Application, Candidate
-from hiretrack.candidates.privacy import anonymise_candidate
+from hiretrack.candidates.privacy import anonymise_candidate, erase_leftovers
 from hiretrack.database import utcnow
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
@@ -88,6 +88,7 @@ class RetentionReport:
     throttle_counters_purged: int = 0
     inbound_mail_erased: int = 0
     rate_limit_counters_purged: int = 0
+    leftovers_erased: bool = True  # SQLite's WAL checkpointed / PostgreSQL vacuumed
 
 
 def run_retention(
@@ -138,4 +139,5 @@ def run_retention(
     # reaches it: it is cleared on the same schedule.
     report.inbound_mail_erased = erase_unlinked_before(cutoff)
     db.session.commit()
+    report.leftovers_erased = erase_leftovers(vacuum=True)
     return report

@@ -10,7 +10,7 @@ from hiretrack.audit.services import record_change
 from hiretrack.auth import access
 from hiretrack.auth.models import User
 from hiretrack.candidates.models import Candidate
-from hiretrack.candidates.privacy import anonymise_candidate, export_candidate
+from hiretrack.candidates.privacy import anonymise_candidate, erase_leftovers, export_candidate
 from hiretrack.candidates.services import (
     create_candidate,
     update_candidate,
@@ -102,6 +102,7 @@ def candidate_anonymise(user: User, candidate_id: int, body: s.CandidateAnonymis
     candidate = access.get_candidate(user, candidate_id, for_edit=True)
     anonymise_candidate(user, candidate, body.reason)
     db.session.commit()
+    erase_leftovers()
     return s.CandidateOut.model_validate(access.get_candidate(user, candidate_id))
 
 
