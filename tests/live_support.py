@@ -164,4 +164,7 @@ def form_fields(html: str, action: str) -> dict[str, str]:
     for form_action, fields in reader.forms.items():
         if form_action.split("?")[0] == action:
             return fields
-    raise AssertionError(f"no form posts to {action}: {list(reader.forms)}")
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    raise AssertionError(
+        f"no form posts to {action!r} on {title and title[1]!r}: {list(reader.forms)}"
+    )

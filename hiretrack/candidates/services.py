@@ -8,7 +8,7 @@ CLI and the messages service all close applications through it.
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth.models import User
@@ -294,18 +294,48 @@ def log_touchpoint(
     return touchpoint
 
 
+#: The application's contact columns, which contacts move forward without editing the record.
+CONTACT_COLUMNS = (
+    "last_contact_at",
+    "last_inbound_at",
+    "promised_next_update",
+    "update_requested_at",
+)
+
+
 def apply_contact(application: Application, touchpoint: Touchpoint) -> None:
-    """Update the application's contact columns for a touchpoint that reached its destination."""
+    """Update the application's contact columns for a touchpoint that reached its destination.
+
+    Conditional UPDATEs in the database, not an edit of the record: they leave its `version`
+    alone, so contacts logged at the same moment never conflict with each other or with an
+    edit of the application, and the latest contact wins whatever order they commit in.
+    """
     when = touchpoint.occurred_at
+    this = Application.id == application.id
     if touchpoint.direction == Direction.INBOUND:
-        if application.last_inbound_at is None or when > application.last_inbound_at:
-            application.last_inbound_at = when
-        return
-    if application.last_contact_at is None or when >= application.last_contact_at:
-        application.last_contact_at = when
-        application.promised_next_update = touchpoint.promised_next_update
-    if application.update_requested_at is not None and application.update_requested_at <= when:
-        application.update_requested_at = None
+        _update_contact(
+            this,
+            or_(Application.last_inbound_at.is_(None), Application.last_inbound_at < when),
+            last_inbound_at=when,
+        )
+    else:
+        _update_contact(
+            this,
+            or_(Application.last_contact_at.is_(None), Application.last_contact_at <= when),
+            last_contact_at=when,
+            promised_next_update=touchpoint.promised_next_update,
+        )
+        _update_contact(this, Application.update_requested_at <= when, update_requested_at=None)
+    db.session.refresh(application, attribute_names=CONTACT_COLUMNS)
+
+
+def _update_contact(*conditions, **values) -> None:
+    db.session.execute(
+        update(Application)
+        .where(*conditions)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def record_delivery(touchpoint: Touchpoint, delivered_at: datetime) -> None:
