@@ -11,7 +11,7 @@ from hiretrack.extensions import db
 from hiretrack.formatting import long_date
 from hiretrack.holds.services import place_hold
 from hiretrack.messages.context import default_promise
-from hiretrack.messages.models import EmailTemplate, OutboxEmail
+from hiretrack.messages.models import Draft, EmailTemplate, OutboxEmail
 from hiretrack.messages.wording import check_promise_is_worded, wording_source
 
 SYNTAX = ("{{", "{%", "{#")
@@ -88,7 +88,7 @@ def test_the_edited_text_is_what_is_sent_with_a_real_status_link(
     assert "/status/" in outbox.body_text and "…" not in outbox.body_text
 
 
-def test_a_changed_promise_must_be_changed_in_the_words_too(
+def test_a_changed_promise_is_followed_by_untouched_words_and_checked_in_edited_ones(
     client, login, manager, make_application
 ):
     application = make_application(manager=manager)
@@ -100,10 +100,11 @@ def test_a_changed_promise_must_be_changed_in_the_words_too(
     said = default_promise(application, _template("check-in"))
     assert long_date(said) in body
     later = said - timedelta(days=1)
+    edited = body.replace("Kind regards", "All the best")
     data = {
         "template": "check-in",
         "subject": "News",
-        "body": body,
+        "body": edited,
         "promised_next_update": later.isoformat(),
         "send_when": "now",
         "submit": "Send",
@@ -111,8 +112,14 @@ def test_a_changed_promise_must_be_changed_in_the_words_too(
     refused = client.post(f"/applications/{application.id}/compose", data=data)
     assert refused.status_code == 422
     assert f"still says {long_date(said)}" in refused.get_data(as_text=True)
-    data["body"] = body.replace(long_date(said), long_date(later))
+    data["body"] = edited.replace(long_date(said), long_date(later))
     assert client.post(f"/applications/{application.id}/compose", data=data).status_code == 302
+    # Words left as shown follow the new date: the template writes it in.
+    data["body"] = body.replace("\n", "\r\n")  # as a browser posts a textarea
+    assert client.post(f"/applications/{application.id}/compose", data=data).status_code == 302
+    first, second = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
+    assert long_date(later) in first.body_text and "All the best" in first.body_text
+    assert long_date(later) in second.body_text and long_date(said) not in second.body_text
 
 
 def test_wording_helpers(app, ctx):
@@ -131,3 +138,50 @@ def test_template_lists_show_subjects_with_example_values(client, login, manager
     assert "Subject (with example values)" in html
     table = html.split("<table", 1)[1]
     assert not [s for s in SYNTAX if s in table]
+
+
+def test_a_draft_is_edited_in_plain_words_and_untouched_words_follow_a_new_date(
+    client, login, manager, make_requisition, make_application
+):
+    requisition = make_requisition(manager=manager)
+    application = make_application(requisition=requisition)
+    login(manager)
+    client.post(f"/requisitions/{requisition.id}/drafts", data={"category": "check_in"})
+    draft = db.session.scalars(select(Draft)).one()
+    page = client.get(f"/drafts/{draft.id}/edit").get_data(as_text=True)
+    assert not [s for s in SYNTAX if s in page]
+    subject = html_module.unescape(_field(page, "subject"))
+    body = html_module.unescape(_field(page, "body")).lstrip("\n")
+    said = draft.promised_next_update
+    later = said - timedelta(days=1)
+
+    # Words left as shown keep following the template: the new date is written in for us.
+    kept = client.post(
+        f"/drafts/{draft.id}/edit",
+        data={"subject": subject, "body": body, "promised_next_update": later.isoformat()},
+    )
+    assert kept.status_code == 302
+    db.session.expire_all()
+    draft = db.session.get(Draft, draft.id)
+    assert draft.subject is None and draft.body is None  # still the template's own wording
+    review = client.get(f"/drafts?requisition_id={requisition.id}").get_data(as_text=True)
+    assert long_date(later) in review
+
+    # Edited words that still name the old date are refused, saying so.
+    page = client.get(f"/drafts/{draft.id}/edit").get_data(as_text=True)
+    body = html_module.unescape(_field(page, "body")).lstrip("\n")
+    edited = body.replace(f"Dear {application.candidate.first_name}", "Hello")
+    refused = client.post(
+        f"/drafts/{draft.id}/edit",
+        data={"subject": subject, "body": edited, "promised_next_update": said.isoformat()},
+    )
+    assert refused.status_code == 422
+    assert f"still says {long_date(later)}" in refused.get_data(as_text=True)
+    saved = client.post(
+        f"/drafts/{draft.id}/edit",
+        data={"subject": subject, "body": edited, "promised_next_update": later.isoformat()},
+    )
+    assert saved.status_code == 302
+    db.session.expire_all()
+    draft = db.session.get(Draft, draft.id)
+    assert draft.body.startswith("Hello") and "{{ status_link }}" in draft.body

@@ -13,7 +13,8 @@ from hiretrack.candidates.models import Application
 from hiretrack.errors import ValidationFailed
 from hiretrack.formatting import long_date
 from hiretrack.messages.context import preview_status_link, render_for
-from hiretrack.messages.models import EmailTemplate
+from hiretrack.messages.drafts import draft_body, draft_subject
+from hiretrack.messages.models import Draft, EmailTemplate
 from hiretrack.messages.rendering import TemplateError, render_email, sample_context
 
 #: What starts template syntax; a rendered value containing one is shown escaped.
@@ -40,6 +41,34 @@ def editable_wording(
         application, template.subject, template.body, promised_next_update=promised_next_update
     )
     return Wording(_literal(rendered.subject), _literal(rendered.text), promised_next_update)
+
+
+def draft_wording(draft: Draft) -> Wording:
+    """A prepared draft as the plain text its edit page shows (with its hold and promise)."""
+    rendered = render_for(
+        draft.application,
+        draft_subject(draft),
+        draft_body(draft),
+        hold=draft.hold,
+        promised_next_update=draft.promised_next_update,
+    )
+    return Wording(_literal(rendered.subject), _literal(rendered.text), draft.promised_next_update)
+
+
+def source_for(text: str, shown: str | None, original_source: str) -> str:
+    """What to send for one field: the original source where the words were left as shown.
+
+    Untouched wording keeps following its template, so its dates and names stay right if
+    the promise changes; edited wording is sent as written.
+    """
+    if shown is not None and _same_words(text, shown):
+        return original_source
+    return wording_source(text)
+
+
+def _same_words(first: str, second: str) -> bool:
+    """Equal but for line endings and surrounding blank space (browsers send CRLF)."""
+    return first.replace("\r\n", "\n").strip() == second.replace("\r\n", "\n").strip()
 
 
 def _literal(text: str) -> str:

@@ -19,7 +19,7 @@ from hiretrack.messages.models import (
     TemplateCategory,
 )
 from hiretrack.messages.routes.preview import render_preview
-from hiretrack.messages.wording import check_promise_is_worded, editable_wording, wording_source
+from hiretrack.messages.wording import check_promise_is_worded, editable_wording, source_for
 from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, run_service
 
@@ -120,18 +120,21 @@ def _send(application: Application, template: EmailTemplate, form: ComposeForm):
         business_days=form.send_in_days.data,
         timezone=user_timezone(),
     )
-    if template.category not in CLOSURE_OUTCOMES:
-        check_promise_is_worded(
-            form.body.data,
-            default_promise(application, template),
-            form.promised_next_update.data,
-        )
+    said = default_promise(application, template)
+    try:
+        shown = editable_wording(application, template, said)
+    except ValidationFailed:
+        shown = None  # the page showed no wording of its own: what was posted is the message
+    subject = source_for(form.subject.data, shown and shown.subject, template.subject)
+    body = source_for(form.body.data, shown and shown.body, template.body)
+    if body != template.body and template.category not in CLOSURE_OUTCOMES:
+        check_promise_is_worded(form.body.data, said, form.promised_next_update.data)
     return services.send_message(
         current_user,
         application,
         template,
-        subject=wording_source(form.subject.data),
-        body=wording_source(form.body.data),
+        subject=subject,
+        body=body,
         promised_next_update=form.promised_next_update.data,
         send_at=send_at,
     )

@@ -19,8 +19,8 @@ from hiretrack.messages.forms import (
     SendDraftsForm,
 )
 from hiretrack.messages.models import CLOSURE_OUTCOMES
-from hiretrack.messages.rendering import TEMPLATE_VARIABLES
 from hiretrack.messages.routes.preview import render_preview
+from hiretrack.messages.wording import check_promise_is_worded, draft_wording, source_for
 from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, run_service
 
@@ -126,9 +126,11 @@ def edit_draft(draft_id: int):
     draft = draft_service.get_draft(current_user, draft_id)
     closing = draft.template.category in CLOSURE_OUTCOMES
     form = DraftForm()
+    shown = _shown_wording(draft)
     if not form.is_submitted():
-        form.subject.data = draft_service.draft_subject(draft)
-        form.body.data = draft_service.draft_body(draft)
+        # The message as it will be sent, in plain words: never the template's source.
+        form.subject.data = shown.subject if shown else draft_service.draft_subject(draft)
+        form.body.data = shown.body if shown else draft_service.draft_body(draft)
         form.promised_next_update.data = draft.promised_next_update
     back = url_for(
         "messages.drafts",
@@ -141,13 +143,7 @@ def edit_draft(draft_id: int):
     if form.validate_on_submit():
         saved, _ = run_service(
             form,
-            lambda: draft_service.update_draft(
-                current_user,
-                draft,
-                subject=form.subject.data,
-                body=form.body.data,
-                promised_next_update=form.promised_next_update.data,
-            ),
+            lambda: _save_draft(draft, form, shown),
         )
         if saved:
             db.session.commit()
@@ -169,8 +165,35 @@ def edit_draft(draft_id: int):
         back=back,
         rendered=rendered,
         preview_errors=preview_errors,
-        variables=TEMPLATE_VARIABLES,
     ), (FORM_REJECTED if form.errors or form.form_errors else 200)
+
+
+def _shown_wording(draft):
+    """The draft in plain words, or None when it cannot be written out (the page says why)."""
+    try:
+        return draft_wording(draft)
+    except ValidationFailed:
+        return None
+
+
+def _save_draft(draft, form: DraftForm, shown):
+    """Save the edit: untouched words keep their source (so a new promised date reads right)."""
+    subject = source_for(
+        form.subject.data, shown and shown.subject, draft_service.draft_subject(draft)
+    )
+    body = source_for(form.body.data, shown and shown.body, draft_service.draft_body(draft))
+    closing = draft.template.category in CLOSURE_OUTCOMES
+    if body != draft_service.draft_body(draft) and not closing:
+        check_promise_is_worded(
+            form.body.data, draft.promised_next_update, form.promised_next_update.data
+        )
+    return draft_service.update_draft(
+        current_user,
+        draft,
+        subject=subject,
+        body=body,
+        promised_next_update=form.promised_next_update.data,
+    )
 
 
 @bp.post("/drafts/<int:draft_id>/discard")
