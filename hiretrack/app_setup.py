@@ -36,7 +36,7 @@ from hiretrack import error_pages, formatting
 from hiretrack.auth.services import load_user_from_session_token
 from hiretrack.database import end_read_only_transaction
 from hiretrack.extensions import csrf, db, login_manager, migrate
-from hiretrack.messages.rendering import REQUEST_RENDER_BUDGET, close_allowance, open_allowance
+from hiretrack.messages.render_quota import register_render_allowance
 from hiretrack.ops.logs import setup_logging
 from hiretrack.resources import resource_dir
 from hiretrack.web import link_pattern
@@ -104,12 +104,6 @@ def register_request_hooks(app: Flask) -> None:
             incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
         )
 
-    @app.before_request
-    def open_render_allowance() -> None:
-        # However many emails a page renders, together they may hold this worker only so long.
-        g.outer_render_allowance = open_allowance(REQUEST_RENDER_BUDGET)
-        g.render_allowance_open = True
-
     @app.after_request
     def set_security_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -124,10 +118,8 @@ def register_request_hooks(app: Flask) -> None:
         if error is None:
             end_read_only_transaction(db.session())
 
-    @app.teardown_request
-    def close_render_allowance(error: BaseException | None) -> None:
-        if g.pop("render_allowance_open", False):
-            close_allowance(g.pop("outer_render_allowance", None))
+    # However many emails a page renders, together they may hold this worker only so long.
+    register_render_allowance(app)
 
     app.context_processor(formatting.template_helpers)
     app.add_template_global(link_pattern)

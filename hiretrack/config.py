@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "API_CLIENT_RATE_LIMIT": "1200 per minute",  # API requests per client address, any token
     "API_AUTH_FAILURE_LIMIT": "20 per 10 minutes",  # failed API authentications per client address
     "RETENTION_MONTHS": 12,
+    # Seconds a person's requests may spend rendering email templates per minute (drafts pages).
+    "RENDER_SECONDS_PER_MINUTE": 10,
     "LOG_FORMAT": "text",  # text | json
 }
 
@@ -101,6 +103,7 @@ def _normalise(app: Flask) -> None:
         if config[name] is not None:
             config[name] = str(config[name])
     config["SMTP_PORT"] = int(config["SMTP_PORT"])
+    config["RENDER_SECONDS_PER_MINUTE"] = float(config["RENDER_SECONDS_PER_MINUTE"])
     config["SMTP_SMTPUTF8"] = str(config["SMTP_SMTPUTF8"]).lower() in ("true", "1", "yes", "on")
     config["SMTP_CA_FILE"] = str(config["SMTP_CA_FILE"]) if config["SMTP_CA_FILE"] else None
     config["DELIVERY_CLAIM_SIZE"] = int(config["DELIVERY_CLAIM_SIZE"])

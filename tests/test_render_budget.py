@@ -107,3 +107,27 @@ def test_a_drafts_page_for_many_candidates_stops_at_the_budget(
     assert "Rendering stopped before the end:" in html
     assert "because this page used up its time for rendering templates" in html
     assert "templates may take 3 seconds in all for one page or batch" in html
+
+
+def test_a_persons_rendering_time_per_minute_is_limited_so_others_keep_the_workers(
+    app, client, make_user, make_requisition, make_application, login
+):
+    app.config["RENDER_SECONDS_PER_MINUTE"] = 2
+    manager = make_user("manager")
+    requisition = make_requisition(manager=manager)
+    applications = [make_application(requisition=requisition) for _ in range(6)]
+    for draft in prepare_drafts(manager, applications, "check_in"):
+        draft.body = SLOW_BODY.replace("range(15)", "range(90)")
+    db.session.commit()
+    login(manager)
+    page = f"/drafts?requisition_id={requisition.id}"
+
+    first = client.get(page).get_data(as_text=True)  # spends its 3 seconds
+    started = time.monotonic()
+    second = client.get(page).get_data(as_text=True)
+    took = time.monotonic() - started
+
+    assert "Rendering stopped before the end:" in first
+    assert took < 1.5  # refused before rendering anything
+    assert "your pages may render templates for 2 seconds a minute" in second
+    assert "Wait 6" in second or "Wait 5" in second  # about a minute

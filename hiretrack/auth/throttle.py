@@ -41,6 +41,17 @@ def record_hit(key: str, limit: int, window: timedelta, block_for: timedelta) ->
     return False
 
 
+def record_cost(key: str, cost: int, limit: int, window: timedelta, block_for: timedelta) -> bool:
+    """Add cost (e.g. milliseconds) to key's window; past limit, block it. True if blocked now."""
+    now = utcnow()
+    counter = _counter(key, now, window)
+    counter.count += cost
+    if counter.count > limit:
+        counter.blocked_until = now + block_for
+        return True
+    return False
+
+
 def recent_failures(key: str, memory: timedelta, now: datetime | None = None) -> int:
     """How many failures key has had without a pause longer than memory (see record_failure)."""
     now = now or utcnow()

@@ -40,14 +40,22 @@ from hiretrack.messages.rendering.limits import (
 from hiretrack.messages.rendering.render import RenderedEmail, render_email
 from hiretrack.messages.rendering.sandbox import fallback
 from hiretrack.messages.rendering.validation import validate_template
-from hiretrack.messages.rendering.watchdog import close_allowance, open_allowance, render_allowance
+from hiretrack.messages.rendering.watchdog import (
+    Allowance,
+    close_allowance,
+    current_allowance,
+    open_allowance,
+    render_allowance,
+)
 
 __all__ = [
     "DEFAULT_TIME_LIMIT",
     "REQUEST_RENDER_BUDGET",
     "SAVE_TIME_LIMIT",
     "RenderBudgetExhausted",
+    "Allowance",
     "close_allowance",
+    "current_allowance",
     "open_allowance",
     "render_allowance",
     "worst_case_context",

@@ -119,12 +119,21 @@ class Allowance:
     seconds: float  # as configured, for the message
     remaining: float
     spent: float = 0.0
+    #: Called once, before the first render: may refuse the whole allowance (a quota used up).
+    before_first_render: Callable[[Allowance], None] | None = None
+    refusal: str | None = None
 
     def charge(self, seconds: float) -> None:
         self.spent += seconds
         self.remaining -= seconds
 
+    def refuse(self, message: str) -> None:
+        """Let no render start under this allowance, saying why."""
+        self.remaining, self.refusal = 0.0, message
+
     def exhausted(self) -> RenderBudgetExhausted:
+        if self.refusal is not None:
+            return RenderBudgetExhausted(self.refusal)
         return RenderBudgetExhausted(
             f"Rendering stopped: templates may take {self.seconds:g} seconds in all for one "
             "page or batch, and that time is used up. A template is too slow: simplify it."
@@ -138,16 +147,35 @@ class _CurrentAllowance(threading.local):
 _current_allowance = _CurrentAllowance()
 
 
-def open_allowance(seconds: float) -> Allowance | None:
+def current_allowance() -> Allowance | None:
+    """The allowance the renders in this thread now draw on, if any."""
+    return _current_allowance.allowance
+
+
+def open_allowance(
+    seconds: float, before_first_render: Callable[[Allowance], None] | None = None
+) -> Allowance | None:
     """Let the renders that follow in this thread spend `seconds` in all; return the outer one.
 
     Inside another allowance the new one gets at most what the outer one has left, and what it
     spends is charged to the outer one when it closes.
     """
     outer = _current_allowance.allowance
-    remaining = seconds if outer is None else min(seconds, outer.remaining)
-    _current_allowance.allowance = Allowance(seconds, remaining)
+    if outer is None:
+        _current_allowance.allowance = Allowance(seconds, seconds, 0.0, before_first_render)
+        return None
+    _run_first_render_check(outer)  # a batch inside a request: the request's check comes first
+    inner = Allowance(seconds, min(seconds, outer.remaining), 0.0, before_first_render)
+    inner.refusal = outer.refusal
+    _current_allowance.allowance = inner
     return outer
+
+
+def _run_first_render_check(allowance: Allowance) -> None:
+    """Run the allowance's check before its first render, once."""
+    if allowance.before_first_render is not None:
+        check, allowance.before_first_render = allowance.before_first_render, None
+        check(allowance)
 
 
 def close_allowance(outer: Allowance | None = None) -> None:
@@ -179,6 +207,7 @@ def with_time_limit(seconds: float, work: Callable[[], T]) -> T:
     allowance = _current_allowance.allowance
     if allowance is None:
         return _run_with_deadline(seconds, work, None)
+    _run_first_render_check(allowance)
     if allowance.remaining <= 0:
         raise allowance.exhausted()
     started = time.monotonic()
