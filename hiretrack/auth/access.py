@@ -45,6 +45,20 @@ def visible_requisitions(user: User) -> ColumnElement[bool]:
     return false()
 
 
+#: Roles that review and send drafts (candidate emails waiting for review), on the web and in
+#: the API alike; approvers never see them, as they never write to candidates.
+DRAFT_REVIEWER_ROLES = (Role.MANAGER, Role.RECRUITER, Role.ADMIN)
+
+
+def can_review_drafts(user: User) -> bool:
+    return user.role in DRAFT_REVIEWER_ROLES
+
+
+def require_draft_reviewer(user: User) -> None:
+    """Refuse with 403 anyone who may not review drafts (approvers)."""
+    require_role(user, *DRAFT_REVIEWER_ROLES)
+
+
 def scoped_order(user: User, column: ColumnElement) -> ColumnElement:
     """ORDER BY column for a list limited to what the user may see.
 

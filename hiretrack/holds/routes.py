@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from hiretrack.admin.services import effective_settings
-from hiretrack.auth.access import get_hold, get_requisition, visible_holds
+from hiretrack.auth.access import can_review_drafts, get_hold, get_requisition, visible_holds
 from hiretrack.auth.models import User
 from hiretrack.cadence.calendar import business_days_between
 from hiretrack.cadence.queries import cadence_for
@@ -38,7 +38,7 @@ FIELD_NAMES = {"owner_id": "owner_name"}
 
 def _after_change(hold: Hold, drafts: list) -> str:
     """Where to go once a hold changed: its drafts to review, else its requisition."""
-    if drafts:
+    if drafts and can_review_drafts(current_user):
         return url_for("messages.drafts", hold_id=hold.id)
     return url_for("requisitions.detail", requisition_id=hold.requisition_id)
 
@@ -225,9 +225,10 @@ def resolve(hold_id: int):
         if ok:
             db.session.commit()
             kind = "moving-forward" if result.hold.outcome == "cleared" else "closure"
+            reviewer = "your" if can_review_drafts(current_user) else "the hiring manager's"
             flash(
                 f"Hold {result.hold.outcome}. {plural(len(result.drafts), kind + ' draft')} "
-                f"{'is' if len(result.drafts) == 1 else 'are'} ready for your review.",
+                f"{'is' if len(result.drafts) == 1 else 'are'} ready for {reviewer} review.",
                 "success",
             )
             return redirect(_after_change(result.hold, result.drafts))

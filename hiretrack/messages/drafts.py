@@ -7,7 +7,7 @@ edited, and sent all-or-nothing through `services.send_message`, the one send pa
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from hiretrack.audit.services import record_change
 from hiretrack.auth.access import (
@@ -220,9 +220,7 @@ def drafts_all_sent(user: User, draft_ids: list[int]) -> bool:
         .where(
             Draft.id.in_(draft_ids),
             Draft.status == DraftStatus.SENT,
-            Application.requisition_id.in_(
-                select(Requisition.id).where(editable_requisitions(user))
-            ),
+            reviewable_applications(user),
         )
     )
     return sent == len(set(draft_ids))
@@ -241,6 +239,14 @@ def discard_draft(actor: User, draft: Draft) -> None:
     draft.status = DraftStatus.DISCARDED
 
 
+def reviewable_applications(user: User) -> ColumnElement[bool]:
+    """SQL condition on Application (joined to Draft): whose drafts the user may review.
+
+    The one rule for both doors: the drafts page and `GET /api/v1/drafts` list the same drafts.
+    """
+    return Application.requisition_id.in_(select(Requisition.id).where(editable_requisitions(user)))
+
+
 def pending_drafts(
     user: User, *, hold: Hold | None = None, requisition_id: int | None = None
 ) -> list[Draft]:
@@ -248,12 +254,7 @@ def pending_drafts(
     query = (
         select(Draft)
         .join(Application, Draft.application_id == Application.id)
-        .where(
-            Draft.status == DraftStatus.PENDING,
-            Application.requisition_id.in_(
-                select(Requisition.id).where(editable_requisitions(user))
-            ),
-        )
+        .where(Draft.status == DraftStatus.PENDING, reviewable_applications(user))
         .order_by(Draft.id)
     )
     if hold is not None:

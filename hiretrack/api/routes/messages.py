@@ -11,7 +11,7 @@ from hiretrack.candidates.models import Application
 from hiretrack.errors import NotFound, PermissionDenied, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.messages import after_delivery
-from hiretrack.messages.drafts import send_drafts
+from hiretrack.messages.drafts import reviewable_applications, send_drafts
 from hiretrack.messages.models import Draft, OutboxEmail
 
 DraftPage = s.page_of(s.DraftOut)
@@ -28,10 +28,11 @@ OutboxPage = s.page_of(s.OutboxOut)
 )
 def list_drafts(user: User, query: s.DraftQuery):
     """List drafts awaiting review (or `status=sent|discarded`), e.g. the ones a hold prepared."""
+    access.require_draft_reviewer(user)
     statement = (
         select(Draft)
         .join(Application, Draft.application_id == Application.id)
-        .where(access.visible_applications(user), Draft.status == query.status)
+        .where(reviewable_applications(user), Draft.status == query.status)
         .options(*present.DRAFT_LOADING)
         .order_by(Draft.id)
     )
@@ -52,6 +53,7 @@ def list_drafts(user: User, query: s.DraftQuery):
 )
 def send_reviewed_drafts(user: User, body: s.DraftSend):
     """Send the drafts together; if any one cannot be sent, none is, and 422 says which."""
+    access.require_draft_reviewer(user)
     ids = list(dict.fromkeys(body.ids))
     found = {
         draft.id: draft
