@@ -182,6 +182,12 @@ def test_a_bulk_send_to_three_candidates_goes_through_reviewed_drafts(live, page
         expect(page.locator("#bulk-drafts")).to_contain_text(name)
     screenshot(page, "board-03-bulk-review")
     problems += serious_violations(page)
+    review_url = page.url
+    page.get_by_role("link", name="Edit the draft to Eli Novak").click()
+    expect(page.get_by_role("heading", name="Edit the draft for Eli Novak")).to_be_visible()
+    assert not [syntax for syntax in ("{{", "{%", "{#") if syntax in page.content()]
+    problems += [f"draft edit: {finding}" for finding in serious_violations(page)]
+    page.goto(review_url)
     page.get_by_role("button", name="Send all 3").click()
     expect(page.locator(".flashes")).to_contain_text("3 messages queued for delivery")
 
