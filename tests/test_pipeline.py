@@ -155,3 +155,37 @@ def test_a_card_from_another_requisition_is_not_found(
     login(manager)
     url = f"/requisitions/{requisition.id}/pipeline/applications/{other.id}/move"
     assert client.post(url, data={"target": "final_round", "version": "1"}).status_code == 404
+
+
+def test_hostile_moves_and_bulk_posts_are_refused_never_a_500(client, login, manager, world):
+    """Odd input on the board's and the bulk pages' forms: a refusal, never a server error."""
+    requisition, ana, ben, cleo = world
+    login(manager)
+    url = f"/requisitions/{requisition.id}/pipeline/applications/{ana.id}/move"
+    for data in (
+        {"target": "\x00"},
+        {"target": "x" * 10000},
+        {"target": "final_round", "version": "abc"},
+        {"target": "final_round", "version": "99999999999999"},
+        {},
+    ):
+        r = client.post(url, data=data)
+        assert r.status_code == 422, (data, r.status_code)
+    for data in (
+        {"action": "move", "application_ids": "1,abc"},
+        {"action": "zzz", "application_ids": "1"},
+        {"action": "log_call", "application_ids": ",".join(["1"] * 300)},
+        {
+            "action": "close",
+            "application_ids": "1",
+            "outcome": "hired",
+            "closure_method": "recorded",
+            "note": "x",
+        },
+    ):
+        r = client.post("/bulk/apply", data=data)
+        assert r.status_code in (302, 422), (data, r.status_code)
+    r = client.get("/bulk/drafts?ids=abc,,999999999999999999999999")
+    assert r.status_code == 302
+    r = client.post("/bulk/drafts/send", data={"draft_ids": "\x00"})
+    assert r.status_code == 302
