@@ -89,3 +89,18 @@ def test_a_repeated_compose_submission_shows_the_first_result_and_sends_nothing(
     assert first.status_code == 302 and outbox_rows() == 1
     assert second.request.path == first.headers["Location"]
     assert "Queued for delivery." in second.get_data(as_text=True)
+
+
+def test_the_retention_run_forgets_expired_keys_and_their_answers(make_staff, as_user, runner):
+    caller = as_user(make_staff("admin"))
+    for key in ("old", "new"):
+        caller.post("/departments", {"name": key}, headers={"Idempotency-Key": key})
+    db.session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.key == "old")
+        .values(created_at=utcnow() - timedelta(hours=25))
+    )
+    db.session.commit()
+    result = runner.invoke(args=["retention", "run"])
+    assert "Removed 1 expired idempotency key(s)" in result.output, result.output
+    assert list(db.session.scalars(select(IdempotencyKey.key))) == ["new"]

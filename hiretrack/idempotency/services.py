@@ -152,3 +152,13 @@ def _forget_expired(user_id: int, now: datetime | None = None) -> None:
     """Drop this user's keys past their lifetime (their stored answers may name candidates)."""
     cutoff = (now or utcnow()) - KEY_LIFETIME
     db.session.execute(delete(KEYS).where(KEYS.c.user_id == user_id, KEYS.c.created_at < cutoff))
+
+
+def purge_expired_keys(now: datetime | None = None) -> int:
+    """Delete every key past its lifetime, with its stored answer; return how many.
+
+    `begin` drops a user's own expired keys as they go; the retention run drops the rest, so
+    no stored answer (which may name a candidate) outlives its 24 hours by more than a day.
+    """
+    cutoff = (now or utcnow()) - KEY_LIFETIME
+    return db.session.execute(delete(KEYS).where(KEYS.c.created_at < cutoff)).rowcount

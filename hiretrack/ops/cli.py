@@ -76,6 +76,11 @@ def retention_run_command(dry_run: bool) -> None:
         click.echo(
             f"Removed {report.rate_limit_counters_purged} expired API rate-limit counter(s)."
         )
+    if report.idempotency_keys_purged:
+        click.echo(
+            f"Removed {report.idempotency_keys_purged} expired idempotency key(s) and the "
+            "answers stored for them."
+        )
     if not report.leftovers_erased:
         click.echo(
             "Warning: SQLite's write-ahead log could not be emptied (another process kept "

@@ -22,6 +22,7 @@ from hiretrack.candidates.privacy import anonymise_candidate, erase_leftovers
 from hiretrack.database import utcnow
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
+from hiretrack.idempotency.services import purge_expired_keys
 from hiretrack.inbound.privacy import erase_unlinked_before
 
 RETENTION_ACTOR = "retention run"
@@ -88,6 +89,7 @@ class RetentionReport:
     throttle_counters_purged: int = 0
     inbound_mail_erased: int = 0
     rate_limit_counters_purged: int = 0
+    idempotency_keys_purged: int = 0
     leftovers_erased: bool = True  # SQLite's WAL checkpointed / PostgreSQL vacuumed
 
 
@@ -135,6 +137,7 @@ def run_retention(
     # no longer than the limits need them.
     report.throttle_counters_purged = purge_stale(now)
     report.rate_limit_counters_purged = purge_expired(now)
+    report.idempotency_keys_purged = purge_expired_keys(now)
     # Unmatched and discarded mail belongs to no candidate's record, so no anonymisation
     # reaches it: it is cleared on the same schedule.
     report.inbound_mail_erased = erase_unlinked_before(cutoff)
