@@ -12,9 +12,11 @@ from sqlalchemy import func, select, update
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.idempotency.models import IdempotencyKey
+from hiretrack.messages.drafts import prepare_drafts
 from hiretrack.messages.models import OutboxEmail
 from tests import api_support
 from tests.api_support import assert_problem
+from tests.live_support import flashes
 
 as_user = api_support.as_user
 make_staff = api_support.make_staff
@@ -104,3 +106,25 @@ def test_the_retention_run_forgets_expired_keys_and_their_answers(make_staff, as
     result = runner.invoke(args=["retention", "run"])
     assert "Removed 1 expired idempotency key(s)" in result.output, result.output
     assert list(db.session.scalars(select(IdempotencyKey.key))) == ["new"]
+
+
+def test_a_repeated_bulk_send_shows_the_first_result_and_sends_nothing(
+    client, login, make_requisition, make_application
+):
+    requisition = make_requisition()
+    applications = [make_application(requisition=requisition) for _ in range(2)]
+    ids = ",".join(str(d.id) for d in prepare_drafts(requisition.manager, applications, "check_in"))
+    db.session.commit()
+    login(requisition.manager)
+    page = client.get(f"/bulk/drafts?ids={ids}&back=/dashboard").get_data(as_text=True)
+    token = re.search(r'name="submission_token" type="hidden" value="([^"]+)"', page)[1]
+    form = {"draft_ids": ids, "back": "/dashboard", "submission_token": token}
+
+    first = client.post("/bulk/drafts/send", data=form, follow_redirects=True)
+    second = client.post("/bulk/drafts/send", data=form, follow_redirects=True)
+    assert outbox_rows() == 2
+    for page in (first, second):
+        assert page.request.path == "/dashboard"
+        assert flashes(page.get_data(as_text=True)) == [
+            ("success", "2 messages queued for delivery.")
+        ]

@@ -7,6 +7,7 @@ from hiretrack.candidates.models import CHANNEL_LABELS, Channel
 from hiretrack.candidates.stages import CLOSED_OUTCOMES, LABELS, OPEN_STAGES, Stage
 from hiretrack.messages.forms import BULK_CATEGORY_CHOICES
 from hiretrack.messages.models import CLOSURE_OUTCOMES, TemplateCategory
+from hiretrack.submissions import submission_token_field
 from hiretrack.web import DateWithin, Form, as_choices
 
 ACTIONS = {
@@ -82,4 +83,5 @@ class BulkSendForm(Form):
 
     draft_ids = HiddenField()
     back = HiddenField()
+    submission_token = submission_token_field()
     submit = SubmitField("Send all")

@@ -9,6 +9,7 @@ from hiretrack.bulk.forms import ACTIONS, BulkReviewForm, BulkSelectForm, BulkSe
 from hiretrack.errors import DomainError, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.messages import drafts as draft_service
+from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, show_errors
 
 bp = Blueprint("bulk", __name__, url_prefix="/bulk")
@@ -171,6 +172,7 @@ def drafts():
 
 @bp.post("/drafts/send")
 @login_required
+@submitted_once
 def send_drafts():
     """Send the reviewed drafts all together: one that fails its checks stops them all."""
     form = BulkSendForm()
