@@ -1,6 +1,6 @@
 """Presentation helpers shared by pages and emails: dates in the reader's time zone, labels."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, request
@@ -25,20 +25,62 @@ def _find_user_timezone() -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+#: How every page shows a date: "Wed 25 Nov 2026" (a time adds "14:05 CET" after it).
+DATE_FORMAT = "%a %d %b %Y"
+
+
+#: Dates typed into a form: year-month-day (how a form shows its date, in every browser and
+#: locale, never 12/11 for either December or November), or as the pages show dates.
+DAY_INPUT_FORMATS = ("%Y-%m-%d", "%d %b %Y", "%a %d %b %Y", "%d %B %Y", "%A %d %B %Y")
+
+
+def parse_day(text: str) -> date:
+    """Read a typed date in any of DAY_INPUT_FORMATS; ValueError when it is none of them."""
+    cleaned = " ".join(text.replace(",", " ").split())
+    for day_format in DAY_INPUT_FORMATS:
+        try:
+            return datetime.strptime(cleaned, day_format).date()
+        except ValueError:
+            continue
+    raise ValueError(f"'{text[:40]}' is not a date")
+
+
 def local_datetime(value: datetime | None) -> str:
-    """Format an aware datetime in the user's time zone, e.g. "25 Nov 2026 14:05"."""
+    """Format an aware datetime in the user's time zone, with the zone: "Wed 25 Nov 2026 14:05 CET".
+
+    The zone is always shown, so a time read by someone in another office is not mistaken.
+    """
     if value is None:
         return "—"
-    return value.astimezone(user_timezone()).strftime("%d %b %Y %H:%M")
+    local = value.astimezone(user_timezone())
+    return f"{local.strftime(DATE_FORMAT)} {local.strftime('%H:%M')} {zone_abbreviation(local)}"
+
+
+def zone_abbreviation(local: datetime) -> str:
+    """The zone's short name at that moment ("CET", "CEST", "UTC"), or its offset ("UTC+04")."""
+    name = local.tzname() or ""
+    if name and name[0] in "+-":
+        return f"UTC{name}"
+    return name
+
+
+def reader_zone_name() -> str:
+    """The name of the zone the signed-in user reads times in, e.g. "Europe/Berlin"."""
+    return user_timezone().key
+
+
+def now_utc() -> datetime:
+    """Now, timezone-aware (for pages that show an example time)."""
+    return datetime.now(UTC)
 
 
 def local_date(value: date | datetime | None) -> str:
-    """Format a date (or the local date of a datetime), e.g. "Wed 25 Nov 2026"."""
+    """Format a date (or the local date of a datetime) the one way pages show dates: "Wed 25 Nov 2026"."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
         value = value.astimezone(user_timezone()).date()
-    return value.strftime("%a %d %b %Y")
+    return value.strftime(DATE_FORMAT)
 
 
 def long_date(value: date | None) -> str:
@@ -118,6 +160,8 @@ def template_helpers() -> dict:
         "local_datetime": local_datetime,
         "local_date": local_date,
         "long_date": long_date,
+        "reader_zone_name": reader_zone_name,
+        "now_utc": now_utc,
         "plural": plural,
         "nav_links": links,
     }

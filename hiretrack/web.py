@@ -7,15 +7,16 @@ from typing import Any
 from flask import request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, select
-from wtforms import IntegerField, StringField
+from wtforms import DateField, IntegerField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
-from wtforms.widgets import HiddenInput
+from wtforms.widgets import HiddenInput, TextInput
 
 from hiretrack.auth.models import User
 from hiretrack.database import utcnow
 from hiretrack.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.formatting import DAY_INPUT_FORMATS
 
 PER_PAGE = 25
 MAX_PAGE = 100_000
@@ -37,11 +38,33 @@ def reject_control_characters(value):
     return value
 
 
+DAY_RENDER = {"placeholder": "e.g. 2026-12-11", "autocomplete": "off"}
+
+
+class DayField(DateField):
+    """A date typed as the pages show dates ("11 Dec 2026", or 2026-12-11), not in the browser's format."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("format", list(DAY_INPUT_FORMATS))
+        kwargs["render_kw"] = {**DAY_RENDER, **(kwargs.get("render_kw") or {})}
+        super().__init__(label, validators, **kwargs)
+
+
 class Form(FlaskForm):
     """Base form: every text field refuses control characters (PostgreSQL cannot store a NUL)."""
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
+            if unbound_field.field_class is DateField:
+                # Typed as the pages show dates, not in the browser's own date format.
+                options["format"] = list(DAY_INPUT_FORMATS)
+                options["widget"] = TextInput()
+                options["render_kw"] = {
+                    **DAY_RENDER,
+                    **(unbound_field.kwargs.get("render_kw") or {}),
+                }
             if issubclass(unbound_field.field_class, StringField):
                 options["filters"] = [
                     *unbound_field.kwargs.get("filters", ()),

@@ -1,7 +1,9 @@
 """Sign-in, password and API token forms."""
 
+from zoneinfo import available_timezones
+
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -28,3 +30,16 @@ class ChangePasswordForm(FlaskForm):
 class ApiTokenForm(FlaskForm):
     label = StringField("Label (what the token is for)", validators=[Length(max=100)])
     submit = SubmitField("Create token")
+
+
+class TimezoneForm(FlaskForm):
+    """The zone every time on the pages is shown in, for this user."""
+
+    timezone = SelectField("Your time zone", validate_choice=True)
+    submit = SubmitField("Save time zone")
+
+    def __init__(self, *args, default_zone: str = "UTC", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [("", f"The organisation's default ({default_zone})")] + [
+            (name, name.replace("_", " ")) for name in sorted(available_timezones())
+        ]

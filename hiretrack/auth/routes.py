@@ -1,11 +1,11 @@
 """Sign in, sign out, and the profile page (password, API tokens)."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from hiretrack.auth import services
-from hiretrack.auth.forms import ApiTokenForm, ChangePasswordForm, LoginForm
+from hiretrack.auth.forms import ApiTokenForm, ChangePasswordForm, LoginForm, TimezoneForm
 from hiretrack.auth.models import ApiToken
 from hiretrack.auth.redirects import safe_next_url
 from hiretrack.errors import DomainError
@@ -52,6 +52,9 @@ def profile():
     """Show the profile: change password, create and revoke personal API tokens."""
     password_form = ChangePasswordForm(prefix="pw")
     token_form = ApiTokenForm(prefix="tok")
+    zone_form = TimezoneForm(
+        prefix="tz", default_zone=current_app.config["TIMEZONE"], data=_zone_data()
+    )
     new_token = None
     if password_form.submit.data and password_form.validate_on_submit():
         try:
@@ -66,6 +69,15 @@ def profile():
             login_user(current_user._get_current_object())
             flash("Password changed. You were signed out everywhere else.", "success")
             return redirect(url_for("auth.profile"))
+    elif zone_form.submit.data and zone_form.validate_on_submit():
+        try:
+            services.set_timezone(current_user, zone_form.timezone.data)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash("Time zone saved: times are now shown in it.", "success")
+            return redirect(url_for("auth.profile"))
     elif token_form.submit.data and token_form.validate_on_submit():
         _, new_token = services.create_api_token(current_user, token_form.label.data)
         db.session.commit()
@@ -79,9 +91,17 @@ def profile():
         "auth/profile.html",
         password_form=password_form,
         token_form=token_form,
+        zone_form=zone_form,
         tokens=tokens,
         new_token=new_token,
     )
+
+
+def _zone_data() -> dict | None:
+    """Preselect the user's saved zone, unless this request posts the form."""
+    if request.method == "POST":
+        return None
+    return {"timezone": current_user.timezone or ""}
 
 
 @bp.post("/profile/tokens/<int:token_id>/revoke")

@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
@@ -213,6 +214,18 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     check_password_strength(new_password)
     user.set_password(new_password)
     record_change(user, "user.change_password", user, after={"password": "changed"})
+
+
+def set_timezone(user: User, name: str | None) -> None:
+    """Set the zone the user reads times in; empty means the organisation's default."""
+    name = (name or "").strip() or None
+    if name is not None and name not in available_timezones():
+        raise ValidationFailed(
+            "Unknown time zone: choose one from the list.", {"timezone": ["Unknown time zone."]}
+        )
+    before = snapshot(user)
+    user.timezone = name
+    record_change(user, "user.timezone", user, before=before)
 
 
 def set_active(user: User, active: bool, actor: User) -> None:

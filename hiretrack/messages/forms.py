@@ -5,7 +5,6 @@ from datetime import timedelta
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -26,7 +25,7 @@ from wtforms.validators import (
 
 from hiretrack.messages.models import CATEGORY_LABELS, TemplateCategory
 from hiretrack.submissions import submission_token_field
-from hiretrack.web import as_choices, today
+from hiretrack.web import DayField, as_choices, today
 
 CATEGORY_PAIRS = [(category.value, label) for category, label in CATEGORY_LABELS.items()]
 CATEGORY_CHOICES = as_choices(CATEGORY_PAIRS)
@@ -81,7 +80,7 @@ class ComposeForm(FlaskForm):
     template = HiddenField(validators=[DataRequired()])
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
-    promised_next_update = DateField(
+    promised_next_update = DayField(
         "Promise the next update by", validators=[Optional(), within_a_year]
     )
     send_when = RadioField(
@@ -96,7 +95,7 @@ class ComposeForm(FlaskForm):
         default="now",
         validate_choice=False,  # the service explains an unknown choice in words
     )
-    send_on = DateField("Date", validators=[Optional(), within_a_year])
+    send_on = DayField("Date", validators=[Optional(), within_a_year])
     send_time = TimeField("Time", validators=[Optional()])
     send_in_days = IntegerField(
         "Business days from today", validators=[Optional(), NumberRange(min=1, max=60)]
@@ -109,7 +108,7 @@ class ComposeForm(FlaskForm):
 class DraftForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
-    promised_next_update = DateField(
+    promised_next_update = DayField(
         "Promise the next update by", validators=[Optional(), within_a_year]
     )
     submit = SubmitField("Save draft")

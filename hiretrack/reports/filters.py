@@ -12,6 +12,7 @@ from hiretrack.cadence.business_calendar import YEARS_BACK
 from hiretrack.database import utcnow
 from hiretrack.errors import ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.formatting import parse_day
 from hiretrack.reports.tables import ReportFilters
 from hiretrack.requisitions.models import Requisition
 
@@ -37,7 +38,7 @@ def parse_filters(
         if not raw:
             continue
         try:
-            day = date.fromisoformat(raw)
+            day = parse_day(raw)
         except ValueError:
             errors[name] = [f"'{raw[:40]}' is not a date: use year-month-day, e.g. 2026-03-02."]
             continue

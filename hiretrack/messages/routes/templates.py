@@ -1,7 +1,5 @@
 """Message pages: the template pages: list, create, edit with live preview, versions, retire."""
 
-from datetime import date
-
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,6 +12,7 @@ from hiretrack.candidates.models import Application, Candidate
 from hiretrack.error_pages import problem
 from hiretrack.errors import DomainError, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.formatting import parse_day
 from hiretrack.messages import services
 from hiretrack.messages import templates as template_service
 from hiretrack.messages.blueprint import bp
@@ -236,7 +235,8 @@ def preview_template():
     try:
         promise_days = _int_or_none(payload.get("promise_business_days"))
         promised = payload.get("promised_next_update") or None
-        promised = date.fromisoformat(promised) if isinstance(promised, str) else None
+        # Typed as the pages show dates ("11 Dec 2026") or year-month-day.
+        promised = parse_day(promised) if isinstance(promised, str) else None
     except ValueError:
         return problem(422, "Validation failed", "The promised date is not a date.")
     if not isinstance(subject, str) or not isinstance(body, str):
