@@ -20,6 +20,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from hiretrack.admin import services
+from hiretrack.admin.audit_log import describe
 from hiretrack.admin.forms import (
     AuditFilterForm,
     DepartmentForm,
@@ -216,13 +217,7 @@ def audit():
         .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()),
         per_page=50,
     )
-    names = {}
-    actor_ids = {entry.actor_id for entry in page.items if entry.actor_id}
-    if actor_ids:
-        names = dict(
-            db.session.execute(select(User.id, User.name).where(User.id.in_(actor_ids))).all()
-        )
-    return render_template("admin/audit.html", form=form, page=page, names=names)
+    return render_template("admin/audit.html", form=form, page=page, lines=describe(page.items))
 
 
 def spreadsheet_safe(value) -> str:
