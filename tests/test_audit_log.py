@@ -75,5 +75,5 @@ def test_unknown_actions_and_removed_records_still_read_in_words(client, login, 
     db.session.commit()
     login(admin)
     html = client.get("/admin/audit").get_data(as_text=True)
-    assert "Cli recorded “polish” on widget #7." in html
-    assert "System moved application #999 to Closed: withdrawn." in html
+    assert "An operator (command line) recorded “polish” on widget #7." in html
+    assert "HireTrack moved application #999 to Closed: withdrawn." in html

@@ -11,6 +11,7 @@ manager's: she finds hers by part of the address and never theirs.
 """
 
 import itertools
+import re
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -208,4 +209,27 @@ def test_search_finds_a_candidate_by_part_of_the_email_never_another_managers(wo
     for text in (OTHER_CANDIDATE, "Their hold"):
         page.goto(live.url(f"/search?q={text}"))
         expect(page.locator("#search-summary")).to_contain_text("Nothing you may see matches")
+    context.close()
+
+
+def test_sorted_lists_the_profile_and_the_audit_log_pass_axe(world, browser):
+    live, ids = world
+    context = browser.new_context(**LAPTOP)
+    page = sign_in(context, live, ADMIN)
+    problems = []
+    for path in (
+        "/candidates/?sort=-name",
+        "/holds?state=all&sort=stranded",
+        "/outbox?sort=-sent",
+        "/reports/holds?sort-holds=-stranded",
+        "/profile",
+        "/admin/audit",
+    ):
+        page.goto(live.url(path))
+        problems += [f"{path}: {finding}" for finding in serious_violations(page)]
+    expect(page.locator("#audit-log")).to_contain_text("placed the hold")
+    screenshot(page, "audit-log-sentences")
+    page.goto(live.url("/candidates/?sort=-name"))
+    expect(page.locator("th[aria-sort='descending']")).to_have_text(re.compile("Name"))
+    assert not problems, "\n".join(problems)
     context.close()

@@ -96,6 +96,9 @@ SENTENCES = {
     "email_template.retire": "{actor} retired the template {subject}",
 }
 
+#: Who acted, when it was not a signed-in user (the entry's actor_label).
+ACTOR_WORDS = {"cli": "An operator (command line)", "system": "HireTrack"}
+
 #: Field names as people say them; others are shown with underscores as spaces.
 FIELD_LABELS = {
     "stage": "Stage",
@@ -312,7 +315,11 @@ def describe(entries: Iterable[AuditEntry]) -> list[AuditLine]:
     lines = []
     for entry in entries:
         subject, context = records.subject_and_context(entry)
-        actor = records.user(entry.actor_id) if entry.actor_id else Piece(entry.actor_label)
+        actor = (
+            records.user(entry.actor_id)
+            if entry.actor_id
+            else Piece(ACTOR_WORDS.get(entry.actor_label, entry.actor_label or "Someone"))
+        )
         values = {"actor": actor, "subject": subject, "context": context or Piece("—")}
         values.update(_extra_values(entry, records))
         template = SENTENCES.get(entry.action) or _fallback(entry)

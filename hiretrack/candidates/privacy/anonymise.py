@@ -14,6 +14,7 @@ from hiretrack.candidates.privacy.sweep import sweep_personal_values, sweep_valu
 from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.formatting import plural
 from hiretrack.inbound.privacy import erase_messages
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.status.models import StatusLink
@@ -140,7 +141,8 @@ def _records_if_anonymisable(candidate: Candidate) -> dict[str, list[int]]:
     )
     if open_count:
         raise GuardrailRefused(
-            f"{open_count} application(s) of this candidate are still open: close each with "
+            f"{plural(open_count, 'application')} of this candidate "
+            f"{'is' if open_count == 1 else 'are'} still open: close each with "
             "closure (tell them it has ended) before anonymising their data."
         )
     records = related_records(candidate)
