@@ -35,6 +35,7 @@ CONTEXT = {
         "public_reason": "our budget for next year is still being approved",
         "expected_clear_date": "Friday 11 December 2026",
         "expected_clear_date_passed": False,
+        "cancellation_reason": "the budget for the role was withdrawn",
     },
     "next_update_date": "Tuesday 1 December 2026",
     "status_link": "https://hiretrack.acme.example/status/EXAMPLE-TOKEN",
@@ -135,6 +136,15 @@ def test_every_category_has_a_default_template():
     from hiretrack.messages.models import TemplateCategory
 
     assert {t.category for t in DEFAULTS} == {c.value for c in TemplateCategory}
+
+
+def test_closures_never_reuse_the_holds_public_reason_which_described_a_wait():
+    closures = [t for t in DEFAULTS if t.category.startswith("closure_")]
+    assert closures and not [t.slug for t in closures if "public_reason" in t.body + t.subject]
+    cancelled = render_email(
+        *next((t.subject, t.body) for t in closures if t.slug == "closure-cancelled"), CONTEXT
+    )
+    assert CONTEXT["hold"]["public_reason"] not in cancelled.text
 
 
 def normalised(text: str) -> str:

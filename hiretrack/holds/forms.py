@@ -72,5 +72,11 @@ class ResolveHoldForm(Form):
         validators=[InputRequired("Choose cleared or cancelled.")],
     )
     note = TextAreaField("Note", validators=[Optional(), Length(max=5000)])
+    public_cancellation_reason = StringField(
+        "If cancelled: what candidates are told about it (optional)",
+        validators=[Optional(), Length(max=300)],
+        description="Goes into the closure drafts, e.g. 'the budget for the role was withdrawn'. "
+        "The hold's public reason described a wait, so it is not reused.",
+    )
     version = VersionField()
     submit = SubmitField("Resolve hold")

@@ -59,6 +59,9 @@ class Hold(db.Model):
     resolved_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(20))
     resolution_note: Mapped[str] = mapped_column(Text, default="")
+    # What candidates are told when the hold ends in cancellation: its own words, because the
+    # public reason described a wait, and a closure must not read as one.
+    public_cancellation_reason: Mapped[str] = mapped_column(String(300), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     version: Mapped[int] = mapped_column(default=1)
 

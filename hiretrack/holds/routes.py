@@ -220,6 +220,7 @@ def resolve(hold_id: int):
                 form.outcome.data,
                 form.note.data or "",
                 expected_version=form.version.data or None,
+                public_cancellation_reason=form.public_cancellation_reason.data or "",
             ),
         )
         if ok:

@@ -151,13 +151,19 @@ def update_hold(actor: User, hold: Hold, expected_version: int | None = None, **
 
 
 def resolve_hold(
-    actor: User, hold: Hold, outcome: str, note: str = "", expected_version: int | None = None
+    actor: User,
+    hold: Hold,
+    outcome: str,
+    note: str = "",
+    expected_version: int | None = None,
+    public_cancellation_reason: str = "",
 ) -> HoldResult:
     """Clear or cancel a hold and prepare the candidates' next message.
 
     Cleared: "moving forward" drafts, and the requisition reopens when no other hold remains.
     Cancelled: closure drafts for every stranded candidate; a requisition-wide cancellation
     cancels the requisition, which shows "closure pending" until every closure is sent.
+    `public_cancellation_reason` is what the closures may tell candidates about the ending.
     """
     check_version(hold, expected_version)
     if not hold.is_open:
@@ -170,7 +176,15 @@ def resolve_hold(
         ) from None
     if len(note or "") > 5000:
         raise ValidationFailed("Notes are limited to 5000 characters.", {"note": ["Too long."]})
+    public_cancellation_reason = " ".join((public_cancellation_reason or "").split())
+    if len(public_cancellation_reason) > MAX_TEXT:
+        raise ValidationFailed(
+            f"What candidates are told is limited to {MAX_TEXT} characters.",
+            {"public_cancellation_reason": [f"At most {MAX_TEXT} characters."]},
+        )
     before = snapshot(hold)
+    if outcome == HoldOutcome.CANCELLED:
+        hold.public_cancellation_reason = public_cancellation_reason
     hold.outcome = outcome
     hold.resolved_at = utcnow()
     hold.resolution_note = (note or "").strip()

@@ -125,6 +125,9 @@ def context_values(
             # ...but the template can still say honestly that the expected date went by.
             "expected_clear_date_passed": hold.expected_clear_date is not None
             and hold.expected_clear_date < today,
+            "cancellation_reason": hold.public_cancellation_reason
+            if hold.outcome == "cancelled"
+            else "",
         }
         if hold
         else None,

@@ -111,5 +111,12 @@ def get_hold(user: User, hold_id: int):
 def resolve(user: User, hold_id: int, body: s.HoldResolve):
     """Clear (moving-forward drafts) or cancel (closure drafts) a hold; its owner may too."""
     hold = access.get_hold(user, hold_id, for_edit=True)
-    result = resolve_hold(user, hold, body.outcome, body.note, expected_version=body.version)
+    result = resolve_hold(
+        user,
+        hold,
+        body.outcome,
+        body.note,
+        expected_version=body.version,
+        public_cancellation_reason=body.public_cancellation_reason,
+    )
     return _hold_with_drafts(result)

@@ -34,6 +34,9 @@ class HoldOut(Output):
     resolved_at: datetime | None
     outcome: HoldOutcome | None
     resolution_note: str
+    public_cancellation_reason: str = Field(
+        description="What candidates are told about a cancellation."
+    )
     status: HoldStatus
     version: int
 
@@ -63,6 +66,11 @@ class HoldCreate(RequestBody):
 class HoldResolve(RequestBody):
     outcome: HoldOutcome
     note: Note = ""
+    public_cancellation_reason: Text(300) = Field(
+        default="",
+        description="When cancelled: what the closures may tell candidates about the ending "
+        "(the hold's public reason described a wait and is not reused).",
+    )
     version: Version = None
 
 

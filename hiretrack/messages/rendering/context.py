@@ -76,6 +76,12 @@ TEMPLATE_VARIABLES: Mapping[str, TemplateVariable] = MappingProxyType(
             "what happens now, never that date as still to come.",
             False,
         ),
+        "hold.cancellation_reason": TemplateVariable(
+            "When the hold ended in cancellation, what candidates may be told about it; may be "
+            "empty. Closures use this, never the public reason, which described a wait.",
+            "the budget for the role was withdrawn",
+            True,
+        ),
         "next_update_date": TemplateVariable(
             "The date the email promises the next update by; may be empty.",
             "Tuesday 1 December 2026",
