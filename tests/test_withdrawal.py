@@ -15,6 +15,7 @@ from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
 from hiretrack.messages.delivery import deliver_batch
+from hiretrack.messages.drafts import review_draft
 from hiretrack.messages.models import Draft, DraftStatus, EmailTemplate, OutboxEmail, OutboxStatus
 from hiretrack.messages.outbox import queue_email
 from hiretrack.messages.premise import withdrawal_reason
@@ -322,3 +323,130 @@ def test_the_context_says_when_a_hold_date_or_a_promise_has_passed(
         later["hold"]["expected_clear_date_passed"] and later["hold"]["expected_clear_date"] is None
     )
     assert later["application"]["promised_update_passed"]
+
+
+# --- A closure that does not contradict itself -----------------------------------------------------
+
+
+def test_cancelling_through_a_hold_tells_the_ending_in_its_own_words(client, login, held):
+    manager, application, hold = held
+    login(manager)
+
+    client.post(
+        f"/holds/{hold.id}/resolve",
+        data={
+            "resolve-outcome": "cancelled",
+            "resolve-public_cancellation_reason": "the budget for the role was withdrawn",
+            "resolve-version": "1",
+        },
+    )
+
+    page = client.get(f"/drafts?hold_id={hold.id}").get_data(as_text=True)
+    assert "has been cancelled (the budget for the role was withdrawn)" in page
+    assert "an internal budget decision" not in page  # the wait's reason is not the ending's
+
+
+def test_the_api_records_the_cancellation_wording_and_a_closure_without_it_gives_no_reason(
+    client, held
+):
+    manager, application, hold = held
+    token = token_for(manager)
+    answer = client.post(
+        f"/api/v1/holds/{hold.id}/resolve",
+        json={"outcome": "cancelled", "public_cancellation_reason": "x" * 301},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 422
+    answer = client.post(
+        f"/api/v1/holds/{hold.id}/resolve",
+        json={"outcome": "cancelled"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["hold"]["public_cancellation_reason"] == ""
+    [draft] = db.session.scalars(
+        select(Draft).where(Draft.hold_id == hold.id, Draft.status == DraftStatus.PENDING)
+    ).all()
+    text = review_draft(draft).rendered.text
+    assert "has been cancelled, and that we will not be making an offer" in text
+
+
+# --- Closing ends the work that waited on it ---------------------------------------------------
+
+
+def offer_waiting_on(approver, application):
+    """Propose an offer for an application at verbal intent; return its pending approval step."""
+    from hiretrack.offers.services import propose_offer
+
+    offer = propose_offer(application.requisition.manager, application, 50_000, approver.id)
+    db.session.commit()
+    [step] = offer.approvals
+    return step
+
+
+def test_cancelling_a_requisition_ends_its_holds_approvals_and_offers_and_deciding_one_is_409(
+    client, login, make_user, make_application
+):
+    from hiretrack.approvals.models import Approval
+    from hiretrack.holds.models import Hold
+    from hiretrack.offers.models import Offer
+
+    manager, approver = make_user("manager"), make_user("approver")
+    promised = make_application(manager=manager, stage="verbal_intent")
+    step = offer_waiting_on(approver, promised)
+    visa = place_hold(
+        manager,
+        promised.requisition,
+        reason="visa",
+        summary="Visa",
+        owner_id=approver.id,
+        application=promised,
+    ).hold
+    budget = place_hold(
+        manager, promised.requisition, reason="budget", summary="Budget", owner_name="Finance"
+    ).hold
+    db.session.commit()
+    login(manager)
+    client.post(
+        f"/holds/{budget.id}/resolve", data={"resolve-outcome": "cancelled", "resolve-version": "1"}
+    )
+
+    db.session.expire_all()
+    assert db.session.get(Hold, visa.id).outcome == "cancelled"
+    assert db.session.get(Hold, visa.id).resolution_note == "The requisition was cancelled."
+    assert db.session.get(Approval, step.id).decision == "withdrawn"
+    assert db.session.get(Offer, step.offer_id).status == "withdrawn"
+    assert "Visa" not in client.get("/holds").get_data(as_text=True)
+    client.post("/logout")
+    login(approver)
+    assert "Visa" not in client.get("/approvals/").get_data(as_text=True)
+    refused = client.post(
+        f"/approvals/{step.id}/decide",
+        data={"decision": "approved", "note": "", "version": str(step.version + 1)},
+    )
+    assert refused.status_code == 409
+    assert "withdrawn: The requisition was cancelled." in refused.get_data(as_text=True)
+    assert db.session.get(Approval, step.id).decision == "withdrawn"
+
+
+def test_closing_one_application_withdraws_its_offer_approval_and_the_api_answers_409(
+    client, make_user, make_application
+):
+    from hiretrack.candidates.services import ClosureNote, change_stage
+
+    manager, approver = make_user("manager"), make_user("approver")
+    application = make_application(manager=manager, stage="verbal_intent")
+    step = offer_waiting_on(approver, application)
+    change_stage(
+        manager, application, "withdrawn", closure=ClosureNote("phone", "They took another job.")
+    )
+    db.session.commit()
+
+    answer = client.post(
+        f"/api/v1/approvals/{step.id}/decision",
+        json={"decision": "approved"},
+        headers={"Authorization": f"Bearer {token_for(approver)}"},
+    )
+
+    assert answer.status_code == 409
+    assert "withdrawn: The application closed (Closed: withdrawn)." in answer.get_json()["detail"]

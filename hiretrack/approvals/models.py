@@ -33,6 +33,7 @@ class Decision(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SUPERSEDED = "superseded"  # the offer changed after this step; a new step replaced it
+    WITHDRAWN = "withdrawn"  # its requisition or application closed: no decision is needed
 
 
 class Approval(db.Model):
@@ -73,9 +74,12 @@ class ChainState(StrEnum):
 def chain_state(steps: Iterable[Approval]) -> ChainState:
     """One rejection rejects a chain; it is approved once every current step is approved.
 
-    Superseded steps (an offer that changed after them) no longer count.
+    Superseded steps (an offer that changed after them) and withdrawn ones (the requisition or
+    application closed) no longer count.
     """
-    current = [step for step in steps if step.decision != Decision.SUPERSEDED]
+    current = [
+        step for step in steps if step.decision not in (Decision.SUPERSEDED, Decision.WITHDRAWN)
+    ]
     if any(step.decision == Decision.REJECTED for step in current):
         return ChainState.REJECTED
     if current and all(step.decision == Decision.APPROVED for step in current):

@@ -28,6 +28,8 @@ from hiretrack.web import (
 
 bp = Blueprint("approvals", __name__, url_prefix="/approvals")
 
+CONFLICT = 409
+
 PROMISED = [stage.value for stage in PROMISED_STAGES]
 
 
@@ -147,9 +149,13 @@ def decide(approval_id: int):
             db.session.commit()
             flash(f"Decision recorded: {form.decision.data}.", "success")
             return redirect(url_for("approvals.index"))
+    status = FORM_REJECTED if form.is_submitted() else 200
+    if form.is_submitted() and not approval.is_pending:
+        # Decided meanwhile, or withdrawn because its requisition or application closed: say so.
+        run_service(form, lambda: services.check_decidable(approval))
+        status = CONFLICT
     approval = get_approval(current_user, approval_id, for_decision=True)
     row = db.session.execute(_approvals_query().where(Approval.id == approval.id)).first()
-    status = FORM_REJECTED if form.is_submitted() else 200
     return render_template(
         "approvals/decide.html",
         form=form,

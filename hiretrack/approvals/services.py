@@ -73,12 +73,11 @@ def decide(
     on approvals (they request them), so nothing here calls back up into the offers service.
     """
     check_version(approval, expected_version)
+    check_decidable(approval)
     if decision not in (Decision.APPROVED, Decision.REJECTED):
         raise ValidationFailed(
             "decision must be approved or rejected.", {"decision": ["approved or rejected"]}
         )
-    if not approval.is_pending:
-        raise GuardrailRefused(f"This approval was already {approval.decision}.")
     if len(note or "") > 5000:
         raise ValidationFailed("Notes are limited to 5000 characters.", {"note": ["Too long."]})
     before = snapshot(approval)
@@ -91,6 +90,16 @@ def decide(
     else:
         follow_approval_chain(actor, approval.requisition)
     return approval
+
+
+def check_decidable(approval: Approval) -> None:
+    """Refuse a decision on a step already decided, or withdrawn because its subject closed."""
+    if approval.decision == Decision.WITHDRAWN:
+        raise GuardrailRefused(
+            f"This approval was withdrawn: {approval.note} Nobody needs to decide it any more."
+        )
+    if not approval.is_pending:
+        raise GuardrailRefused(f"This approval was already {approval.decision}.")
 
 
 def pending_for(approver: User) -> list[Approval]:

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select, update
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth.models import User
 from hiretrack.auth.services import normalise_email
+from hiretrack.candidates.endings import end_application_work
 from hiretrack.candidates.models import (
     Application,
     Candidate,
@@ -207,6 +208,7 @@ def change_stage(
     if target_stage in FINAL_STAGES:
         application.closed_at = now
         _discard_pending_drafts(application)
+        end_application_work(actor, application)
     record_change(
         actor,
         "application.stage",

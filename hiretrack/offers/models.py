@@ -16,6 +16,7 @@ class OfferStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXTENDED = "extended"  # sent in writing
+    WITHDRAWN = "withdrawn"  # the application or requisition closed before it went out
 
 
 class Offer(db.Model):

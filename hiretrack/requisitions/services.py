@@ -6,6 +6,7 @@ from hiretrack.admin.models import Department
 from hiretrack.approvals.models import Approval, ChainState, Decision, chain_state
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth.models import Role, User
+from hiretrack.candidates.endings import end_requisition_work
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.services import check_version
 from hiretrack.candidates.stages import FINAL_STAGES, Stage
@@ -121,12 +122,18 @@ def update_requisition(
 
 
 def set_status(actor: User | None, requisition: Requisition, status: str, action: str) -> None:
-    """Change the lifecycle status, recording it in the audit log."""
+    """Change the lifecycle status, recording it in the audit log.
+
+    Closing (filled or cancelled) ends the holds, approvals and offers that can no longer
+    matter (`candidates.endings.end_requisition_work`).
+    """
     before = {"status": requisition.status}
     requisition.status = status
     if status in CLOSED_REQUISITION_STATUSES:
         requisition.closed_at = requisition.closed_at or utcnow()
     record_change(actor, action, requisition, before=before, after={"status": status})
+    if status in CLOSED_REQUISITION_STATUSES:
+        end_requisition_work(actor, requisition)
 
 
 def submit_for_approval(actor: User, requisition: Requisition) -> None:
