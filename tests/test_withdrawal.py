@@ -450,3 +450,45 @@ def test_closing_one_application_withdraws_its_offer_approval_and_the_api_answer
 
     assert answer.status_code == 409
     assert "withdrawn: The application closed (Closed: withdrawn)." in answer.get_json()["detail"]
+
+
+# --- Every redirect lands somewhere the actor may see; the manager hears of the drafts --------
+
+
+def test_an_approver_clearing_a_hold_lands_on_it_and_the_manager_is_told_of_the_drafts(
+    client, login, runner, make_user, make_application
+):
+    from hiretrack.messages.models import OutboxEmail
+
+    manager = make_user("manager", name="Grace Hopper")
+    approver = make_user("approver")
+    application = make_application(manager=manager)
+    hold = place_hold(
+        manager, application.requisition, reason="budget", summary="Budget", owner_id=approver.id
+    ).hold
+    db.session.execute(
+        Draft.__table__.update().values(status=DraftStatus.DISCARDED)
+    )  # the hold notice was dealt with
+    db.session.commit()
+    login(approver)
+
+    cleared = client.post(
+        f"/holds/{hold.id}/resolve",
+        data={"resolve-outcome": "cleared", "resolve-version": "1"},
+        follow_redirects=True,
+    )
+
+    assert cleared.status_code == 200 and cleared.request.path == f"/holds/{hold.id}"
+    assert "ready for Grace Hopper to review and send" in cleared.get_data(as_text=True)
+    client.post("/logout")
+    login(manager)
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert 'id="drafts-waiting"' in dashboard and "Drafts waiting for your review" in dashboard
+    assert 'Drafts <span class="badge">1</span>' in dashboard  # in the navigation
+    assert runner.invoke(args=["reminders", "run"]).exit_code == 0
+    digest = db.session.scalars(
+        select(OutboxEmail).where(OutboxEmail.recipient_user_id == manager.id)
+    ).one()
+    assert "1 draft on your requisitions waits for your review" in digest.body_text
+    assert "http://hiretrack.test/drafts" in digest.body_text
+    assert "1 draft to review" in digest.subject

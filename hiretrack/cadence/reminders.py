@@ -28,6 +28,7 @@ from hiretrack.extensions import db
 from hiretrack.formatting import local_date
 from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import stranded_count
+from hiretrack.messages.drafts import drafts_waiting_by_manager
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.messages.outbox import queue_staff_email
 from hiretrack.messages.rendering import TemplateError
@@ -107,6 +108,7 @@ class Digest:
     candidates: list[WaitingCandidate] = field(default_factory=list)
     holds: list[OverdueHold] = field(default_factory=list)
     already_sent: bool = False
+    drafts: int = 0  # drafts on the manager's requisitions waiting for their review
 
     def summary(self) -> str:
         """A one-line description for the dry-run table and the logs."""
@@ -118,6 +120,8 @@ class Digest:
         if self.holds:
             stranded = sum(h.stranded for h in self.holds)
             parts.append(f"{_plural(len(self.holds), 'overdue hold')} stranding {stranded}")
+        if self.drafts:
+            parts.append(f"{_plural(self.drafts, 'draft')} to review")
         return ", ".join(parts)
 
 
@@ -401,8 +405,9 @@ def plan_digests(today: date) -> list[Digest]:
     """Each manager's and hold owner's digest for the day (active users with something to say)."""
     waiting = waiting_candidates(today)
     holds = overdue_holds(today)
+    drafts = drafts_waiting_by_manager()
     owners = {hold.owner_id for hold in holds if hold.owner_id is not None}
-    managers = set(waiting) | {hold.manager_id for hold in holds}
+    managers = set(waiting) | {hold.manager_id for hold in holds} | set(drafts)
     users = _active_users(managers | owners)
     sent = _sent_today(today)
     digests = []
@@ -414,6 +419,7 @@ def plan_digests(today: date) -> list[Digest]:
                 candidates=waiting.get(manager_id, []),
                 holds=[hold for hold in holds if hold.manager_id == manager_id],
                 already_sent=(manager_id, DigestKind.MANAGER) in sent,
+                drafts=drafts.get(manager_id, 0),
             )
         )
     for owner_id in sorted(owners & users.keys()):
@@ -487,6 +493,8 @@ def _digest_subject(digest: Digest) -> str:
         parts.append(f"{_plural(len(digest.candidates), 'candidate')} waiting on an update")
     if digest.holds:
         parts.append(_plural(len(digest.holds), "overdue hold"))
+    if digest.drafts:
+        parts.append(f"{_plural(digest.drafts, 'draft')} to review")
     return "HireTrack: " + " and ".join(parts)
 
 
@@ -499,6 +507,7 @@ def digest_context(digest: Digest, today: date, checked_in: set[int]) -> dict:
         "local_date": local_date,
         "candidate_url": partial(external_url, "candidates.detail"),
         "holds_url": external_url("reports.holds"),
+        "drafts_url": external_url("messages.drafts"),
         "checked_in": checked_in,
         "company": effective_settings().company_name,
     }

@@ -6,7 +6,12 @@ from datetime import UTC, date, datetime
 from sqlalchemy import BindParameter, Integer, Select, bindparam, case, func, select
 
 from hiretrack.approvals.models import Approval, Decision
-from hiretrack.auth.access import visible_applications, visible_holds, visible_requisitions
+from hiretrack.auth.access import (
+    editable_requisitions,
+    visible_applications,
+    visible_holds,
+    visible_requisitions,
+)
 from hiretrack.auth.models import User
 from hiretrack.cadence.queries import (
     CadenceColumns,
@@ -21,7 +26,13 @@ from hiretrack.database import memoized_statement
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import oldest_open_hold_id
-from hiretrack.messages.models import OutboxEmail, OutboxStatus, TemplateCategory
+from hiretrack.messages.models import (
+    Draft,
+    DraftStatus,
+    OutboxEmail,
+    OutboxStatus,
+    TemplateCategory,
+)
 from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import closure_pending_condition
 from hiretrack.web import PER_PAGE, Page, page_number
@@ -56,6 +67,7 @@ class Counters:
     closure_pending: int
     failed_deliveries: int
     approvals_waiting: int
+    drafts_waiting: int
 
     @property
     def needs_attention(self) -> int:
@@ -132,7 +144,7 @@ class DashboardStatements:
       status over all the user's waiting applications (window functions), so cadence is
       computed once per request, not once for the counters and again for the page;
     - `status_counts`: those counts alone, for when the page has no row to carry them;
-    - `other_counters`: holds, closure pending, failed deliveries and approvals.
+    - `other_counters`: holds, closure pending, failed deliveries, approvals and drafts.
     """
 
     pages: dict[str | None, Select]
@@ -249,7 +261,15 @@ def other_counters_query(user: User | Viewer) -> Select:
         .where(Approval.approver_id == user.id, Approval.decision == Decision.PENDING.value)
         .scalar_subquery()
     )
-    return select(open_holds, closure_pending, failed, approvals)
+    # The drafts the user may review and send: what /drafts lists.
+    drafts = (
+        select(func.count(Draft.id))
+        .join(Application, Application.id == Draft.application_id)
+        .join(Requisition, Requisition.id == Application.requisition_id)
+        .where(Draft.status == DraftStatus.PENDING.value, editable_requisitions(user))
+        .scalar_subquery()
+    )
+    return select(open_holds, closure_pending, failed, approvals, drafts)
 
 
 def load_dashboard(

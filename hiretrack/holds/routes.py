@@ -2,11 +2,16 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import joinedload
 
 from hiretrack.admin.services import effective_settings
-from hiretrack.auth.access import can_review_drafts, get_hold, get_requisition, visible_holds
+from hiretrack.auth.access import (
+    editable_requisitions,
+    get_hold,
+    get_requisition,
+    visible_holds,
+)
 from hiretrack.auth.models import User
 from hiretrack.cadence.calendar import business_days_between
 from hiretrack.cadence.queries import cadence_for
@@ -36,9 +41,26 @@ bp = Blueprint("holds", __name__)
 FIELD_NAMES = {"owner_id": "owner_name"}
 
 
+def _may_send_drafts(hold: Hold) -> bool:
+    """Whether the signed-in user may review and send the drafts of this hold's requisition."""
+    return bool(
+        db.session.scalar(
+            select(true()).where(
+                Requisition.id == hold.requisition_id, editable_requisitions(current_user)
+            )
+        )
+    )
+
+
 def _after_change(hold: Hold, drafts: list) -> str:
-    """Where to go once a hold changed: its drafts to review, else its requisition."""
-    if drafts and can_review_drafts(current_user):
+    """Where to go once a hold changed: its drafts for whoever may send them, else the hold.
+
+    A hold's owner may be an approver, who cannot open the drafts (they are the manager's to
+    send); the hold's page is theirs to see, and the manager is told of the drafts waiting.
+    """
+    if not _may_send_drafts(hold):
+        return url_for("holds.detail", hold_id=hold.id)
+    if drafts:
         return url_for("messages.drafts", hold_id=hold.id)
     return url_for("requisitions.detail", requisition_id=hold.requisition_id)
 
@@ -226,10 +248,15 @@ def resolve(hold_id: int):
         if ok:
             db.session.commit()
             kind = "moving-forward" if result.hold.outcome == "cleared" else "closure"
-            reviewer = "your" if can_review_drafts(current_user) else "the hiring manager's"
+            who = (
+                "your review"
+                if _may_send_drafts(result.hold)
+                else f"{result.hold.requisition.manager.name} to review and send (they see them "
+                "on their dashboard and in their next digest)"
+            )
             flash(
-                f"Hold {result.hold.outcome}. {plural(len(result.drafts), kind + ' draft')} "
-                f"{'is' if len(result.drafts) == 1 else 'are'} ready for {reviewer} review.",
+                f"Hold {result.hold.outcome}. {len(result.drafts)} {kind} draft(s) are ready for "
+                f"{who}.",
                 "success",
             )
             return redirect(_after_change(result.hold, result.drafts))

@@ -7,7 +7,7 @@ edited, and sent all-or-nothing through `services.send_message`, the one send pa
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 
 from hiretrack.audit.services import record_change
 from hiretrack.auth.access import (
@@ -262,6 +262,38 @@ def pending_drafts(
     if requisition_id is not None:
         query = query.where(Application.requisition_id == requisition_id)
     return list(db.session.scalars(query))
+
+
+def _waiting_for(user) -> object:
+    """SQL condition on Draft: pending, on an application the user may write to."""
+    return and_(
+        Draft.status == DraftStatus.PENDING,
+        Draft.application_id.in_(
+            select(Application.id)
+            .join(Requisition, Requisition.id == Application.requisition_id)
+            .where(editable_requisitions(user))
+        ),
+    )
+
+
+def pending_drafts_count(user: User) -> int:
+    """How many drafts wait for this user's review: the navigation's and dashboard's figure.
+
+    The same drafts `pending_drafts(user)` lists on /drafts.
+    """
+    return db.session.scalar(select(func.count(Draft.id)).where(_waiting_for(user))) or 0
+
+
+def drafts_waiting_by_manager() -> dict[int, int]:
+    """How many drafts wait on each hiring manager's requisitions, for their daily digest."""
+    rows = db.session.execute(
+        select(Requisition.manager_id, func.count(Draft.id))
+        .join(Application, Application.requisition_id == Requisition.id)
+        .join(Draft, Draft.application_id == Application.id)
+        .where(Draft.status == DraftStatus.PENDING)
+        .group_by(Requisition.manager_id)
+    )
+    return {manager_id: count for manager_id, count in rows}
 
 
 def get_draft(user: User, draft_id: int) -> Draft:

@@ -11,7 +11,7 @@ from hiretrack.errors import ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.formatting import plural
 from hiretrack.messages import drafts as draft_service
-from hiretrack.messages.blueprint import bp
+from hiretrack.messages.blueprint import WRITER_ROLES, bp
 from hiretrack.messages.forms import (
     ButtonForm,
     DraftForm,
@@ -43,6 +43,21 @@ def _drafts_url(hold=None, requisition=None) -> str:
     if requisition is not None:
         args["requisition_id"] = requisition.id
     return url_for("messages.drafts", **args)
+
+
+@bp.app_context_processor
+def drafts_waiting_helper() -> dict:
+    """`drafts_waiting()` for every page's navigation: the drafts waiting for the user's review.
+
+    A function, so only pages that show the navigation pay for the count.
+    """
+
+    def drafts_waiting() -> int:
+        if not current_user.is_authenticated or current_user.role not in WRITER_ROLES:
+            return 0
+        return draft_service.pending_drafts_count(current_user)
+
+    return {"drafts_waiting": drafts_waiting}
 
 
 @bp.get("/drafts")
