@@ -492,3 +492,63 @@ def test_an_approver_clearing_a_hold_lands_on_it_and_the_manager_is_told_of_the_
     assert "1 draft on your requisitions waits for your review" in digest.body_text
     assert "http://hiretrack.test/drafts" in digest.body_text
     assert "1 draft to review" in digest.subject
+
+
+# --- The close page leads to the closures ------------------------------------------------------
+
+
+def test_the_close_page_prepares_and_opens_closures_while_hold_notices_wait(
+    client, login, make_user, make_requisition, make_application
+):
+    from hiretrack.holds.models import Hold
+    from hiretrack.requisitions.models import Requisition
+
+    manager = make_user("manager")
+    requisition = make_requisition(manager=manager)
+    for _ in range(2):
+        make_application(requisition=requisition)
+    hold = place_hold(
+        manager,
+        requisition,
+        reason="budget",
+        summary="Budget",
+        public_reason="a budget review",
+        owner_name="Finance",
+    ).hold
+    db.session.commit()  # two hold notices now wait in draft
+    login(manager)
+
+    close_page = client.get(f"/requisitions/{requisition.id}/close").get_data(as_text=True)
+    closures_url = f"/drafts?requisition_id={requisition.id}&amp;kind=closure"
+    assert f'href="{closures_url}">Review and send their closures' in close_page
+    prepared = client.post(
+        f"/requisitions/{requisition.id}/drafts",
+        data={"category": "closure_cancelled"},
+        follow_redirects=True,
+    )
+
+    page = prepared.get_data(as_text=True)
+    assert "2 draft(s) prepared" in page and "2 waiting draft(s) of another kind" in page
+    assert page.count("the position has been cancelled") == 2
+    assert "on hold for now" not in page
+    ids = ",".join(
+        str(draft.id)
+        for draft in db.session.scalars(select(Draft).where(Draft.status == DraftStatus.PENDING))
+    )
+    sent = client.post(
+        "/drafts/send",
+        data={"requisition_id": requisition.id, "kind": "closure", "draft_ids": ids},
+        follow_redirects=True,
+    )
+    assert "2 message(s) queued" in sent.get_data(as_text=True)
+    closed = client.post(
+        f"/requisitions/{requisition.id}/close",
+        data={
+            "status": "cancelled",
+            "version": str(db.session.get(Requisition, requisition.id).version),
+        },
+    )
+    assert closed.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Requisition, requisition.id).status == "cancelled"
+    assert db.session.get(Hold, hold.id).resolution_note == "The requisition was cancelled."

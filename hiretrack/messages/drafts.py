@@ -26,6 +26,7 @@ from hiretrack.messages.models import (
     CLOSURE_OUTCOMES,
     Draft,
     DraftStatus,
+    EmailTemplate,
     TemplateCategory,
 )
 from hiretrack.messages.rendering import REQUEST_RENDER_BUDGET, RenderedEmail, render_allowance
@@ -248,9 +249,16 @@ def reviewable_applications(user: User) -> ColumnElement[bool]:
 
 
 def pending_drafts(
-    user: User, *, hold: Hold | None = None, requisition_id: int | None = None
+    user: User,
+    *,
+    hold: Hold | None = None,
+    requisition_id: int | None = None,
+    closures_only: bool = False,
 ) -> list[Draft]:
-    """Drafts waiting for review on applications the user may write to, oldest first."""
+    """Drafts waiting for review on applications the user may write to, oldest first.
+
+    With `closures_only`, only closure drafts (the close page sends people to those).
+    """
     query = (
         select(Draft)
         .join(Application, Draft.application_id == Application.id)
@@ -261,6 +269,14 @@ def pending_drafts(
         query = query.where(Draft.hold_id == hold.id)
     if requisition_id is not None:
         query = query.where(Application.requisition_id == requisition_id)
+    if closures_only:
+        query = query.where(
+            Draft.template_id.in_(
+                select(EmailTemplate.id).where(
+                    EmailTemplate.category.in_([c.value for c in CLOSURE_OUTCOMES])
+                )
+            )
+        )
     return list(db.session.scalars(query))
 
 
@@ -349,11 +365,14 @@ def update_draft(
 
 def prepare_requisition_drafts(
     actor: User, requisition: Requisition, category: str
-) -> tuple[list[Draft], int]:
+) -> tuple[list[Draft], int, int]:
     """Prepare a draft of one category for every open application on a requisition.
 
     Applications that already have a draft waiting are skipped (they would get two messages
-    in one batch); returns the new drafts and how many were skipped.
+    in one batch), except for a closure: it ends the candidacy, so it replaces a waiting draft
+    of another kind (a hold notice, say, would be untrue once the closure is sent) and skips
+    only a candidate whose closure is already drafted. Returns the new drafts, how many
+    candidates were skipped and how many waiting drafts the closures replaced.
     """
     try:
         category = TemplateCategory(category)
@@ -368,14 +387,23 @@ def prepare_requisition_drafts(
     applications = open_applications(requisition)
     if not applications:
         raise GuardrailRefused("This requisition has no open applications to write to.")
-    waiting = set(
-        db.session.scalars(
-            select(Draft.application_id).where(
-                Draft.status == DraftStatus.PENDING,
-                Draft.application_id.in_([a.id for a in applications]),
-            )
+    waiting = db.session.execute(
+        select(Draft, EmailTemplate.category)
+        .join(EmailTemplate, EmailTemplate.id == Draft.template_id)
+        .where(
+            Draft.status == DraftStatus.PENDING,
+            Draft.application_id.in_([a.id for a in applications]),
         )
-    )
-    targets = [a for a in applications if a.id not in waiting]
+    ).all()
+    closing = category in CLOSURE_OUTCOMES
+    blocking = {
+        draft.application_id
+        for draft, kind in waiting
+        if not closing or TemplateCategory(kind) in CLOSURE_OUTCOMES
+    }
+    replaced = [draft for draft, _ in waiting if draft.application_id not in blocking]
+    for draft in replaced:
+        draft.status = DraftStatus.DISCARDED
+    targets = [a for a in applications if a.id not in blocking]
     drafts = prepare_drafts(actor, targets, category) if targets else []
-    return drafts, len(applications) - len(targets)
+    return drafts, len(applications) - len(targets), len(replaced)

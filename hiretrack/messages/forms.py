@@ -117,6 +117,7 @@ class DraftForm(FlaskForm):
 class SendDraftsForm(FlaskForm):
     hold_id = HiddenField()
     requisition_id = HiddenField()
+    kind = HiddenField()
     draft_ids = HiddenField(validators=[InputRequired()])
     submission_token = submission_token_field()
     submit = SubmitField("Send all")

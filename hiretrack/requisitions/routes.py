@@ -24,7 +24,7 @@ from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.services import check_version
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
-from hiretrack.messages.models import Draft, DraftStatus
+from hiretrack.messages.models import CLOSURE_OUTCOMES, Draft, DraftStatus, EmailTemplate
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions import services
 from hiretrack.requisitions.forms import (
@@ -330,6 +330,19 @@ def close(requisition_id: int):
             return redirect(url_for("requisitions.detail", requisition_id=requisition.id))
     waiting = services.open_applications(requisition)
     status = FORM_REJECTED if form.is_submitted() else 200
+    closure_drafts = db.session.scalar(
+        select(func.count(Draft.id))
+        .join(EmailTemplate, EmailTemplate.id == Draft.template_id)
+        .where(
+            Draft.application_id.in_([application.id for application in waiting]),
+            Draft.status == DraftStatus.PENDING.value,
+            EmailTemplate.category.in_([category.value for category in CLOSURE_OUTCOMES]),
+        )
+    )
     return render_template(
-        "requisitions/close.html", form=form, requisition=requisition, waiting=waiting
+        "requisitions/close.html",
+        form=form,
+        requisition=requisition,
+        waiting=waiting,
+        closure_drafts=closure_drafts,
     ), status

@@ -24,6 +24,9 @@ from hiretrack.messages.wording import check_promise_is_worded, draft_wording, s
 from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, run_service
 
+#: The drafts page's `kind` that lists closures only (where the close page sends people).
+CLOSURES = "closure"
+
 
 def _draft_scope(values) -> tuple:
     """Read hold_id / requisition_id, loading each through the access rules (for writing)."""
@@ -36,12 +39,14 @@ def _draft_scope(values) -> tuple:
     return hold, requisition
 
 
-def _drafts_url(hold=None, requisition=None) -> str:
+def _drafts_url(hold=None, requisition=None, closures_only: bool = False) -> str:
     args = {}
     if hold is not None:
         args["hold_id"] = hold.id
     if requisition is not None:
         args["requisition_id"] = requisition.id
+    if closures_only:
+        args["kind"] = CLOSURES
     return url_for("messages.drafts", **args)
 
 
@@ -64,13 +69,18 @@ def drafts_waiting_helper() -> dict:
 def drafts():
     """Review pending drafts (of a hold, a requisition, or all of yours), then send them all at once."""
     hold, requisition = _draft_scope(request.args)
+    closures_only = request.args.get("kind") == CLOSURES
     pending = draft_service.pending_drafts(
-        current_user, hold=hold, requisition_id=requisition.id if requisition else None
+        current_user,
+        hold=hold,
+        requisition_id=requisition.id if requisition else None,
+        closures_only=closures_only,
     )
     reviews = draft_service.review_drafts(pending)
     send_form = SendDraftsForm(
         hold_id=hold.id if hold else "",
         requisition_id=requisition.id if requisition else "",
+        kind=CLOSURES if closures_only else "",
         draft_ids=",".join(str(draft.id) for draft in pending),
     )
     return render_template(
@@ -82,6 +92,7 @@ def drafts():
         not_checked=sum(1 for review in reviews if review.not_checked),
         send_form=send_form,
         prepare_form=PrepareDraftsForm() if requisition else None,
+        closures_only=closures_only,
     )
 
 
@@ -91,12 +102,16 @@ def send_drafts():
     """Send every reviewed draft in one transaction: one failing draft stops them all, by name."""
     form = SendDraftsForm()
     hold, requisition = _draft_scope(request.form)
-    back = _drafts_url(hold, requisition)
+    closures_only = request.form.get("kind") == CLOSURES
+    back = _drafts_url(hold, requisition, closures_only)
     if not form.validate_on_submit():
         flash("The form expired; review the drafts again.", "error")
         return redirect(back)
     pending = draft_service.pending_drafts(
-        current_user, hold=hold, requisition_id=requisition.id if requisition else None
+        current_user,
+        hold=hold,
+        requisition_id=requisition.id if requisition else None,
+        closures_only=closures_only,
     )
     shown = _shown_draft_ids(form.draft_ids.data)
     if [draft.id for draft in pending] != shown:
@@ -235,15 +250,22 @@ def prepare_requisition_drafts(requisition_id: int):
     if not form.validate_on_submit():
         flash("Choose which message to prepare.", "error")
         return redirect(_drafts_url(requisition=requisition))
-    drafts_made, skipped = draft_service.prepare_requisition_drafts(
+    drafts_made, skipped, replaced = draft_service.prepare_requisition_drafts(
         current_user, requisition, form.category.data
     )
     db.session.commit()
-    note = (
-        f" {plural(skipped, 'candidate')} already had a draft waiting and "
-        f"{'was' if skipped == 1 else 'were'} skipped."
-        if skipped
-        else ""
-    )
+    closing = form.category.data in CLOSURE_OUTCOMES
+    note = ""
+    if skipped:
+        waiting = "a closure" if closing else "a draft"
+        note += (
+            f" {plural(skipped, 'candidate')} already had {waiting} waiting and "
+            f"{'was' if skipped == 1 else 'were'} skipped."
+        )
+    if replaced:
+        note += (
+            f" {plural(replaced, 'waiting draft')} of another kind "
+            f"{'was' if replaced == 1 else 'were'} discarded: a closure ends them."
+        )
     flash(f"{plural(len(drafts_made), 'draft')} prepared: review them, then send.{note}", "success")
-    return redirect(_drafts_url(requisition=requisition))
+    return redirect(_drafts_url(requisition=requisition, closures_only=closing))
