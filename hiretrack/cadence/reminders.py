@@ -108,7 +108,7 @@ class Digest:
     candidates: list[WaitingCandidate] = field(default_factory=list)
     holds: list[OverdueHold] = field(default_factory=list)
     already_sent: bool = False
-    drafts: int = 0  # drafts on the manager's requisitions waiting for their review
+    drafts: int = 0  # drafts waiting for the manager's review: a line in a digest that goes anyway
 
     def summary(self) -> str:
         """A one-line description for the dry-run table and the logs."""
@@ -120,8 +120,6 @@ class Digest:
         if self.holds:
             stranded = sum(h.stranded for h in self.holds)
             parts.append(f"{_plural(len(self.holds), 'overdue hold')} stranding {stranded}")
-        if self.drafts:
-            parts.append(f"{_plural(self.drafts, 'draft')} to review")
         return ", ".join(parts)
 
 
@@ -407,7 +405,7 @@ def plan_digests(today: date) -> list[Digest]:
     holds = overdue_holds(today)
     drafts = drafts_waiting_by_manager()
     owners = {hold.owner_id for hold in holds if hold.owner_id is not None}
-    managers = set(waiting) | {hold.manager_id for hold in holds} | set(drafts)
+    managers = set(waiting) | {hold.manager_id for hold in holds}
     users = _active_users(managers | owners)
     sent = _sent_today(today)
     digests = []
@@ -493,8 +491,6 @@ def _digest_subject(digest: Digest) -> str:
         parts.append(f"{_plural(len(digest.candidates), 'candidate')} waiting on an update")
     if digest.holds:
         parts.append(_plural(len(digest.holds), "overdue hold"))
-    if digest.drafts:
-        parts.append(f"{_plural(digest.drafts, 'draft')} to review")
     return "HireTrack: " + " and ".join(parts)
 
 

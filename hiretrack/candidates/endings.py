@@ -1,6 +1,7 @@
 """When an application or a requisition ends, end the work that waited on it, saying why.
 
-A closed application needs no offer, no offer approval and no hold of its own; a cancelled
+A closed application needs no offer, no offer approval, no hold of its own and no scheduled
+email (its closure is the last word); a cancelled
 requisition needs none at all, and a filled one no longer needs its own approval steps or
 requisition-wide holds. Left open they stay on the owners' lists and counters, and an approver
 could still approve an offer for a candidate already told no. `end_application_work` and
@@ -18,12 +19,12 @@ from sqlalchemy import select, update
 from hiretrack.approvals.models import Approval, Decision
 from hiretrack.audit.services import record_change
 from hiretrack.auth.models import User
-from hiretrack.candidates.models import Application
+from hiretrack.candidates.models import Application, Touchpoint
 from hiretrack.candidates.stages import LABELS, Stage
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, HoldOutcome
-from hiretrack.messages.models import Draft, DraftStatus
+from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.offers.models import Offer, OfferStatus
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
 
@@ -97,9 +98,16 @@ def _withdraw_offers(actor: User | None, offers: Iterable[Offer], note: str) -> 
         withdraw_approvals(actor, offer.approvals, note)
 
 
-def end_application_work(actor: User | None, application: Application) -> None:
-    """The application has closed: end its own holds, its offer and its offer approvals."""
+def end_application_work(
+    actor: User | None, application: Application, keep_outbox_id: int | None = None
+) -> None:
+    """The application has closed: end its own holds, its offer and its offer approvals.
+
+    Its scheduled emails are cancelled too (a scheduled closure among them would be a second
+    closure), all but `keep_outbox_id`, the closure that is closing it.
+    """
     note = f"The application closed ({LABELS[Stage(application.stage)]})."
+    _cancel_scheduled(application, keep_outbox_id, note)
     end_holds(
         actor,
         db.session.scalars(
@@ -112,6 +120,24 @@ def end_application_work(actor: User | None, application: Application) -> None:
         db.session.scalars(select(Offer).where(Offer.application_id == application.id)),
         note,
     )
+
+
+def _cancel_scheduled(application: Application, keep_outbox_id: int | None, note: str) -> None:
+    """Cancel the application's scheduled emails, and their touchpoints, as a person would."""
+    scheduled = db.session.scalars(
+        select(OutboxEmail).where(
+            OutboxEmail.application_id == application.id,
+            OutboxEmail.status == OutboxStatus.SCHEDULED,
+            OutboxEmail.id != (keep_outbox_id or 0),
+        )
+    ).all()
+    for outbox in scheduled:
+        outbox.status = OutboxStatus.CANCELLED
+        outbox.last_error = f"{note} It was not sent."
+        for touchpoint in db.session.scalars(
+            select(Touchpoint).where(Touchpoint.outbox_email_id == outbox.id)
+        ):
+            db.session.delete(touchpoint)
 
 
 def end_requisition_work(actor: User | None, requisition: Requisition) -> None:

@@ -208,7 +208,9 @@ def change_stage(
     if target_stage in FINAL_STAGES:
         application.closed_at = now
         _discard_pending_drafts(application)
-        end_application_work(actor, application)
+        end_application_work(
+            actor, application, keep_outbox_id=getattr(closure_touchpoint, "outbox_email_id", None)
+        )
     record_change(
         actor,
         "application.stage",

@@ -20,6 +20,7 @@ from hiretrack.extensions import db
 from hiretrack.formatting import long_date
 from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import hold_stops
+from hiretrack.messages.context import past_dates_named
 from hiretrack.messages.models import (
     CATEGORY_LABELS,
     CLOSURE_OUTCOMES,
@@ -110,7 +111,7 @@ def withdrawal_reason(outbox: OutboxEmail) -> str | None:
     Staff emails and closures always go. Otherwise, in order: the application closed, its
     requisition was cancelled, the hold it speaks of was resolved (or a new hold made "moving
     forward" untrue), the application moved past the stage it speaks of, or a newer message of
-    the same kind replaced it.
+    the same kind replaced it, or it names a date that has passed meanwhile.
     """
     if outbox.application_id is None or outbox.category is None:
         return None
@@ -133,7 +134,23 @@ def withdrawal_reason(outbox: OutboxEmail) -> str | None:
     newer = _newer_of_same_kind(outbox)
     if newer is not None:
         return f"A newer {CATEGORY_LABELS[kind].lower()} message (#{newer}) replaced it."
-    return None
+    return _passed_date_reason(outbox, application)
+
+
+def _passed_date_reason(outbox: OutboxEmail, application: Application) -> str | None:
+    """Why a message naming a date that has passed since it was written must not go.
+
+    Written on Monday, "I will write again by Friday" or "we expect to know more by Friday"
+    is false once it goes out on Saturday (a scheduled send, a worker down for days).
+    """
+    passed = past_dates_named(
+        f"{outbox.subject}\n{outbox.body_text}",
+        utcnow().date(),
+        {application.opened_at.date()},
+    )
+    if not passed:
+        return None
+    return f"It names {long_date(passed[0])}, a date that had passed by the time it was due."
 
 
 def withdraw(outbox: OutboxEmail, reason: str, now: datetime | None = None) -> None:

@@ -145,7 +145,15 @@ def send_message(
     if outcome is not None:
         promised_next_update = None
     elif promised_next_update is None:
-        promised_next_update = default_promise(application, template)
+        # Counted from the day it goes out: a scheduled message must not arrive late already.
+        promised_next_update = default_promise(
+            application, template, send_at.date() if send_at else None
+        )
+    elif send_at is not None and promised_next_update < send_at.date():
+        raise ValidationFailed(
+            "The promised next update falls before the message goes out; promise a later date.",
+            {"promised_next_update": ["Must be on or after the day it is sent."]},
+        )
     if hold is None:
         # The hold the wording speaks of is recorded with the email, to check it at delivery.
         holds = open_holds_for_application(application)
