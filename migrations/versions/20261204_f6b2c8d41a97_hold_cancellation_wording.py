@@ -1,7 +1,7 @@
 """hold cancellation wording: what candidates are told when a hold ends in cancellation
 
 Revision ID: f6b2c8d41a97
-Revises: 5a0c1e9d2b47
+Revises: e5a1c0d2f7b3
 Create Date: 2026-12-04 19:30:00
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 
 
 revision = 'f6b2c8d41a97'
-down_revision = '5a0c1e9d2b47'
+down_revision = 'e5a1c0d2f7b3'
 branch_labels = None
 depends_on = None
 
