@@ -112,6 +112,18 @@ def test_a_refused_mailbox_login_does_not_restart_the_inbox_fetcher():
     assert service["ExecStart"][0].endswith("/hiretrack inbox fetch")
 
 
+def test_backups_are_pruned_by_hiretrack_backup_not_by_find():
+    """One rule for which files are backups (their content) and how old is too old."""
+    unit = unit_settings((UNITS / "hiretrack-backup.service").read_text())
+    crontab = (DEPLOY / "crontab").read_text()
+    [cron_backup] = [line for line in crontab.splitlines() if "$RUN backup " in line]
+
+    assert unit["ExecStart"][0].endswith(".dump --prune --keep-days 35'")
+    assert "ExecStartPost" not in unit
+    assert cron_backup.endswith('.dump --prune --keep-days 35"')
+    assert "find " not in crontab and "-delete" not in crontab
+
+
 # --- the environment example -------------------------------------------------------------------
 
 

@@ -574,6 +574,13 @@ def test_the_other_units_and_the_crontab_run_their_commands(stack):
     """What systemd and cron would start: each command line as shipped, on the test install."""
     backups = stack.directory / "backups"
     backups.mkdir()
+    forty_days_ago = time.time() - 40 * 86400
+    expired = backups / "hiretrack-old.dump"  # a backup past the 35 days the unit keeps
+    expired.write_bytes(b"PGDMP" + b"\0" * 64)
+    notes = backups / "README.txt"  # not a backup: pruning never touches it
+    notes.write_text("Backups of HireTrack, one a night.\n")
+    for old in (expired, notes):
+        os.utime(old, (forty_days_ago, forty_days_ago))
     jobs: dict[str, list[list[str]]] = {}
     for name in ("reminders", "retention", "backup"):
         shipped = (UNITS / f"hiretrack-{name}.service").read_text()
@@ -597,8 +604,10 @@ def test_the_other_units_and_the_crontab_run_their_commands(stack):
     for name, outcomes in results.items():
         for outcome in outcomes:
             assert outcome.returncode == 0, (name, outcome.args, outcome.stderr)
-    assert [path.name for path in backups.iterdir()] == [
-        f"hiretrack-{time.strftime('%Y-%m-%d')}.dump"
+    assert sorted(path.name for path in backups.iterdir()) == [
+        "README.txt",
+        f"hiretrack-{time.strftime('%Y-%m-%d')}.dump",
     ]
+    assert f"Deleted {expired} (older than 35 day(s))." in results["backup"][0].stdout
     [cron] = results["cron"]
     assert (cron.stdout, cron.stderr) == ("", "")  # --quiet: cron mails nothing
