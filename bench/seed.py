@@ -1110,6 +1110,7 @@ def seed(
     from hiretrack.auth.models import User
     from hiretrack.auth.services import create_api_token
     from hiretrack.cadence.reminders import mark_ghosted
+    from hiretrack.cadence.stored import recompute_stored_cadence
     from hiretrack.extensions import db
     from hiretrack.messages.defaults import install_default_templates
     from hiretrack.messages.models import EmailTemplate
@@ -1165,6 +1166,11 @@ def seed(
                             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                             f'(SELECT COALESCE(MAX(id), 1) FROM "{table}"))'
                         )
+            bar.update(0, "stored cadence dates")
+            # Rows written in bulk skip the app's writers: store their cadence dates as
+            # `hiretrack cadence recompute` would.
+            recompute_stored_cadence(db.session)
+            db.session.commit()
             bar.update(applications // 10, "statistics and yesterday's reminders")
             if analyze:
                 with db.engine.begin() as connection:

@@ -12,6 +12,7 @@ import hiretrack.auth.cli
 import hiretrack.auth.routes
 import hiretrack.bulk.routes
 import hiretrack.cadence.cli
+import hiretrack.cadence.stored  # noqa: F401  (its session hook keeps stored cadence dates true)
 import hiretrack.candidates.cli
 import hiretrack.candidates.data_cli
 import hiretrack.candidates.privacy_routes  # noqa: F401  (adds its views to the candidates blueprint)

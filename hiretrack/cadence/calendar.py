@@ -57,3 +57,10 @@ def business_days_between(start: date, end: date, code: str | None) -> int:
         if is_business_day(day, code):
             count += 1
     return count
+
+
+def business_day_on_or_before(day: date, code: str | None) -> date:
+    """The last business day on or before `day` (a promise for Sunday is kept by Friday)."""
+    while not is_business_day(day, code):
+        day -= timedelta(days=1)
+    return day

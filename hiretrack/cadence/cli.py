@@ -12,7 +12,9 @@ from hiretrack.cadence.reminders import (
     plan_reminders,
     prepare_run,
 )
+from hiretrack.cadence.stored import open_application_count, recompute_stored_cadence
 from hiretrack.database import utcnow
+from hiretrack.extensions import db
 
 
 @click.group("reminders", help="Daily digests for managers and hold owners, and check-ins.")
@@ -96,4 +98,29 @@ def run_command(dry_run: bool, today: datetime | None, quiet: bool) -> None:
         raise SystemExit(1)
 
 
-COMMANDS = [reminders_group]
+@click.group("cadence", help="The cadence dates stored on each open application.")
+def cadence_group() -> None:
+    pass
+
+
+@cadence_group.command("recompute")
+@click.option("--quiet", is_flag=True, help="Print nothing unless there is a problem.")
+def recompute_command(quiet: bool) -> None:
+    """Recompute every open application's stored cadence dates from its history and settings.
+
+    Needed after a cadence or holiday setting changed outside the settings page (e.g.
+    HIRETRACK_HOLIDAYS in the environment); safe to run at any time: only rows that differ are
+    written.
+    """
+    if quiet:
+        checked, rewritten = recompute_stored_cadence(db.session)
+    else:
+        total = open_application_count(db.session)
+        with click.progressbar(length=total, label="Recomputing cadence dates") as bar:
+            checked, rewritten = recompute_stored_cadence(db.session, progress=bar.update)
+    db.session.commit()
+    if not quiet:
+        click.echo(f"Checked {checked} open application(s); rewrote {rewritten}.")
+
+
+COMMANDS = [reminders_group, cadence_group]

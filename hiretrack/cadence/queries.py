@@ -1,23 +1,18 @@
-"""Cadence figures for every open application, computed by the database in one query.
+"""Cadence figures for open applications: comparisons of stored dates with today, in SQL.
 
 The dashboard, the API, the reports and the reminders all read `cadence_query`, so an
 application is "overdue" in exactly the same sense everywhere. See docs/cadence.md.
 
-For one application, with N its cadence in business days (the requisition's, else the
-organisation's):
-- anchor: the last outbound contact that reached the candidate, else when the application opened;
-- next update due, the earliest of:
-  - the promised next update, moved back to the last business day on or before it (a promise
-    for Sunday must be kept by Friday);
-  - anchor + N business days, from final round onwards (candidates waiting on a decision);
-  - the next business day after an inbound contact we have not answered since;
-  - the next business day after an update was requested (e.g. a hold was placed);
-- status: ghosted when silent for more than 2N business days (final round onwards), overdue when
-  the due date has passed, due when it is today or the next business day, else on track.
+The dates compared are stored on each application when something happens (see
+`hiretrack.cadence.stored`, which also says how they are computed); time passing changes a status
+without any write:
+- ghosted from `ghosted_on` (silent for more than twice the cadence, final round onwards);
+- overdue when `next_update_due` has passed;
+- due from `due_from` (the business day before the update is due), else on track.
 """
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -32,18 +27,14 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import aliased
 
 from hiretrack.admin.services import effective_settings
 from hiretrack.cadence.business_calendar import ensure_calendar
-from hiretrack.cadence.calendar import add_business_days
 from hiretrack.cadence.models import CalendarDay
 from hiretrack.candidates.models import Application
-from hiretrack.candidates.stages import OPEN_STAGES, Stage
 from hiretrack.database import memoized_statement, utcnow
 from hiretrack.extensions import db
 from hiretrack.requisitions.models import Requisition
-from hiretrack.sqltypes import as_utc_date, least_date
 
 
 class CadenceStatus(StrEnum):
@@ -68,9 +59,6 @@ URGENCY = {
     CadenceStatus.ON_TRACK: 3,
 }
 
-#: Stages at which the candidate waits on a decision, so the cadence clock runs (final round on).
-CADENCE_STAGES = frozenset(OPEN_STAGES - {Stage.INTERVIEWING})
-
 
 @dataclass(frozen=True)
 class CadenceColumns:
@@ -82,14 +70,6 @@ class CadenceColumns:
     business_days_silent: ColumnElement
     cadence_days: ColumnElement
     awaiting_reply: ColumnElement
-
-
-def _business_day_after(alias, start_number: ColumnElement, offset: ColumnElement | int):
-    """Join condition: alias is the business day `offset` business days after a day numbered so."""
-    return and_(
-        alias.business_day_number == start_number + offset,
-        alias.is_business_day.is_(True),
-    )
 
 
 def cadence_key(today: date | None = None) -> tuple:
@@ -117,27 +97,39 @@ def cadence_query(today: date | None = None) -> tuple[Select, CadenceColumns]:
     return memoized_statement("cadence", key, lambda: _build_cadence_query(*key))
 
 
+def status_conditions(today: date) -> dict["CadenceStatus", ColumnElement[bool]]:
+    """SQL conditions on an open application's stored dates: which status it has today.
+
+    Written as ranges on the stored columns (not as a CASE), so an index on them serves a
+    filter by status; exactly one holds for each open application.
+    """
+    not_ghosted = or_(Application.ghosted_on.is_(None), Application.ghosted_on > today)
+    return {
+        CadenceStatus.GHOSTED: Application.ghosted_on <= today,
+        CadenceStatus.OVERDUE: and_(Application.next_update_due < today, not_ghosted),
+        CadenceStatus.DUE: and_(
+            Application.next_update_due >= today, Application.due_from <= today, not_ghosted
+        ),
+        CadenceStatus.ON_TRACK: and_(
+            or_(Application.due_from.is_(None), Application.due_from > today), not_ghosted
+        ),
+    }
+
+
+def business_days_silent(today: date) -> ColumnElement[int]:
+    """Business days since the last contact (or the opening), looked up for the rows selected."""
+    number_of = select(CalendarDay.business_day_number)
+    today_number = number_of.where(CalendarDay.day == today).scalar_subquery()
+    since_number = number_of.where(CalendarDay.day == Application.silent_since).scalar_subquery()
+    # An anchor older than the calendar counts from its first day: silent for years either way.
+    return today_number - func.coalesce(since_number, 0)
+
+
 def _build_cadence_query(
     today: date, holidays: str | None, organisation_cadence_days: int
 ) -> tuple[Select, CadenceColumns]:
     """Build `cadence_query`'s statement for one day and one set of cadence settings."""
-    next_business_day = add_business_days(today + timedelta(days=1), 0, holidays)
-
     cadence_days = func.coalesce(Requisition.cadence_business_days, organisation_cadence_days)
-    anchor_day = as_utc_date(func.coalesce(Application.last_contact_at, Application.opened_at))
-    anchor = aliased(CalendarDay, name="anchor_day")
-    today_row = aliased(CalendarDay, name="today_day")
-    cadence_due = aliased(CalendarDay, name="cadence_due_day")
-    promised = aliased(CalendarDay, name="promised_day")
-    promised_due = aliased(CalendarDay, name="promised_due_day")
-    inbound = aliased(CalendarDay, name="inbound_day")
-    inbound_due = aliased(CalendarDay, name="inbound_due_day")
-    requested = aliased(CalendarDay, name="requested_day")
-    requested_due = aliased(CalendarDay, name="requested_due_day")
-
-    # An anchor older than the calendar counts from its first day: silent for years either way.
-    anchor_number = func.coalesce(anchor.business_day_number, 0)
-    clock_runs = Application.stage.in_([stage.value for stage in CADENCE_STAGES])
     awaiting_reply = and_(
         Application.last_inbound_at.is_not(None),
         or_(
@@ -145,43 +137,28 @@ def _build_cadence_query(
             Application.last_inbound_at > Application.last_contact_at,
         ),
     )
-    next_due = least_date(
-        case(
-            (
-                Application.promised_next_update.is_not(None),
-                func.coalesce(promised_due.day, Application.promised_next_update),
-            ),
-            else_=None,
-        ),
-        case((clock_runs, cadence_due.day), else_=None),
-        case((awaiting_reply, inbound_due.day), else_=None),
-        case((Application.update_requested_at.is_not(None), requested_due.day), else_=None),
-    )
-    silent = today_row.business_day_number - anchor_number
+    conditions = status_conditions(today)
     status = case(
-        (and_(clock_runs, silent > 2 * cadence_days), literal(CadenceStatus.GHOSTED.value)),
-        (next_due < today, literal(CadenceStatus.OVERDUE.value)),
-        (next_due <= next_business_day, literal(CadenceStatus.DUE.value)),
+        *(
+            (conditions[name], literal(name.value))
+            for name in (CadenceStatus.GHOSTED, CadenceStatus.OVERDUE, CadenceStatus.DUE)
+        ),
         else_=literal(CadenceStatus.ON_TRACK.value),
     )
     urgency = case({name.value: rank for name, rank in URGENCY.items()}, value=status)
     query = (
         select(Application)
         .join(Requisition, Requisition.id == Application.requisition_id)
-        .join(today_row, today_row.day == today)
-        .outerjoin(anchor, anchor.day == anchor_day)
-        .outerjoin(cadence_due, _business_day_after(cadence_due, anchor_number, cadence_days))
-        .outerjoin(promised, promised.day == Application.promised_next_update)
-        .outerjoin(promised_due, _business_day_after(promised_due, promised.business_day_number, 0))
-        .outerjoin(inbound, inbound.day == as_utc_date(Application.last_inbound_at))
-        .outerjoin(inbound_due, _business_day_after(inbound_due, inbound.business_day_number, 1))
-        .outerjoin(requested, requested.day == as_utc_date(Application.update_requested_at))
-        .outerjoin(
-            requested_due, _business_day_after(requested_due, requested.business_day_number, 1)
-        )
         .where(Application.closed_at.is_(None))
     )
-    columns = CadenceColumns(next_due, status, urgency, silent, cadence_days, awaiting_reply)
+    columns = CadenceColumns(
+        Application.next_update_due,
+        status,
+        urgency,
+        business_days_silent(today),
+        cadence_days,
+        awaiting_reply,
+    )
     return query, columns
 
 

@@ -48,6 +48,28 @@ class Application(db.Model):
         UniqueConstraint("candidate_id", "requisition_id"),
         Index("ix_application_requisition_closed", "requisition_id", "closed_at"),
         Index("ix_application_closed_stage", "closed_at", "stage"),
+        # Open applications in the order the dashboard shows them within a cadence status, with
+        # the other stored dates, so a page and the counts per status read this index alone.
+        Index(
+            "ix_application_open_due",
+            "next_update_due",
+            "silent_since",
+            "id",
+            "ghosted_on",
+            "due_from",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        # Open applications in id order (the API's order), with the dates a status filter reads.
+        Index(
+            "ix_application_open_id",
+            "id",
+            "next_update_due",
+            "ghosted_on",
+            "due_from",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,6 +88,12 @@ class Application(db.Model):
     promised_next_update: Mapped[date | None]
     # Set when something happened that the candidate must hear about (e.g. a hold was placed).
     update_requested_at: Mapped[datetime | None]
+    # Stored cadence dates (see hiretrack.cadence.stored): computed when something happens, so a
+    # status is a comparison with today. None once the application is closed.
+    next_update_due: Mapped[date | None]
+    due_from: Mapped[date | None]
+    ghosted_on: Mapped[date | None]
+    silent_since: Mapped[date | None]
     # Ever silent past twice the cadence: kept for the closure ledger once the application closes.
     was_ghosted: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)

@@ -1,0 +1,172 @@
+"""The stored cadence dates always equal a from-scratch computation, whatever happened.
+
+Each application stores `next_update_due` and the dates its status needs (see
+`hiretrack.cadence.stored`); every writer must keep them true. A property test plays random
+sequences of events through the services people use (contacts both ways, promises, stage changes,
+holds placed and cleared, updates requested, organisation and requisition cadence and holiday
+settings, closing) and then checks that recomputing from the facts changes nothing.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+import time_machine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from hiretrack.admin.services import effective_settings, save_settings
+from hiretrack.cadence.queries import CadenceStatus, cadence_for
+from hiretrack.cadence.stored import (
+    STORED_COLUMNS,
+    CadenceFacts,
+    compute_stored_cadence,
+    recompute_stored_cadence,
+)
+from hiretrack.candidates.models import Application
+from hiretrack.candidates.services import ClosureNote, change_stage, log_touchpoint
+from hiretrack.errors import DomainError
+from hiretrack.extensions import db
+from hiretrack.holds.services import place_hold, resolve_hold
+
+START = date(2026, 3, 2)  # a Monday
+
+contact = st.tuples(
+    st.just("contact"),
+    st.integers(0, 1),  # which application
+    st.sampled_from(["outbound", "inbound"]),
+    st.one_of(st.none(), st.integers(0, 12)),  # promise, days ahead
+)
+stage = st.tuples(
+    st.just("stage"),
+    st.integers(0, 1),
+    st.sampled_from(["final_round", "interviewing", "verbal_intent"]),
+)
+hold = st.tuples(st.just("hold"), st.booleans())
+close = st.tuples(st.just("close"), st.integers(0, 1))
+organisation = st.tuples(
+    st.just("settings"), st.integers(1, 8), st.sampled_from([None, "GB-ENG", "DE"])
+)
+requisition_cadence = st.tuples(st.just("requisition"), st.one_of(st.none(), st.integers(1, 8)))
+event = st.tuples(
+    st.integers(0, 4),  # days after the previous event
+    st.integers(7, 20),  # hour (UTC)
+    st.one_of(contact, stage, hold, close, organisation, requisition_cadence),
+)
+
+
+def _play(world, step) -> None:
+    """Apply one event at its moment; a refused one (a closed application, say) changes nothing."""
+    admin, applications = world["admin"], world["applications"]
+    requisition = applications[0].requisition
+    manager = requisition.manager
+    kind, *args = step
+    try:
+        if kind == "contact":
+            number, direction, promise = args
+            today = datetime.now(UTC).date()
+            log_touchpoint(
+                manager,
+                applications[number],
+                direction=direction,
+                channel="phone",
+                note="Spoke.",
+                promised_next_update=None if promise is None else today + timedelta(promise),
+            )
+        elif kind == "stage":
+            change_stage(manager, applications[args[0]], args[1])
+        elif kind == "hold" and world.get("hold") is None:
+            world["hold"] = place_hold(
+                manager, requisition, reason="budget", summary="Budget", owner_name="Finance"
+            ).hold
+        elif kind == "hold":
+            resolve_hold(manager, world.pop("hold"), "cleared")
+        elif kind == "close":
+            closure = ClosureNote("phone", "Told them by phone.")
+            change_stage(manager, applications[args[0]], "withdrawn", closure=closure)
+        elif kind == "settings":
+            save_settings(admin, cadence_business_days=args[0], holidays=args[1])
+        elif kind == "requisition":
+            requisition.cadence_business_days = args[0]
+        db.session.commit()
+    except DomainError:
+        db.session.rollback()
+
+
+def _from_scratch(application: Application) -> tuple:
+    settings = effective_settings()
+    facts = CadenceFacts(
+        application.stage,
+        application.closed_at,
+        application.opened_at,
+        application.last_contact_at,
+        application.last_inbound_at,
+        application.promised_next_update,
+        application.update_requested_at,
+        application.requisition.cadence_business_days or settings.cadence_business_days,
+    )
+    computed = compute_stored_cadence(facts, settings.holidays)
+    return tuple(getattr(computed, name) for name in STORED_COLUMNS)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(events=st.lists(event, min_size=1, max_size=7))
+def test_stored_dates_equal_a_computation_from_scratch_after_any_events(
+    events, make_application, make_user, make_candidate
+):
+    admin = make_user("admin")
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=UTC), tick=False):
+        save_settings(admin, cadence_business_days=5, holidays=None)
+        db.session.commit()
+        first = make_application(stage="final_round")
+        second = make_application(requisition=first.requisition, candidate=make_candidate())
+    world = {"admin": admin, "applications": [first, second]}
+    day = START
+    for gap, hour, step in events:
+        day += timedelta(days=gap)
+        with time_machine.travel(datetime(day.year, day.month, day.day, hour, tzinfo=UTC)):
+            _play(world, step)
+    db.session.expire_all()
+    for application in (first, second):
+        stored = tuple(getattr(application, name) for name in STORED_COLUMNS)
+        assert stored == _from_scratch(application), application.stage
+    assert recompute_stored_cadence(db.session, [first.requisition_id])[1] == 0
+    db.session.rollback()
+
+
+def test_recompute_command_rewrites_dates_changed_behind_the_apps_back(
+    app, runner, make_application
+):
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=UTC), tick=False):
+        application = make_application(stage="final_round")
+    # A holiday calendar set in the environment, not on the settings page, changes nothing
+    # stored until the command runs.
+    app.config["HOLIDAYS"] = "GB-ENG"
+    db.session.execute(Application.__table__.update().values(next_update_due=None, due_from=None))
+    db.session.commit()
+    result = runner.invoke(args=["cadence", "recompute"])
+    assert result.exit_code == 0, result.output
+    assert "Checked 1 open application(s); rewrote 1." in result.output
+    db.session.expire_all()
+    assert application.next_update_due == date(2026, 3, 9)
+    assert cadence_for([application.id], date(2026, 3, 10))[application.id].status == (
+        CadenceStatus.OVERDUE
+    )
+    again = runner.invoke(args=["cadence", "recompute", "--quiet"])
+    assert (again.exit_code, again.output) == (0, "")
+    assert "--quiet" in runner.invoke(args=["cadence", "recompute", "--help"]).output
+
+
+def test_a_requisition_cadence_change_recomputes_its_open_applications(make_application):
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=UTC), tick=False):
+        application = make_application(stage="final_round")
+    assert application.next_update_due == date(2026, 3, 9)
+    application.requisition.cadence_business_days = 2
+    db.session.commit()
+    stored = db.session.scalar(
+        select(Application.next_update_due).where(Application.id == application.id)
+    )
+    assert stored == date(2026, 3, 4)
