@@ -116,11 +116,11 @@ def status_conditions(today: date) -> dict["CadenceStatus", ColumnElement[bool]]
     }
 
 
-def business_days_silent(today: date) -> ColumnElement[int]:
+def business_days_silent_since(silent_since: ColumnElement, today: date) -> ColumnElement[int]:
     """Business days since the last contact (or the opening), looked up for the rows selected."""
     number_of = select(CalendarDay.business_day_number)
     today_number = number_of.where(CalendarDay.day == today).scalar_subquery()
-    since_number = number_of.where(CalendarDay.day == Application.silent_since).scalar_subquery()
+    since_number = number_of.where(CalendarDay.day == silent_since).scalar_subquery()
     # An anchor older than the calendar counts from its first day: silent for years either way.
     return today_number - func.coalesce(since_number, 0)
 
@@ -155,7 +155,7 @@ def _build_cadence_query(
         Application.next_update_due,
         status,
         urgency,
-        business_days_silent(today),
+        business_days_silent_since(Application.silent_since, today),
         cadence_days,
         awaiting_reply,
     )

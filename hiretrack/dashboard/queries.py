@@ -1,24 +1,38 @@
 """The dashboard's figures, each computed by the database so the page costs the same at any size."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import BindParameter, Integer, Select, bindparam, case, func, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
 from hiretrack.approvals.models import Approval, Decision
 from hiretrack.auth.access import (
+    can_manage_all,
     editable_requisitions,
     visible_applications,
     visible_holds,
     visible_requisitions,
 )
 from hiretrack.auth.models import User
+from hiretrack.cadence.calendar import add_business_days
 from hiretrack.cadence.queries import (
-    CadenceColumns,
     CadenceStatus,
     as_date,
+    business_days_silent_since,
     cadence_key,
-    cadence_query,
+    status_conditions,
 )
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.stages import LABELS, Stage
@@ -33,7 +47,7 @@ from hiretrack.messages.models import (
     OutboxStatus,
     TemplateCategory,
 )
-from hiretrack.requisitions.models import Requisition
+from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
 from hiretrack.requisitions.services import closure_pending_condition
 from hiretrack.web import PER_PAGE, Page, page_number
 
@@ -132,107 +146,134 @@ class Viewer:
     id: BindParameter = field(default_factory=lambda: bindparam("viewer_id", type_=Integer))
 
 
-#: The cadence statuses counted on the page's rows (on track is the rest).
-COUNTED_STATUSES = (CadenceStatus.GHOSTED, CadenceStatus.OVERDUE, CadenceStatus.DUE)
+#: The dashboard's order in runs that an index serves: a status, and within on track those with
+#: a date due before those without. Each run is ordered by (next update due, silent since, id).
+BUCKETS = (
+    CadenceStatus.GHOSTED,
+    CadenceStatus.OVERDUE,
+    CadenceStatus.DUE,
+    CadenceStatus.ON_TRACK,
+    CadenceStatus.ON_TRACK,
+)
+UNDATED = len(BUCKETS) - 1
+
+
+def bucket_conditions(today: date, next_business_day: date) -> list[ColumnElement[bool]]:
+    """The SQL condition of each run in BUCKETS, on the stored cadence dates.
+
+    The bounds on next_update_due repeat what due_from says (due from the business day before),
+    so that each run is one range of the index in the order it shows.
+    """
+    conditions = status_conditions(today)
+    due = Application.next_update_due
+    return [
+        conditions[CadenceStatus.GHOSTED],
+        conditions[CadenceStatus.OVERDUE],
+        and_(conditions[CadenceStatus.DUE], due <= next_business_day),
+        and_(conditions[CadenceStatus.ON_TRACK], due > next_business_day),
+        and_(conditions[CadenceStatus.ON_TRACK], due.is_(None)),
+    ]
 
 
 @dataclass(frozen=True)
 class DashboardStatements:
     """The dashboard's statements for one role and day.
 
-    - `pages`, per status filter: one page of rows, each also carrying the counts per cadence
-      status over all the user's waiting applications (window functions), so cadence is
-      computed once per request, not once for the counters and again for the page;
-    - `status_counts`: those counts alone, for when the page has no row to carry them;
+    - `bucket_counts`: one row: how many waiting applications the user has, and how many in each
+      run of BUCKETS but the dated on track (the rest). For those who see everything each count
+      is a range of an index over the stored dates; for the others, a sum over their rows;
+    - `page`: one page, as the union of a LIMIT/OFFSET slice of each run (the ones the page does
+      not reach get LIMIT 0), each slice read in index order; failed deliveries and the blocking
+      hold are looked up for the page's rows only;
     - `other_counters`: holds, closure pending, failed deliveries, approvals and drafts.
     """
 
-    pages: dict[str | None, Select]
-    status_counts: Select
+    bucket_counts: Select
+    page: Select
     other_counters: Select
 
 
 def dashboard_statements(user: User, today: date | None = None) -> DashboardStatements:
     """The statements behind the user's dashboard, built once per process, role and day."""
     key = (cadence_key(today), user.role)
-    return memoized_statement("dashboard", key, lambda: _build_statements(Viewer(user.role), today))
+    return memoized_statement(
+        "dashboard", key, lambda: _build_statements(Viewer(user.role), key[0][0], key[0][1])
+    )
 
 
-def _build_statements(viewer: Viewer, today: date | None) -> DashboardStatements:
-    query, columns = waiting_query(viewer, today)
-    counted = query.add_columns(
-        columns.urgency.label("urgency"),
-        func.count().over().label("count_waiting"),
-        *(
-            func.sum(case((columns.status == status.value, 1), else_=0))
-            .over()
-            .label(f"count_{status.value}")
-            for status in COUNTED_STATUSES
-        ),
-    ).subquery("waiting")
-    pages = {}
-    for name in (None, *STATUS_FILTERS):
-        chosen = select(counted)
-        if name is not None:
-            chosen = chosen.where(counted.c.status.in_([s.value for s in STATUS_FILTERS[name]]))
-        page = (
-            chosen.order_by(*_urgency_order(counted))
-            .limit(bindparam("page_limit"))
-            .offset(bindparam("page_offset"))
-            .subquery("page")
+def _bucket_counts(viewer: Viewer, conditions: list[ColumnElement[bool]]) -> Select:
+    """The waiting applications, then the count in each run but the dated on track."""
+    scope = and_(Application.closed_at.is_(None), visible_applications(viewer))
+    counted = (*conditions[:3], conditions[UNDATED])
+    if can_manage_all(viewer):
+        return select(
+            *(
+                select(func.count())
+                .select_from(Application)
+                .where(scope, *condition)
+                .scalar_subquery()
+                for condition in ((), *((each,) for each in counted))
+            )
         )
-        # Failed deliveries and the blocking hold are looked up for the page's rows only.
-        pages[name] = select(
-            page,
-            _failed_count(page.c.application_id).label("failed_deliveries"),
-            oldest_open_hold_id(page.c.application_id, page.c.requisition_id).label("hold_id"),
-        ).order_by(*_urgency_order(page))
-    statuses = query.with_only_columns(columns.status.label("status")).subquery()
-    status_counts = select(
-        func.count(),
-        *(
-            func.coalesce(func.sum(case((statuses.c.status == status.value, 1), else_=0)), 0)
-            for status in COUNTED_STATUSES
-        ),
-    ).select_from(statuses)
-    return DashboardStatements(pages, status_counts, other_counters_query(viewer))
-
-
-def _urgency_order(rows) -> tuple:
-    """Most urgent first; then the earliest due, the longest silent; id to break ties."""
     return (
-        rows.c.urgency,
-        rows.c.next_update_due.is_(None),
-        rows.c.next_update_due,
-        rows.c.business_days_silent.desc(),
-        rows.c.application_id,
-    )
-
-
-def waiting_query(user: User | Viewer, today: date | None = None) -> tuple[Select, CadenceColumns]:
-    """The user's open applications with their cadence figures (in no particular order)."""
-    query, columns = cadence_query(today)
-    query = (
-        query.join(Candidate, Candidate.id == Application.candidate_id)
-        # Both forms of the scope, on purpose: the condition on the joined requisition lets
-        # PostgreSQL start from the user's requisitions (instead of computing cadence for every
-        # open application), the IN list lets SQLite do the same. See docs/benchmarks.md.
-        .where(visible_requisitions(user), visible_applications(user))
-        .with_only_columns(
-            Application.id.label("application_id"),
-            Candidate.id.label("candidate_id"),
-            Candidate.name.label("candidate_name"),
-            Requisition.id.label("requisition_id"),
-            Requisition.title.label("requisition_title"),
-            Application.stage.label("stage"),
-            columns.status.label("status"),
-            columns.next_update_due.label("next_update_due"),
-            columns.business_days_silent.label("business_days_silent"),
-            Application.last_contact_at.label("last_contact_at"),
-            Requisition.manager_id.label("manager_id"),
+        select(
+            func.count(),
+            *(func.coalesce(func.sum(case((condition, 1), else_=0)), 0) for condition in counted),
         )
+        .select_from(Application)
+        .where(scope)
     )
-    return query, columns
+
+
+def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> DashboardStatements:
+    next_business_day = add_business_days(today + timedelta(days=1), 0, holidays)
+    conditions = bucket_conditions(today, next_business_day)
+    scope = and_(Application.closed_at.is_(None), visible_applications(viewer))
+    bucket_counts = _bucket_counts(viewer, conditions)
+    # For a user who sees a few requisitions, read their rows and sort them, rather than walk
+    # the index of every open application in order until enough of theirs turn up.
+    if can_manage_all(viewer):
+        keys = (Application.next_update_due, Application.silent_since, Application.id)
+    else:
+        keys = tuple(func.coalesce(column, column) for column in _ORDER_COLUMNS)
+    slices = [
+        select(
+            *_ROW_COLUMNS,
+            literal(status.value).label("status"),
+            literal(index).label("bucket"),
+        )
+        .join(Requisition, Requisition.id == Application.requisition_id)
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .where(scope, conditions[index])
+        .order_by(*keys)
+        .limit(bindparam(f"limit_{index}"))
+        .offset(bindparam(f"offset_{index}"))
+        .subquery(f"run_{index}")
+        for index, status in enumerate(BUCKETS)
+    ]
+    rows = union_all(*(select(part) for part in slices)).subquery("page")
+    page = select(
+        rows,
+        business_days_silent_since(rows.c.silent_since, today).label("business_days_silent"),
+        _failed_count(rows.c.application_id).label("failed_deliveries"),
+        oldest_open_hold_id(rows.c.application_id, rows.c.requisition_id).label("hold_id"),
+    ).order_by(rows.c.bucket, rows.c.next_update_due, rows.c.silent_since, rows.c.application_id)
+    return DashboardStatements(bucket_counts, page, other_counters_query(viewer))
+
+
+_ORDER_COLUMNS = (Application.next_update_due, Application.silent_since, Application.id)
+_ROW_COLUMNS = (
+    Application.id.label("application_id"),
+    Candidate.id.label("candidate_id"),
+    Candidate.name.label("candidate_name"),
+    Requisition.id.label("requisition_id"),
+    Requisition.title.label("requisition_title"),
+    Application.stage.label("stage"),
+    Application.next_update_due.label("next_update_due"),
+    Application.silent_since.label("silent_since"),
+    Application.last_contact_at.label("last_contact_at"),
+    Requisition.manager_id.label("manager_id"),
+)
 
 
 def other_counters_query(user: User | Viewer) -> Select:
@@ -245,17 +286,31 @@ def other_counters_query(user: User | Viewer) -> Select:
     closure_pending = (
         select(func.count(Application.id))
         .join(Requisition, Requisition.id == Application.requisition_id)
-        # Both scopes, as in waiting_query: the IN list makes SQLite start from the user's
-        # requisitions instead of every open application (13 ms to 1 ms at 100,000).
-        .where(closure_pending_condition(), visible_requisitions(user), visible_applications(user))
+        # Both scopes: the IN list makes SQLite start from the user's requisitions instead of
+        # every open application (13 ms to 1 ms at 100,000); for those who see everything, from
+        # the closed requisitions (the count of open applications grows with the company).
+        .where(
+            closure_pending_condition(),
+            visible_requisitions(user),
+            visible_applications(user)
+            if not can_manage_all(user)
+            else Application.requisition_id.in_(
+                select(Requisition.id).where(
+                    Requisition.status.in_([s.value for s in CLOSED_REQUISITION_STATUSES])
+                )
+            ),
+        )
         .scalar_subquery()
     )
-    failed = (
-        select(func.count(OutboxEmail.id))
-        .join(Application, Application.id == OutboxEmail.application_id)
-        .where(OutboxEmail.status.in_(FAILED_STATUSES), visible_applications(user))
-        .scalar_subquery()
-    )
+    failed = select(func.count(OutboxEmail.id)).where(OutboxEmail.status.in_(FAILED_STATUSES))
+    if can_manage_all(user):
+        # Everyone's candidates: read the status index alone, without joining every row.
+        failed = failed.where(OutboxEmail.application_id.is_not(None))
+    else:
+        failed = failed.join(Application, Application.id == OutboxEmail.application_id).where(
+            visible_applications(user)
+        )
+    failed = failed.scalar_subquery()
     approvals = (
         select(func.count(Approval.id))
         .where(Approval.approver_id == user.id, Approval.decision == Decision.PENDING.value)
@@ -277,35 +332,31 @@ def load_dashboard(
 ) -> tuple[Counters, Page]:
     """The counters and one page of waiting applications, in a fixed number of queries.
 
-    Usually three: the other counters, the page (carrying the cadence counts), and the holds
-    blocking the page's rows. An empty page (nobody in that status, or an old link past the
-    end) needs the cadence counts on their own, and past the end the last page is fetched.
+    Usually four: the other counters, the counts per run, the page, and the holds blocking the
+    page's rows. The counts say which runs the page reaches, so only their slices are read; an
+    old link past the end shows the last page.
     """
     if status_filter not in STATUS_FILTERS:
         status_filter = None
-    parameters = {"viewer_id": user.id, "page_limit": PER_PAGE}
+    parameters = {"viewer_id": user.id}
     others = db.session.execute(statements.other_counters, parameters).one()
-    number = page_number()
-
-    def fetch(page: int) -> list:
-        offset = {"page_offset": (page - 1) * PER_PAGE}
-        return db.session.execute(statements.pages[status_filter], parameters | offset).all()
-
-    items = fetch(number)
-    if items:
-        first = items[0]
-        by_status = (
-            first.count_waiting,
-            *(getattr(first, f"count_{s.value}") for s in COUNTED_STATUSES),
-        )
-    else:
-        by_status = db.session.execute(statements.status_counts, parameters).one()
-    figures = Counters(*(int(value or 0) for value in (*by_status, *others)))
-    total = figures.count(STATUS_FILTERS[status_filter]) if status_filter else figures.waiting
-    last_page = max(1, -(-total // PER_PAGE))
-    if not items and number > last_page:
-        number = last_page
-        items = fetch(number) if total else []
+    waiting, *counted = (
+        int(value or 0) for value in db.session.execute(statements.bucket_counts, parameters).one()
+    )
+    counts = [*counted[:3], waiting - sum(counted), counted[3]]
+    shown = STATUS_FILTERS[status_filter] if status_filter else tuple(CadenceStatus)
+    included = [status in shown for status in BUCKETS]
+    total = sum(count for count, wanted in zip(counts, included, strict=True) if wanted)
+    number = min(page_number(), max(1, -(-total // PER_PAGE)))
+    start, position = (number - 1) * PER_PAGE, 0
+    for index, count in enumerate(counts):
+        first = max(start, position)
+        last = min(start + PER_PAGE, position + count) if included[index] else first
+        parameters[f"offset_{index}"] = max(0, start - position) if last > first else 0
+        parameters[f"limit_{index}"] = max(0, last - first)
+        position += count if included[index] else 0
+    items = db.session.execute(statements.page, parameters).all() if total else []
+    figures = Counters(sum(counts), *counts[:3], *(int(value or 0) for value in others))
     page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
     return figures, _present(user, page)
 

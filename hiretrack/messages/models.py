@@ -140,6 +140,11 @@ class OutboxEmail(db.Model):
     __table_args__ = (
         Index("ix_outbox_email_status_next_attempt", "status", "next_attempt_at"),
         Index("ix_outbox_email_application", "application_id"),
+        # The outbox list, newest first (all of it, or one status), read in index order.
+        Index("ix_outbox_email_created", "created_at", "id"),
+        Index("ix_outbox_email_status_created", "status", "created_at", "id"),
+        # The dashboard's failed deliveries, counted from the index alone.
+        Index("ix_outbox_email_status_application", "status", "application_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -92,24 +92,24 @@ def upgrade():
     op.create_index(
         'ix_application_open_due',
         'application',
-        ['next_update_due', 'silent_since', 'id', 'ghosted_on', 'due_from'],
+        ['closed_at', 'next_update_due', 'silent_since', 'id', 'ghosted_on', 'due_from'],
         unique=False,
-        sqlite_where=sa.text('closed_at IS NULL'),
-        postgresql_where=sa.text('closed_at IS NULL'),
+    )
+    op.create_index(
+        'ix_application_open_ghosted', 'application', ['closed_at', 'ghosted_on'], unique=False
     )
     op.create_index(
         'ix_application_open_id',
         'application',
-        ['id', 'next_update_due', 'ghosted_on', 'due_from'],
+        ['closed_at', 'id', 'next_update_due', 'ghosted_on', 'due_from'],
         unique=False,
-        sqlite_where=sa.text('closed_at IS NULL'),
-        postgresql_where=sa.text('closed_at IS NULL'),
     )
     _backfill()
 
 
 def downgrade():
     op.drop_index('ix_application_open_id', table_name='application')
+    op.drop_index('ix_application_open_ghosted', table_name='application')
     op.drop_index('ix_application_open_due', table_name='application')
     with op.batch_alter_table('application', schema=None) as batch_op:
         for name in reversed(STORED_COLUMNS):

@@ -94,6 +94,8 @@ def send_reviewed_drafts(user: User, body: s.DraftSend):
 def _outbox_scope(user: User):
     """Outbox rows this user may see: those of visible applications (all, for recruiters)."""
     access.require_role(user, *HIRING_ROLES)
+    if access.can_manage_all(user):
+        return select(OutboxEmail)
     return (
         select(OutboxEmail)
         .outerjoin(Application, OutboxEmail.application_id == Application.id)
