@@ -22,6 +22,7 @@ from sqlalchemy import event, select, true
 
 from hiretrack import create_app
 from hiretrack.auth.access import visible_applications
+from hiretrack.cadence.stored import recompute_stored_cadence
 from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import update_candidate
 from hiretrack.candidates.stages import Stage
@@ -320,6 +321,42 @@ def test_one_claim_records_each_rows_own_result(smtp_app, smtp_server, queue_ema
         assert touchpoint_of(row).occurred_at == expected
     assert len({row.sent_at for row in rows if row.sent_at}) == 3  # each at its own acceptance
     assert Counter(smtp_server.message_ids()) == Counter(rows[n].message_id for n in (0, 2, 4))
+
+
+def _writes_while(app, work) -> list[str]:
+    """The UPDATE statements sent to the database while `work()` runs (one per executemany)."""
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE"):
+            statements.append(statement.split("SET")[0].strip())
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return statements
+
+
+def test_a_claims_results_are_recorded_in_one_statement_per_table(
+    smtp_app, smtp_server, queue_email
+):
+    writes = []
+    for size in (2, 9):
+        rows = [queue_email(email=f"claim{size}-{n}@example.org") for n in range(size)]
+        writes.append(Counter(_writes_while(smtp_app, lambda: deliver_batch("worker-1"))))
+        # Recorded by the contact rule, stored cadence dates included: nothing to recompute.
+        for row in (fresh(row) for row in rows):
+            touchpoint = touchpoint_of(row)
+            application = touchpoint.application
+            assert touchpoint.occurred_at == row.sent_at == application.last_contact_at
+            assert application.promised_next_update == touchpoint.promised_next_update
+    assert writes[0] == writes[1]
+    # The applications: one statement locks them, one writes them.
+    assert (writes[0]["UPDATE touchpoint"], writes[0]["UPDATE application"]) == (1, 2)
+    assert recompute_stored_cadence(db.session) == (11, 0)
 
 
 def test_connection_dropped_mid_batch_loses_and_repeats_nothing(smtp_app, smtp_server, queue_email):

@@ -8,11 +8,13 @@ CLI and the messages service all close applications through it.
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth.models import User
 from hiretrack.auth.services import normalise_email
+from hiretrack.cadence.stored import STORED_COLUMNS
+from hiretrack.candidates.contact import CONTACT_COLUMNS, Contact, record_contacts
 from hiretrack.candidates.endings import end_application_work
 from hiretrack.candidates.models import (
     Application,
@@ -298,48 +300,24 @@ def log_touchpoint(
     return touchpoint
 
 
-#: The application's contact columns, which contacts move forward without editing the record.
-CONTACT_COLUMNS = (
-    "last_contact_at",
-    "last_inbound_at",
-    "promised_next_update",
-    "update_requested_at",
-)
-
-
 def apply_contact(application: Application, touchpoint: Touchpoint) -> None:
     """Update the application's contact columns for a touchpoint that reached its destination.
 
-    Conditional UPDATEs in the database, not an edit of the record: they leave its `version`
-    alone, so contacts logged at the same moment never conflict with each other or with an
-    edit of the application, and the latest contact wins whatever order they commit in.
+    Not an edit of the record: the version is left alone, so contacts logged at the same moment
+    never conflict with each other or with an edit of the application, and the latest contact
+    wins whatever order they commit in (see `candidates.contact.record_contacts`).
     """
-    when = touchpoint.occurred_at
-    this = Application.id == application.id
-    if touchpoint.direction == Direction.INBOUND:
-        _update_contact(
-            this,
-            or_(Application.last_inbound_at.is_(None), Application.last_inbound_at < when),
-            last_inbound_at=when,
-        )
-    else:
-        _update_contact(
-            this,
-            or_(Application.last_contact_at.is_(None), Application.last_contact_at <= when),
-            last_contact_at=when,
-            promised_next_update=touchpoint.promised_next_update,
-        )
-        _update_contact(this, Application.update_requested_at <= when, update_requested_at=None)
-    db.session.refresh(application, attribute_names=CONTACT_COLUMNS)
-
-
-def _update_contact(*conditions, **values) -> None:
-    db.session.execute(
-        update(Application)
-        .where(*conditions)
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    record_contacts(
+        [
+            Contact(
+                application.id,
+                touchpoint.direction,
+                touchpoint.occurred_at,
+                touchpoint.promised_next_update,
+            )
+        ]
     )
+    db.session.refresh(application, attribute_names=[*CONTACT_COLUMNS, *STORED_COLUMNS])
 
 
 def record_delivery(touchpoint: Touchpoint, delivered_at: datetime) -> None:

@@ -20,10 +20,10 @@ from threading import Event
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, case, literal, select, update
-from sqlalchemy.orm import joinedload, load_only
 from sqlalchemy.orm.exc import StaleDataError
 
-from hiretrack.candidates.models import Application, Touchpoint
+from hiretrack.candidates.contact import record_deliveries
+from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import record_delivery
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
@@ -276,7 +276,8 @@ def _ours(worker_id: str) -> ColumnElement[bool]:
 
 
 def _apply_sent(worker_id: str, sent: list[Attempt]) -> None:
-    """Mark accepted rows SENT in one statement and count each as contact with its candidate."""
+    """Mark accepted rows SENT in one statement and count them as contact with their candidates
+    in two more (touchpoints, applications), whatever the claim's size."""
     sent_at = {attempt.outbox_id: attempt.finished_at for attempt in sent}
     column_type = OutboxEmail.__table__.c.sent_at.type
     recorded = set(
@@ -302,30 +303,7 @@ def _apply_sent(worker_id: str, sent: list[Attempt]) -> None:
             sorted(set(sent_at) - recorded),
             worker_id,
         )
-    # Only the columns record_delivery uses are loaded: a batch of whole applications costs
-    # more than the rest of recording it. (Any other column would simply load when read.)
-    touchpoints = db.session.scalars(
-        select(Touchpoint)
-        .where(Touchpoint.outbox_email_id.in_(recorded))
-        .options(
-            load_only(
-                Touchpoint.outbox_email_id,
-                Touchpoint.direction,
-                Touchpoint.promised_next_update,
-                Touchpoint.occurred_at,
-            ),
-            joinedload(Touchpoint.application).load_only(
-                Application.last_contact_at,
-                Application.last_inbound_at,
-                Application.promised_next_update,
-                Application.update_requested_at,
-                Application.version,
-            ),
-        )
-    ).all()
-    # In the order they were sent, so two emails to one application apply like one after another.
-    for touchpoint in sorted(touchpoints, key=lambda each: sent_at[each.outbox_email_id]):
-        record_delivery(touchpoint, sent_at[touchpoint.outbox_email_id])
+    record_deliveries({outbox_id: sent_at[outbox_id] for outbox_id in recorded})
 
 
 def _apply_failure(worker_id: str, attempt: Attempt) -> None:

@@ -1,0 +1,171 @@
+"""The contact rule: how a contact that reached its destination changes an application.
+
+Written once (`after_contact`) and used by both paths: one touchpoint at a time through the ORM
+(`candidates.services.apply_contact`: a call, a meeting, one email delivered), and a delivery
+claim's worth of emails at once (`record_deliveries`). Both go through `record_contacts`, which
+applies the rule to the latest committed columns and writes the applications that changed, with
+their stored cadence dates, in one statement.
+"""
+
+from dataclasses import astuple, dataclass, replace
+from datetime import date, datetime
+from typing import NamedTuple
+
+from sqlalchemy import bindparam, case, literal, select, update
+
+from hiretrack.admin.services import effective_settings
+from hiretrack.cadence.stored import STORED_COLUMNS, CadenceFacts, compute_stored_cadence
+from hiretrack.candidates.models import Application, Direction, Touchpoint
+from hiretrack.extensions import db
+from hiretrack.requisitions.models import Requisition
+
+
+@dataclass(frozen=True)
+class ContactColumns:
+    """An application's contact columns, which each contact that reaches its destination moves."""
+
+    last_contact_at: datetime | None
+    last_inbound_at: datetime | None
+    promised_next_update: date | None
+    update_requested_at: datetime | None
+
+
+CONTACT_COLUMNS = tuple(ContactColumns.__dataclass_fields__)
+
+
+def contact_columns(application: Application) -> ContactColumns:
+    return ContactColumns(*(getattr(application, name) for name in CONTACT_COLUMNS))
+
+
+def after_contact(
+    columns: ContactColumns, direction: str, when: datetime, promised: date | None
+) -> ContactColumns:
+    """The contact columns once a contact made at `when` reached its destination.
+
+    Inbound: the candidate's latest word. Outbound: the latest contact sets the clock and its
+    promise (an older one arriving late changes neither), and meets a requested update made
+    before it.
+    """
+    if direction == Direction.INBOUND:
+        if columns.last_inbound_at is None or when > columns.last_inbound_at:
+            return replace(columns, last_inbound_at=when)
+        return columns
+    if columns.last_contact_at is None or when >= columns.last_contact_at:
+        columns = replace(columns, last_contact_at=when, promised_next_update=promised)
+    if columns.update_requested_at is not None and columns.update_requested_at <= when:
+        columns = replace(columns, update_requested_at=None)
+    return columns
+
+
+class Contact(NamedTuple):
+    """A contact that reached its destination, to apply to an application's columns."""
+
+    application_id: int
+    direction: str
+    when: datetime
+    promised: date | None
+
+
+_COLUMNS = (*CONTACT_COLUMNS, *STORED_COLUMNS)
+_REWRITE_APPLICATION = (
+    update(Application.__table__)
+    .where(Application.__table__.c.id == bindparam("row_id"))
+    .values({name: bindparam(f"new_{name}") for name in _COLUMNS})
+)
+
+
+def record_contacts(contacts: list[Contact]) -> None:
+    """Apply contacts to their applications by `after_contact`, with their stored cadence dates.
+
+    Not an edit of the records (their version counters stay): the rows are locked first (a
+    no-op UPDATE, which takes SQLite's write lock and PostgreSQL's row locks), so the columns
+    read next are the latest committed and a concurrent contact waits rather than being lost;
+    the latest contact wins whatever order they commit in. Then one statement writes every
+    application that changed. Contacts to one application apply in the order given.
+    """
+    if not contacts:
+        return
+    ids = sorted({contact.application_id for contact in contacts})
+    db.session.execute(
+        update(Application)
+        .where(Application.id.in_(ids))
+        .values(version=Application.version)
+        .execution_options(synchronize_session=False)
+    )
+    rows = {
+        row[0]: row
+        for row in db.session.execute(
+            select(
+                Application.id,
+                Application.stage,
+                Application.closed_at,
+                Application.opened_at,
+                Requisition.cadence_business_days,
+                *(getattr(Application, name) for name in _COLUMNS),
+            )
+            .join(Requisition, Requisition.id == Application.requisition_id)
+            .where(Application.id.in_(ids))
+        )
+    }
+    width = len(CONTACT_COLUMNS)
+    after = {key: ContactColumns(*row[5 : 5 + width]) for key, row in rows.items()}
+    for contact in contacts:
+        after[contact.application_id] = after_contact(
+            after[contact.application_id], contact.direction, contact.when, contact.promised
+        )
+    settings = effective_settings()
+    changes = []
+    for application_id, row in rows.items():
+        columns = after[application_id]
+        facts = CadenceFacts(
+            *row[1:4], *astuple(columns), cadence_days=row[4] or settings.cadence_business_days
+        )
+        values = (*astuple(columns), *astuple(compute_stored_cadence(facts, settings.holidays)))
+        if values != tuple(row[5:]):
+            changes.append(
+                {
+                    "row_id": application_id,
+                    **{f"new_{name}": value for name, value in zip(_COLUMNS, values, strict=True)},
+                }
+            )
+    if changes:
+        db.session.connection().execute(_REWRITE_APPLICATION, changes)
+
+
+def record_deliveries(sent_at: dict[int, datetime]) -> None:
+    """Count delivered emails (outbox id: when sent) as contact with their candidates.
+
+    One statement sets the touchpoints' occurred_at; `record_contacts` applies them to their
+    applications (locked in one statement, written in one). Emails apply in the order sent.
+    """
+    if not sent_at:
+        return
+    rows = db.session.execute(
+        select(
+            Touchpoint.id,
+            Touchpoint.outbox_email_id,
+            Touchpoint.application_id,
+            Touchpoint.direction,
+            Touchpoint.promised_next_update,
+        ).where(Touchpoint.outbox_email_id.in_(list(sent_at)))
+    ).all()
+    if not rows:
+        return
+    occurred_type = Touchpoint.__table__.c.occurred_at.type
+    db.session.execute(
+        update(Touchpoint)
+        .where(Touchpoint.id.in_([row[0] for row in rows]))
+        .values(
+            occurred_at=case(
+                {row[0]: literal(sent_at[row[1]], occurred_type) for row in rows},
+                value=Touchpoint.id,
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    record_contacts(
+        [
+            Contact(row[2], row[3], sent_at[row[1]], row[4])
+            for row in sorted(rows, key=lambda each: sent_at[each[1]])
+        ]
+    )
