@@ -50,6 +50,9 @@ CASES = (
     "hello",
     "dashboard",
     "api_applications",
+    "dashboard_recruiter",
+    "api_applications_recruiter",
+    "api_outbox_admin",
     "report_holds",
     "report_closure",
     "render_10k",
@@ -57,7 +60,16 @@ CASES = (
     "reminders_run",
     "csv_export",
 )
-WEB_CASES = ("hello", "dashboard", "api_applications")
+WEB_CASES = (
+    "hello",
+    "dashboard",
+    "api_applications",
+    "dashboard_recruiter",
+    "api_applications_recruiter",
+    "api_outbox_admin",
+)
+#: Web cases whose requests/s are compared with hello's (`<case>_vs_hello` in results.json).
+RATIO_CASES = WEB_CASES[1:]
 USER_AGENT = "HireTrack-bench/1.0"
 WARM_UP_SECONDS = 2
 REPEATS = 5  # sequential repetitions for the timed (non-load) cases; the median is reported
@@ -69,6 +81,19 @@ TARGETS = (
     ("dashboard_vs_hello", ">=", 0.15, "dashboard rps / hello rps"),
     ("dashboard.p99_ms", "<=", 150, "dashboard p99 latency (ms) at the given connections"),
     ("api_applications_vs_hello", ">=", 0.2, "API list rps / hello rps"),
+    ("dashboard_recruiter_vs_hello", ">=", 0.1, "organisation-wide dashboard rps / hello rps"),
+    (
+        "api_applications_recruiter_vs_hello",
+        ">=",
+        0.1,
+        "organisation-wide API overdue list rps / hello rps",
+    ),
+    (
+        "api_outbox_admin.server_cpu_ms_per_request",
+        "<=",
+        10,
+        "GET /api/v1/outbox as admin: server CPU ms per request",
+    ),
     ("report_holds.seconds", "<=", 0.3, "hold report, every table computed (s)"),
     ("report_closure.seconds", "<=", 0.3, "closure ledger, every table computed (s)"),
     ("reminders_run.seconds", "<=", 10, "`hiretrack reminders run --dry-run` wall time (s)"),
@@ -343,6 +368,15 @@ def web_cases(
             "api_applications": (
                 "/api/v1/applications?cadence=overdue",
                 {"Authorization": f"Bearer {credentials['manager']['token']}"},
+            ),
+            "dashboard_recruiter": ("/dashboard", {"Cookie": recruiter_cookie}),
+            "api_applications_recruiter": (
+                "/api/v1/applications?cadence=overdue",
+                {"Authorization": f"Bearer {credentials['recruiter']['token']}"},
+            ),
+            "api_outbox_admin": (
+                "/api/v1/outbox",
+                {"Authorization": f"Bearer {credentials['admin']['token']}"},
             ),
         }
         for case in [case for case in WEB_CASES if case in cases]:
@@ -992,6 +1026,36 @@ def compare(runs: dict) -> list[dict[str, Any]]:
     return rows
 
 
+#: Per-request figures compared between the smallest and the largest size measured.
+GROWTH_FIGURES = tuple(f"{case}.rps" for case in WEB_CASES[1:]) + tuple(
+    f"{case}.server_cpu_ms_per_request" for case in WEB_CASES[1:]
+)
+
+
+def growth(sizes: dict[str, dict]) -> list[dict[str, Any]]:
+    """Each per-request figure at the largest size against the smallest (target: within 0.8x)."""
+    if len(sizes) < 2:
+        return []
+    small, large = (sizes[key] for key in sorted(sizes, key=int)[:: len(sizes) - 1])
+    rows = []
+    for path in GROWTH_FIGURES:
+        before, after = get_path(small["figures"], path), get_path(large["figures"], path)
+        if not isinstance(before, int | float) or not isinstance(after, int | float) or not after:
+            continue
+        kept = after / before if path.endswith(".rps") else before / after
+        rows.append(
+            {
+                "figure": path,
+                "small": before,
+                "large": after,
+                "applications": [small["data"]["applications"], large["data"]["applications"]],
+                "large_vs_small": round(kept, 2),
+                "within_0_8x": kept >= 0.8,
+            }
+        )
+    return rows
+
+
 def print_table(run: dict) -> None:
     figures = run["figures"]
     print(
@@ -1001,14 +1065,14 @@ def print_table(run: dict) -> None:
         f"{run['machine']['date']} · {run['machine']['nproc']} CPUs · load at start "
         f"{run['machine']['load_average_at_start']}"
     )
-    print(f"\n{'case':<18} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8} {'seconds':>9}  notes")
+    print(f"\n{'case':<28} {'rps':>9} {'p50 ms':>8} {'p99 ms':>8} {'seconds':>9}  notes")
     for case in CASES:
         value = figures.get(case)
         if not isinstance(value, dict):
             continue
         if "rps" in value:
             print(
-                f"{case:<18} {value['rps']:>9,.0f} {value['p50_ms']:>8.1f} {value['p99_ms']:>8.1f}"
+                f"{case:<28} {value['rps']:>9,.0f} {value['p50_ms']:>8.1f} {value['p99_ms']:>8.1f}"
             )
         elif case == "render_10k":
             note = f"plain Jinja {value['plain_seconds']} s"
@@ -1093,7 +1157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hiretrack-bench-") as workdir:
         if any(case in cases for case in (*WEB_CASES, "report_holds", "report_closure")):
             web_cases(url, credentials, cases, args, Path(workdir), figures)
-        for case in ("dashboard", "api_applications"):
+        for case in RATIO_CASES:
             if case in figures and "hello" in figures:
                 figures[f"{case}_vs_hello"] = round(
                     figures[case]["rps"] / figures["hello"]["rps"], 3
@@ -1139,6 +1203,10 @@ def main() -> None:
     run["figures"] = figures
     run["targets"] = evaluate(figures)
     stored.setdefault("runs", {})[dialect] = run
+    # Every size measured, so growth (4x the rows) can be read against the same database.
+    sizes = stored.setdefault("runs_by_size", {}).setdefault(dialect, {})
+    sizes[str(credentials["applications"])] = run
+    stored.setdefault("growth", {})[dialect] = growth(sizes)
     stored["postgresql_vs_sqlite"] = compare(stored["runs"])
     RESULTS_PATH.write_text(json.dumps(stored, indent=2, default=str) + "\n")
     print_table(run)

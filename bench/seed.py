@@ -263,6 +263,7 @@ class Company:
         self.managers: list[int] = []
         self.approvers: list[int] = []
         self.recruiters: list[int] = []
+        self.admins: list[int] = []
         self.requisitions: list[Requisition] = []
         self.applications: list[Application] = []
         self.holds: list[tuple] = []
@@ -320,6 +321,7 @@ class Company:
                     "manager": self.managers,
                     "approver": self.approvers,
                     "recruiter": self.recruiters,
+                    "admin": self.admins,
                 }.get(role, []).append(user_id)
 
     def plan_requisitions(self) -> None:
@@ -1181,8 +1183,10 @@ def seed(
             db.session.commit()
             manager = db.session.get(User, typical_user(company, company.managers))
             recruiter = db.session.get(User, company.recruiters[0])
+            admin = db.session.get(User, company.admins[0])
             _, manager_token = create_api_token(manager, "benchmark")
             _, recruiter_token = create_api_token(recruiter, "benchmark")
+            _, admin_token = create_api_token(admin, "benchmark")
             db.session.commit()
             open_for_manager = db.session.scalar(
                 text(
@@ -1204,6 +1208,7 @@ def seed(
                 "token": manager_token,
             },
             "recruiter": {"id": recruiter.id, "email": recruiter.email, "token": recruiter_token},
+            "admin": {"id": admin.id, "email": admin.email, "token": admin_token},
             "rows": dict(writer.written),
         }
         db.engine.dispose()
