@@ -664,6 +664,7 @@ class QueuedMessages:
     def __enter__(self) -> "QueuedMessages":
         from sqlalchemy import insert, select, update
 
+        from hiretrack.cadence.stored import STORED_COLUMNS
         from hiretrack.candidates.models import Application, Touchpoint
         from hiretrack.database import utcnow
         from hiretrack.extensions import db
@@ -679,6 +680,7 @@ class QueuedMessages:
                     Application.promised_next_update,
                     Application.update_requested_at,
                     Application.version,
+                    *(getattr(Application, name) for name in STORED_COLUMNS),
                 ).where(Application.id.in_(application_ids))
             )
         ]
@@ -781,6 +783,7 @@ class QueuedMessages:
     def __exit__(self, *exc_info) -> None:
         from sqlalchemy import bindparam, delete, update
 
+        from hiretrack.cadence.stored import STORED_COLUMNS
         from hiretrack.candidates.models import Application, Touchpoint
         from hiretrack.extensions import db
         from hiretrack.messages.models import OutboxEmail
@@ -799,6 +802,8 @@ class QueuedMessages:
                 promised_next_update=bindparam("promised_next_update"),
                 update_requested_at=bindparam("update_requested_at"),
                 version=bindparam("version"),
+                # The stored cadence dates go back with the contact columns they follow from.
+                **{name: bindparam(name) for name in STORED_COLUMNS},
             ),
             self.contact,
         )

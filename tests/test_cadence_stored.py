@@ -109,11 +109,11 @@ def _from_scratch(application: Application) -> tuple:
 
 
 @settings(
-    max_examples=15,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(events=st.lists(event, min_size=1, max_size=7))
+@given(events=st.lists(event, min_size=1, max_size=6))
 def test_stored_dates_equal_a_computation_from_scratch_after_any_events(
     events, make_application, make_user, make_candidate
 ):
