@@ -83,7 +83,20 @@ def cadence_key(today: date | None = None) -> tuple:
     return today, settings.holidays, settings.cadence_business_days
 
 
-def cadence_query(today: date | None = None) -> tuple[Select, CadenceColumns]:
+def is_open(scoped: bool = False) -> ColumnElement[bool]:
+    """SQL condition: the application is open.
+
+    `scoped` for a user who sees a few requisitions: written so that no index led by
+    closed_at can serve it, so the database starts from the user's requisitions instead of
+    walking every open application of the company (SQLite picks the index over the stored
+    dates otherwise: 0.2 ms against 40 ms for a manager at 400,000 applications).
+    """
+    if scoped:
+        return func.coalesce(Application.closed_at, Application.closed_at).is_(None)
+    return Application.closed_at.is_(None)
+
+
+def cadence_query(today: date | None = None, scoped: bool = False) -> tuple[Select, CadenceColumns]:
     """Return a SELECT over open applications with their cadence columns, and those columns.
 
     Callers add their own WHERE (access scope, filters), ORDER BY and LIMIT; the query joins
@@ -92,9 +105,12 @@ def cadence_query(today: date | None = None) -> tuple[Select, CadenceColumns]:
 
     The statement depends only on `cadence_key`, so it is built once per process for each
     (see `memoized_statement`): building it costs more than running it on a manager's page.
+    Pass `scoped` when the caller limits it to a user's few requisitions (see `is_open`).
     """
     key = cadence_key(today)
-    return memoized_statement("cadence", key, lambda: _build_cadence_query(*key))
+    return memoized_statement(
+        "cadence", (*key, scoped), lambda: _build_cadence_query(*key, scoped=scoped)
+    )
 
 
 def status_conditions(today: date) -> dict["CadenceStatus", ColumnElement[bool]]:
@@ -126,7 +142,7 @@ def business_days_silent_since(silent_since: ColumnElement, today: date) -> Colu
 
 
 def _build_cadence_query(
-    today: date, holidays: str | None, organisation_cadence_days: int
+    today: date, holidays: str | None, organisation_cadence_days: int, scoped: bool = False
 ) -> tuple[Select, CadenceColumns]:
     """Build `cadence_query`'s statement for one day and one set of cadence settings."""
     cadence_days = func.coalesce(Requisition.cadence_business_days, organisation_cadence_days)
@@ -149,7 +165,7 @@ def _build_cadence_query(
     query = (
         select(Application)
         .join(Requisition, Requisition.id == Application.requisition_id)
-        .where(Application.closed_at.is_(None))
+        .where(is_open(scoped))
     )
     columns = CadenceColumns(
         Application.next_update_due,

@@ -32,6 +32,7 @@ from hiretrack.cadence.queries import (
     as_date,
     business_days_silent_since,
     cadence_key,
+    is_open,
     status_conditions,
 )
 from hiretrack.candidates.models import Application, Candidate
@@ -203,7 +204,7 @@ def dashboard_statements(user: User, today: date | None = None) -> DashboardStat
 
 def _bucket_counts(viewer: Viewer, conditions: list[ColumnElement[bool]]) -> Select:
     """The waiting applications, then the count in each run but the dated on track."""
-    scope = and_(Application.closed_at.is_(None), visible_applications(viewer))
+    scope = and_(is_open(not can_manage_all(viewer)), visible_applications(viewer))
     counted = (*conditions[:3], conditions[UNDATED])
     if can_manage_all(viewer):
         return select(
@@ -228,7 +229,7 @@ def _bucket_counts(viewer: Viewer, conditions: list[ColumnElement[bool]]) -> Sel
 def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> DashboardStatements:
     next_business_day = add_business_days(today + timedelta(days=1), 0, holidays)
     conditions = bucket_conditions(today, next_business_day)
-    scope = and_(Application.closed_at.is_(None), visible_applications(viewer))
+    scope = and_(is_open(not can_manage_all(viewer)), visible_applications(viewer))
     bucket_counts = _bucket_counts(viewer, conditions)
     # For a user who sees a few requisitions, read their rows and sort them, rather than walk
     # the index of every open application in order until enough of theirs turn up.

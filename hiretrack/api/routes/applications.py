@@ -36,7 +36,7 @@ TouchpointPage = s.page_of(s.TouchpointOut)
 def list_applications(user: User, query: s.ApplicationQuery):
     """List applications you may see, with cadence; `cadence` filters open ones in the database."""
     if query.cadence is not None:
-        statement, _ = cadence_query()
+        statement, _ = cadence_query(scoped=not access.can_manage_all(user))
         # The status as ranges on the stored dates, so an index over open applications serves
         # it; scoped on the joined requisition too, PostgreSQL starts from the user's
         # requisitions (see docs/benchmarks.md).
