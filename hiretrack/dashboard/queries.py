@@ -237,14 +237,17 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
         keys = (Application.next_update_due, Application.silent_since, Application.id)
     else:
         keys = tuple(func.coalesce(column, column) for column in _ORDER_COLUMNS)
+    # Each slice reads the index alone (ids and order keys); the rows' other columns, the
+    # candidate and the requisition are joined for the page's rows only, not for every row a
+    # slice passes over (PostgreSQL joined all 1,500 ghosted before keeping 25: 120 ms).
     slices = [
         select(
-            *_ROW_COLUMNS,
+            Application.id.label("application_id"),
+            Application.next_update_due.label("next_update_due"),
+            Application.silent_since.label("silent_since"),
             literal(status.value).label("status"),
             literal(index).label("bucket"),
         )
-        .join(Requisition, Requisition.id == Application.requisition_id)
-        .join(Candidate, Candidate.id == Application.candidate_id)
         .where(scope, conditions[index])
         .order_by(*keys)
         .limit(bindparam(f"limit_{index}"))
@@ -253,28 +256,29 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
         for index, status in enumerate(BUCKETS)
     ]
     rows = union_all(*(select(part) for part in slices)).subquery("page")
-    page = select(
-        rows,
-        business_days_silent_since(rows.c.silent_since, today).label("business_days_silent"),
-        _failed_count(rows.c.application_id).label("failed_deliveries"),
-        oldest_open_hold_id(rows.c.application_id, rows.c.requisition_id).label("hold_id"),
-    ).order_by(rows.c.bucket, rows.c.next_update_due, rows.c.silent_since, rows.c.application_id)
+    page = (
+        select(
+            rows,
+            Candidate.id.label("candidate_id"),
+            Candidate.name.label("candidate_name"),
+            Requisition.id.label("requisition_id"),
+            Requisition.title.label("requisition_title"),
+            Application.stage.label("stage"),
+            Application.last_contact_at.label("last_contact_at"),
+            Requisition.manager_id.label("manager_id"),
+            business_days_silent_since(rows.c.silent_since, today).label("business_days_silent"),
+            _failed_count(rows.c.application_id).label("failed_deliveries"),
+            oldest_open_hold_id(rows.c.application_id, Requisition.id).label("hold_id"),
+        )
+        .join(Application, Application.id == rows.c.application_id)
+        .join(Requisition, Requisition.id == Application.requisition_id)
+        .join(Candidate, Candidate.id == Application.candidate_id)
+        .order_by(rows.c.bucket, rows.c.next_update_due, rows.c.silent_since, rows.c.application_id)
+    )
     return DashboardStatements(bucket_counts, page, other_counters_query(viewer))
 
 
 _ORDER_COLUMNS = (Application.next_update_due, Application.silent_since, Application.id)
-_ROW_COLUMNS = (
-    Application.id.label("application_id"),
-    Candidate.id.label("candidate_id"),
-    Candidate.name.label("candidate_name"),
-    Requisition.id.label("requisition_id"),
-    Requisition.title.label("requisition_title"),
-    Application.stage.label("stage"),
-    Application.next_update_due.label("next_update_due"),
-    Application.silent_since.label("silent_since"),
-    Application.last_contact_at.label("last_contact_at"),
-    Requisition.manager_id.label("manager_id"),
-)
 
 
 def other_counters_query(user: User | Viewer) -> Select:
