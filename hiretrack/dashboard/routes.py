@@ -9,6 +9,7 @@ from hiretrack.dashboard.queries import (
     load_dashboard,
 )
 from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count
+from hiretrack.messages.blueprint import WRITER_ROLES
 from hiretrack.web import today
 
 bp = Blueprint("dashboard", __name__)
@@ -36,6 +37,7 @@ def index():
         "dashboard/index.html",
         counters=figures,
         unmatched_mail=open_unmatched_count() if sorts_mail else 0,
+        sees_outbox=current_user.role in WRITER_ROLES,
         page=page,
         status_filter=status_filter,
         today=today(),

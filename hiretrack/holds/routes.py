@@ -185,6 +185,7 @@ def _detail_page(hold: Hold, edit_form=None, resolve_form=None, status: int = 20
         resolve_form=resolve_form,
         age=age,
         today=today(),
+        may_send_drafts=_may_send_drafts(hold),
     ), status
 
 
