@@ -26,10 +26,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from sqlalchemy import func, select
 
 from hiretrack.admin.models import Department
+from hiretrack.admin.services import effective_settings
 from hiretrack.approvals.models import Approval, Decision
 from hiretrack.approvals.services import decide, pending_for
 from hiretrack.auth.access import visible_holds
 from hiretrack.auth.models import User
+from hiretrack.cadence.calendar import add_business_days
 from hiretrack.candidates.models import Application, Candidate, Touchpoint
 from hiretrack.candidates.services import (
     ClosureNote,
@@ -258,8 +260,9 @@ class TruthMachine(RuleBasedStateMachine):
         )
 
     @rule(days=st.integers(1, 3))
-    def time_passes(self, days):
-        self.now.shift(timedelta(days=days))
+    def business_days_pass(self, days):
+        today = utcnow().date()
+        self.now.shift(add_business_days(today, days, effective_settings().holidays) - today)
 
     @rule()
     def the_worker_delivers(self):
@@ -366,7 +369,7 @@ def test_found_a_scheduled_closure_and_one_sent_now_leave_exactly_one_closure(ct
         machine.send_a_message(category="closure_not_selected", days=2, which=1)
         machine.send_a_message(category="closure_cancelled", days=0, which=1)
         machine.every_ended_application_has_exactly_one_closure()
-        machine.time_passes(days=3)
+        machine.business_days_pass(days=3)
         machine.the_worker_delivers()
         machine.every_ended_application_has_exactly_one_closure()
     finally:
