@@ -1,7 +1,7 @@
 """Tell the hiring manager what came back: a reply they may not have seen, or a bounce."""
 
 from hiretrack.candidates.models import Application
-from hiretrack.inbound.models import InboundMessage
+from hiretrack.inbound.models import InboundKind, InboundMessage
 from hiretrack.messages.models import OutboxEmail
 from hiretrack.status.services import notify_manager
 
@@ -25,4 +25,5 @@ def tell_manager(
         reason=reason,
         kind=message.kind,
         counted=message.counted,
+        reply_to_candidate=message.kind != InboundKind.BOUNCE,
     )

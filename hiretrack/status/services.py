@@ -260,12 +260,18 @@ def _reply_to(name: str, email: str | None) -> str | None:
 
 
 def notify_manager(
-    application: Application, *, subject: str, template: str, **values
+    application: Application,
+    *,
+    subject: str,
+    template: str,
+    reply_to_candidate: bool = True,
+    **values,
 ) -> OutboxEmail:
     """Queue a staff email to the hiring manager about what their candidate did on the page.
 
     Delivered by the outbox worker like every email; Reply-To is the candidate, so a quick
-    answer is one reply away (the text asks the manager to log it so the cadence counts it).
+    answer is one reply away (the text asks the manager to log it so the cadence counts it),
+    except where their address is the problem (a bounce): a reply there would bounce too.
     """
     manager = application.requisition.manager
     candidate = application.candidate
@@ -283,5 +289,5 @@ def notify_manager(
         subject=" ".join(subject.split())[:300],
         template=f"status/{template}_email",
         context=context,
-        reply_to=_reply_to(candidate.name, candidate.email),
+        reply_to=_reply_to(candidate.name, candidate.email) if reply_to_candidate else None,
     )
