@@ -255,9 +255,10 @@ def resolve(hold_id: int):
                 else f"{result.hold.requisition.manager.name} to review and send (they see them "
                 "on their dashboard and in their next digest)"
             )
+            count = len(result.drafts)
             flash(
-                f"Hold {result.hold.outcome}. {len(result.drafts)} {kind} draft(s) are ready for "
-                f"{who}.",
+                f"Hold {result.hold.outcome}. {plural(count, kind + ' draft')} "
+                f"{'is' if count == 1 else 'are'} ready for {who}.",
                 "success",
             )
             return redirect(_after_change(result.hold, result.drafts))
