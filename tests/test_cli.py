@@ -146,3 +146,19 @@ def test_production_without_a_base_url_refuses_every_command_in_one_line(hiretra
 
     with_url = hiretrack("init", BASE_URL="https://hiretrack.example.com", **production)
     assert with_url.exit_code == 0, with_url.output
+
+
+def test_demo_reset_removes_the_earlier_demos_email_files(hiretrack, tmp_path):
+    """Ids start again after a reset: old and new messages would share numbers in one folder."""
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    earlier = mail / "00000004-179641541935.21556.1798@acme.example.eml"
+    earlier.write_text("Subject: from the earlier demo\n")
+    someone_elses = mail / "keep-me.eml"  # not named by the file backend: left alone
+    someone_elses.write_text("Subject: mine\n")
+
+    result = hiretrack("demo", "--reset", "--no-serve")
+
+    assert result.exit_code == 0, result.output
+    assert "Removed 1 email file(s) of the earlier demo." in result.output
+    assert not earlier.exists() and someone_elses.exists()

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 import signal
 import socket
 import threading
@@ -20,6 +21,8 @@ from hiretrack.serving import listening_socket, served_url, use_served_url
 
 #: How often the demo's delivery loop looks for queued email: "Delivered" a moment after "Send".
 DEMO_POLL_SECONDS = 1.0
+#: The file backend's names (`eml_filename`): the outbox row's number, then the Message-ID.
+EML_NAME = re.compile(r"\d{8}-[A-Za-z0-9._@-]+\.eml")
 
 
 def migrate_database() -> None:
@@ -51,6 +54,22 @@ def describe_mail(app: Flask) -> str:
             "(the demo's people have example.org addresses)"
         )
     return f"the {backend} backend"
+
+
+def remove_earlier_demo_mail(app: Flask) -> int:
+    """Delete the .eml files the file backend wrote for the data a reset just dropped.
+
+    Outbox ids start again at 1 after a reset, so old and new messages would share numbers in
+    one folder. Only files named as the backend names them are removed.
+    """
+    if app.config["MAIL_BACKEND"] != "file" or not mail_file_dir(app).is_dir():
+        return 0
+    removed = 0
+    for path in mail_file_dir(app).glob("*.eml"):
+        if EML_NAME.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def deliver_while_serving(app: Flask, stop: threading.Event) -> None:
@@ -119,6 +138,8 @@ def demo_command(host: str, port: int, reset: bool, no_serve: bool) -> None:
             db.drop_all()
             with db.engine.begin() as connection:
                 connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+            if removed := remove_earlier_demo_mail(app):
+                click.echo(f"Removed {removed} email file(s) of the earlier demo.")
         migrate_database()
         if is_seeded():
             click.echo("Reusing the existing demo data (use --reset to start over).")
