@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, func, select, update
 
 from hiretrack.audit.services import record_change
 from hiretrack.auth.access import (
+    can_manage_all,
     editable_requisitions,
     get_application,
 )
@@ -282,6 +283,10 @@ def pending_drafts(
 
 def _waiting_for(user) -> object:
     """SQL condition on Draft: pending, on an application the user may write to."""
+    if can_manage_all(user):
+        # Every application: listing them all in an IN (every application of the company's
+        # history) cost the navigation of an organisation-wide page 130 ms at 100,000.
+        return Draft.status == DraftStatus.PENDING
     return and_(
         Draft.status == DraftStatus.PENDING,
         Draft.application_id.in_(
