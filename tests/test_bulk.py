@@ -173,3 +173,18 @@ def test_written_offers_are_never_sent_in_bulk(client, login, manager, three):
     response = _apply(client, three, "send", category="offer_cover")
     assert response.status_code == 422
     assert db.session.scalar(select(func.count(Draft.id))) == 0
+
+
+def test_a_bulk_send_where_every_draft_already_waits_opens_the_waiting_drafts(
+    client, login, manager, three
+):
+    """Not back to the list with "a draft already waits": to the drafts, to send or discard."""
+    login(manager)
+    _apply(client, three[:2], "send", category="check_in")
+
+    again = _apply(client, three[:2], "send", category="check_in")
+
+    assert again.status_code == 302 and again.headers["Location"] == "/drafts"
+    page = client.get("/drafts").get_data(as_text=True)
+    assert "Skipped (a draft already waits for them; send or discard it first): " in page
+    assert "Ana Silva" in page and "Ben Okafor" in page and "Send all 2" in page

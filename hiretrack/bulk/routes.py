@@ -100,8 +100,8 @@ def apply():
                 + ".",
                 "info",
             )
-        if not drafts:
-            return redirect(back)
+        if not drafts:  # every one already has a draft: show those, not the list they left
+            return redirect(url_for("messages.drafts"))
         return redirect(url_for("bulk.drafts", ids=",".join(str(d.id) for d in drafts), back=back))
     flash(outcome, "success")
     return redirect(back)
