@@ -18,8 +18,10 @@ from hiretrack.candidates.services import apply_to_requisition, create_candidate
 from hiretrack.candidates.stages import check_transition
 from hiretrack.errors import TransitionNotAllowed
 from hiretrack.extensions import db
+from hiretrack.holds.services import place_hold
 from hiretrack.messages.delivery import deliver_batch
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
+from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import create_requisition
 from tests.browser_helpers import (
     LAUNCH_ARGS,
@@ -162,6 +164,32 @@ def delivered_to(app, addresses: set[str]) -> dict[str, email.message.EmailMessa
         if recipient in addresses:
             found[recipient] = message
     return found
+
+
+def test_a_hold_on_a_card_reads_as_a_sentence_not_a_column_of_word_pieces(live, page):
+    """The hold's summary spans the card: it was squeezed into a column and broken mid-word."""
+    ids = seed(
+        live.app, "maria.holdcard@acme.example", "Hold Card Engineer", {"Ana Silva": "final_round"}
+    )
+    with live.app.app_context():
+        requisition = db.session.get(Requisition, ids["requisition"])
+        place_hold(
+            requisition.manager,
+            requisition,
+            reason="budget",
+            summary="Head office: 'budget technicality, cleared in a day or so'",
+            owner_name="Head office",
+        )
+        db.session.commit()
+    sign_in(page, live, "maria.holdcard@acme.example")
+
+    page.goto(live.url(f"/requisitions/{ids['requisition']}/pipeline"))
+
+    card = page.locator(f"#card-{ids['Ana Silva']}")
+    facts = card.locator(".board-facts").bounding_box()
+    hold = card.locator(".card-hold").bounding_box()
+    assert hold["width"] > 0.9 * facts["width"]
+    assert hold["x"] - facts["x"] < 2  # under its label, not beside it
 
 
 def test_a_bulk_send_to_three_candidates_goes_through_reviewed_drafts(live, page):
