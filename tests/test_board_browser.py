@@ -169,7 +169,10 @@ def delivered_to(app, addresses: set[str]) -> dict[str, email.message.EmailMessa
 def test_a_hold_on_a_card_reads_as_a_sentence_not_a_column_of_word_pieces(live, page):
     """The hold's summary spans the card: it was squeezed into a column and broken mid-word."""
     ids = seed(
-        live.app, "maria.holdcard@acme.example", "Hold Card Engineer", {"Ana Silva": "final_round"}
+        live.app,
+        "maria.holdcard@acme.example",
+        "Hold Card Engineer",
+        {"Hana Holdcard": "final_round"},
     )
     with live.app.app_context():
         requisition = db.session.get(Requisition, ids["requisition"])
@@ -185,7 +188,7 @@ def test_a_hold_on_a_card_reads_as_a_sentence_not_a_column_of_word_pieces(live, 
 
     page.goto(live.url(f"/requisitions/{ids['requisition']}/pipeline"))
 
-    card = page.locator(f"#card-{ids['Ana Silva']}")
+    card = page.locator(f"#card-{ids['Hana Holdcard']}")
     facts = card.locator(".board-facts").bounding_box()
     hold = card.locator(".card-hold").bounding_box()
     assert hold["width"] > 0.9 * facts["width"]
