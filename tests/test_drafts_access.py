@@ -58,9 +58,13 @@ def test_drafts_are_the_same_through_both_doors_and_approvers_reach_neither(
     assert_problem(approver_api.post("/drafts/send", {"ids": drafts}), 403)
 
     # The approver who owns the hold may cancel it; the closure drafts wait for the manager,
-    # and the web takes the approver back to the requisition, not to a page they cannot open.
+    # and the web takes the approver to the hold's page, which says whose review they wait for,
+    # not to a drafts page they cannot open.
     resolved = client.post(f"/holds/{hold.id}/resolve", data={"resolve-outcome": "cancelled"})
     assert resolved.status_code == 302
-    assert resolved.headers["Location"] == f"/requisitions/{requisition.id}"
+    assert resolved.headers["Location"] == f"/holds/{hold.id}"
+    landed = client.get(resolved.headers["Location"])
+    assert landed.status_code == 200
+    assert manager.name in landed.get_data(as_text=True)
     waiting = as_user(manager).get("/drafts").get_json()["items"]
     assert [draft["category"] for draft in waiting] == ["closure_cancelled"] * 2
