@@ -8,12 +8,16 @@ connections or threads (delivery workers, the live server for the browser) see r
 
 import itertools
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from hiretrack import create_app
 from hiretrack.extensions import db
@@ -57,6 +61,27 @@ def postgres_database_url() -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return url
+
+
+@contextmanager
+def own_database(tmp_path, label: str) -> Iterator[str]:
+    """A new, empty database of the pass's kind for one test (a file on SQLite; beside the test
+    database on PostgreSQL, dropped afterwards), for tests that migrate, restore or share it with
+    a server process."""
+    if not POSTGRES_URL:
+        yield f"sqlite:///{tmp_path / f'{label}.sqlite'}"
+        return
+    url = make_url(postgres_database_url())
+    name = f"{url.database}_{label}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def pytest_collection_modifyitems(config, items) -> None:

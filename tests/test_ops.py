@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from flask_migrate import stamp, upgrade
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from hiretrack import create_app
@@ -23,7 +23,7 @@ from hiretrack.ops.health import database_revisions
 from hiretrack.ops.logs import ACCESS_LOGGER, JSONFormatter
 from hiretrack.ops.retention import months_before
 from tests import api_support
-from tests.conftest import PASSWORD, POSTGRES_URL, base_config, postgres_database_url
+from tests.conftest import PASSWORD, POSTGRES_URL, base_config, own_database
 
 as_user = api_support.as_user
 
@@ -198,17 +198,10 @@ def test_the_postgres_password_goes_in_the_environment_not_the_command_line():
 
 
 @pytest.fixture
-def scratch_postgres_url():
+def scratch_postgres_url(tmp_path):
     """A new, empty PostgreSQL database beside the test database, dropped afterwards."""
-    url = make_url(postgres_database_url())
-    name = f"{url.database}_restore_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with own_database(tmp_path, "scratch") as url:
+        yield url
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL")

@@ -8,33 +8,22 @@ import uuid
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from hiretrack import create_app
 from hiretrack.auth.services import create_user
 from hiretrack.candidates.models import Candidate
 from hiretrack.candidates.services import create_candidate
 from hiretrack.extensions import db
-from tests.conftest import PASSWORD, POSTGRES_URL, base_config, postgres_database_url
+from tests.conftest import PASSWORD, base_config, own_database
 from tests.live_gunicorn import LiveGunicorn
 
 
 @pytest.fixture
 def own_database_url(tmp_path):
     """A database of the pass's kind that only this test uses (gunicorn shares it)."""
-    if not POSTGRES_URL:
-        yield f"sqlite:///{tmp_path / 'restore.sqlite'}"
-        return
-    url = make_url(postgres_database_url())
-    name = f"{url.database}_restore_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with own_database(tmp_path, "restore") as url:
+        yield url
 
 
 def _add_candidate(app, name: str) -> int:
