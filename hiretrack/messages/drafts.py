@@ -103,13 +103,7 @@ def review_draft(draft: Draft, today: date | None = None) -> DraftReview:
                 f"The promised next update ({long_date(draft.promised_next_update)}) has passed; "
                 "edit the draft to promise a new date."
             )
-        rendered = render_for(
-            draft.application,
-            draft_subject(draft),
-            draft_body(draft),
-            hold=draft.hold,
-            promised_next_update=draft.promised_next_update,
-        )
+        rendered = render_draft(draft)
     except RenderingTimeUsedUp as error:
         return DraftReview(draft, None, error.message, not_checked=True)
     except DomainError as error:
@@ -134,6 +128,17 @@ def draft_subject(draft: Draft) -> str:
 def draft_body(draft: Draft) -> str:
     """The body template this draft sends: the manager's edit, else its template's."""
     return draft.body if draft.body is not None else draft.template.body
+
+
+def render_draft(draft: Draft) -> RenderedEmail:
+    """The draft as it would be sent now: its wording, hold and promised date, for this candidate."""
+    return render_for(
+        draft.application,
+        draft_subject(draft),
+        draft_body(draft),
+        hold=draft.hold,
+        promised_next_update=draft.promised_next_update,
+    )
 
 
 def check_drafts(drafts: list[Draft]) -> list[DraftProblem]:

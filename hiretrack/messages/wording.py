@@ -13,7 +13,7 @@ from hiretrack.candidates.models import Application
 from hiretrack.errors import ValidationFailed
 from hiretrack.formatting import long_date
 from hiretrack.messages.context import preview_status_link, render_for
-from hiretrack.messages.drafts import draft_body, draft_subject
+from hiretrack.messages.drafts import render_draft
 from hiretrack.messages.models import Draft, EmailTemplate
 from hiretrack.messages.rendering import TemplateError, render_email, sample_context
 
@@ -45,13 +45,7 @@ def editable_wording(
 
 def draft_wording(draft: Draft) -> Wording:
     """A prepared draft as the plain text its edit page shows (with its hold and promise)."""
-    rendered = render_for(
-        draft.application,
-        draft_subject(draft),
-        draft_body(draft),
-        hold=draft.hold,
-        promised_next_update=draft.promised_next_update,
-    )
+    rendered = render_draft(draft)
     return Wording(_literal(rendered.subject), _literal(rendered.text), draft.promised_next_update)
 
 
