@@ -4,6 +4,7 @@ Through the pages a manager uses (compose, resolve a hold, send drafts, the outb
 candidate's page) and `hiretrack outbox deliver`, then the rules one by one on the services.
 """
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
-from hiretrack.messages.delivery import deliver_batch
+from hiretrack.messages.delivery import claim_due, deliver_batch
 from hiretrack.messages.drafts import review_draft
 from hiretrack.messages.models import Draft, DraftStatus, EmailTemplate, OutboxEmail, OutboxStatus
 from hiretrack.messages.outbox import queue_email
@@ -180,6 +181,28 @@ def test_an_older_message_of_the_same_kind_is_superseded_and_only_the_newer_goes
     assert (report.sent, report.withdrawn) == (1, 1)
     assert older.status == OutboxStatus.WITHDRAWN and newer.status == OutboxStatus.SENT
     assert f"(#{newer.id}) replaced it" in older.withdrawn_reason
+
+
+def test_a_worker_asked_to_stop_does_not_go_on_withdrawing_claim_after_claim(
+    app, ctx, make_user, make_application
+):
+    from hiretrack.candidates.services import change_stage
+
+    manager = make_user("manager")
+    applications = [make_application(manager=manager, stage="final_round") for _ in range(3)]
+    for application in applications:
+        send_message(manager, application, template("check-in"))
+        change_stage(manager, application, "verbal_intent")
+    db.session.commit()
+    stop = threading.Event()
+    stop.set()
+
+    assert claim_due("worker-1", 1, utcnow(), stop=stop) == []
+
+    statuses = db.session.scalars(select(OutboxEmail.status).order_by(OutboxEmail.id)).all()
+    assert statuses == [OutboxStatus.WITHDRAWN, OutboxStatus.QUEUED, OutboxStatus.QUEUED]
+    assert claim_due("worker-1", 1, utcnow()) == []  # without a stop, it withdraws the rest
+    assert set(db.session.scalars(select(OutboxEmail.status))) == {OutboxStatus.WITHDRAWN}
 
 
 def test_closures_and_staff_emails_always_go(app, ctx, make_user, make_application):

@@ -188,14 +188,21 @@ def claim(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[int]
 
 
 def claim_due(
-    worker_id: str, limit: int, now: datetime, report: DeliveryReport | None = None
+    worker_id: str,
+    limit: int,
+    now: datetime,
+    report: DeliveryReport | None = None,
+    stop: Event | None = None,
 ) -> list[OutboxEmail]:
     """Claim up to `limit` of the oldest due messages, oldest first; empty when nothing is due.
 
     Each claimed message is checked against the state it was written for: one no longer true
-    (`messages.premise`) is withdrawn, never sent, and counted in `report`. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets workers pass each other without waiting; SQLite
-    has no row locks, so there the conditional UPDATE in `claim` alone prevents a double claim.
-    The loop ends: each lost race means another worker took rows out of the queue.
+    (`messages.premise`) is withdrawn, never sent, and counted in `report`. A claim that was all
+    withdrawn is followed by the next one, unless `stop` is set: a long run of withdrawals must
+    not keep a worker past its stop. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets workers pass
+    each other without waiting; SQLite has no row locks, so there the conditional UPDATE in
+    `claim` alone prevents a double claim. The loop ends: each lost race means another worker
+    took rows out of the queue.
     """
     while True:
         due = db.session.scalars(
@@ -219,6 +226,8 @@ def claim_due(
                     report.withdrawn += len(claimed) - len(kept)
             if kept:
                 return kept
+            if stop is not None and stop.is_set():
+                return []
 
 
 def expire_stale_claims(now: datetime) -> int:
@@ -467,7 +476,9 @@ def deliver_batch(
         while report.attempted < limit and not report.backend_error:
             if stop and stop.is_set():
                 break
-            claimed = claim_due(worker_id, min(size, limit - report.attempted), clock(), report)
+            claimed = claim_due(
+                worker_id, min(size, limit - report.attempted), clock(), report, stop
+            )
             if not claimed:
                 break
             attempted = report.attempted
