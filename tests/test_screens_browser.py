@@ -131,6 +131,13 @@ def test_no_page_scrolls_sideways_on_a_phone(world, browser):
         if (extra := sideways_overflow(page)) > 0:
             too_wide.append(f"{url}: {extra} px too wide")
     assert not too_wide, "\n".join(too_wide)
+    # The dashboard's rows become cards: each row's status is on screen, not off to the right.
+    page.goto(live.url("/dashboard"))
+    statuses = page.locator("#waiting tbody tr td[data-label='Update status']")
+    assert statuses.count() > 0
+    for index in range(statuses.count()):
+        box = statuses.nth(index).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["viewport"]["width"]
     for url, name in (
         ("/dashboard", "phone-dashboard"),
         (f"/requisitions/{ids.ids['requisition_id']}", "phone-requisition"),
