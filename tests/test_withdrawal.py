@@ -183,6 +183,23 @@ def test_an_older_message_of_the_same_kind_is_superseded_and_only_the_newer_goes
     assert f"(#{newer.id}) replaced it" in older.withdrawn_reason
 
 
+def test_a_hold_notice_sent_from_compose_drops_the_hold_notice_draft_waiting_for_the_same_person(
+    client, login, held
+):
+    manager, application, hold = held
+    waiting = db.session.scalars(
+        select(Draft).where(Draft.application_id == application.id, Draft.hold_id == hold.id)
+    ).one()
+    assert waiting.status == DraftStatus.PENDING
+    login(manager)
+
+    compose(client, application, "hold-notice")
+
+    db.session.refresh(waiting)
+    assert waiting.status == DraftStatus.DISCARDED
+    assert f"/drafts/{waiting.id}/edit" not in client.get("/drafts").get_data(as_text=True)
+
+
 def test_a_worker_asked_to_stop_does_not_go_on_withdrawing_claim_after_claim(
     app, ctx, make_user, make_application
 ):

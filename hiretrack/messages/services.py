@@ -12,7 +12,7 @@ from email.utils import formataddr
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from hiretrack.admin.services import effective_settings
 from hiretrack.auth.access import (
@@ -33,6 +33,8 @@ from hiretrack.holds.queries import open_holds_for_application
 from hiretrack.messages.context import default_promise, render_for
 from hiretrack.messages.models import (
     CLOSURE_OUTCOMES,
+    Draft,
+    DraftStatus,
     EmailTemplate,
     OutboxEmail,
     OutboxStatus,
@@ -194,9 +196,28 @@ def send_message(
         outbox_email_id=outbox.id,
         actor_label=actor_label,
     )
+    drop_waiting_drafts_of_kind(application, template)
     if send_at is None:
         _apply_send_effects(actor, application, template, touchpoint, actor_label=actor_label)
     return SentMessage(touchpoint, outbox)
+
+
+def drop_waiting_drafts_of_kind(application: Application, template: EmailTemplate) -> int:
+    """Discard the candidate's waiting drafts of the kind just queued: sending one later would
+    tell them the same news twice (e.g. the hold notice prepared when the hold was placed, after
+    the manager wrote one from the compose page). Conditional, as a discard, so a send racing it
+    wins; returns how many were dropped."""
+    same_kind = select(EmailTemplate.id).where(EmailTemplate.category == template.category)
+    return db.session.execute(
+        update(Draft)
+        .where(
+            Draft.application_id == application.id,
+            Draft.status == DraftStatus.PENDING,
+            Draft.template_id.in_(same_kind),
+        )
+        .values(status=DraftStatus.DISCARDED)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
 
 
 def _apply_send_effects(
