@@ -412,7 +412,7 @@ def test_a_requisition_cannot_close_while_candidates_wait_for_closure(many):
     requisition = applications[0].requisition
     manager = requisition.manager
     for status in ("cancelled", "filled"):
-        with pytest.raises(ClosureRequired, match="3 candidate"):
+        with pytest.raises(ClosureRequired, match="3 candidates still wait on this requisition"):
             close_requisition(manager, requisition, status)
         db.session.rollback()
     for application in applications:

@@ -196,7 +196,7 @@ def test_closing_with_candidates_waiting_lists_them_and_changes_nothing(
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "still wait on this requisition (Wendy Waiting)" in html
+    assert "1 candidate still waits on this requisition (Wendy Waiting)" in html
     assert db.session.get(Requisition, requisition.id).status == "open"
 
 

@@ -8,6 +8,7 @@ from hiretrack.bulk import services
 from hiretrack.bulk.forms import ACTIONS, BulkReviewForm, BulkSelectForm, BulkSendForm
 from hiretrack.errors import DomainError, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.formatting import plural
 from hiretrack.messages import drafts as draft_service
 from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, show_errors
@@ -20,10 +21,6 @@ REVIEW_FIELDS = {"channel": "channel", "note": "note", "closure_method": "closur
 
 def _back(value: str | None) -> str:
     return safe_next_url(value) or url_for("dashboard.index")
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 @bp.post("/review")
@@ -120,12 +117,12 @@ def _carry_out(form: BulkReviewForm, applications):
             promised_next_update=form.promised_next_update.data,
             channel=form.channel.data,
         )
-        return f"Contact logged with {_plural(count, 'candidate', 'candidates')}."
+        return f"Contact logged with {plural(count, 'candidate')}."
     if action == "move":
         if not form.target.data:
             raise ValidationFailed("Choose the new stage.", {"target": ["Choose the new stage."]})
         services.move_stages(current_user, applications, form.target.data, form.note.data or "")
-        return f"{_plural(count, 'application', 'applications')} moved."
+        return f"{plural(count, 'application')} moved."
     if not form.outcome.data or not form.closure_method.data:
         raise ValidationFailed(
             "Closing needs closure: choose how the applications end and how the candidates "
@@ -141,7 +138,7 @@ def _carry_out(form: BulkReviewForm, applications):
         channel=form.channel.data,
         note=form.note.data or "",
     )
-    return f"{_plural(count, 'application', 'applications')} closed, with closure recorded."
+    return f"{plural(count, 'application')} closed, with closure recorded."
 
 
 @bp.get("/drafts")
@@ -191,5 +188,5 @@ def send_drafts():
         flash(error.message, "error")
         return redirect(here)
     db.session.commit()
-    flash(f"{_plural(len(sent), 'message', 'messages')} queued for delivery.", "success")
+    flash(f"{plural(len(sent), 'message')} queued for delivery.", "success")
     return redirect(back)

@@ -13,6 +13,7 @@ from hiretrack.candidates.stages import FINAL_STAGES, Stage
 from hiretrack.database import utcnow
 from hiretrack.errors import ClosureRequired, GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.formatting import plural
 from hiretrack.requisitions.currencies import CURRENCY_MESSAGE, is_currency
 from hiretrack.requisitions.models import (
     CLOSED_REQUISITION_STATUSES,
@@ -227,8 +228,10 @@ def close_requisition(actor: User, requisition: Requisition, status: str) -> Non
         names = ", ".join(a.candidate.name for a in waiting[:10])
         more = f" and {len(waiting) - 10} more" if len(waiting) > 10 else ""
         raise ClosureRequired(
-            f"{len(waiting)} candidate(s) still wait on this requisition ({names}{more}). Send each "
-            "a closure (or record one) before closing it as " + status + "."
+            f"{plural(len(waiting), 'candidate')} still "
+            f"{'waits' if len(waiting) == 1 else 'wait'} on this requisition ({names}{more}). "
+            f"Send {'them' if len(waiting) == 1 else 'each'} a closure (or record one) before "
+            f"closing it as {status}."
         )
     if status == RequisitionStatus.FILLED and not any(
         a.stage in (Stage.ACCEPTED, Stage.HIRED) for a in requisition_applications(requisition)
