@@ -341,6 +341,10 @@ def test_a_permanent_failure_bounces_our_email_and_flags_the_address(tracking_ap
     assert figures.failed_deliveries == 1
     (notice,) = staff_notices(tracking_app, "bounced")
     assert notice.to_address == manager.email and "User unknown" in notice.body_text
+    assert (
+        f"{candidate.name}, your candidate for {application.requisition.title}, did not "
+        "receive your email: their mail server refused it." in notice.body_text
+    )
     assert notice.reply_to is None  # replying to the address that bounced would bounce too
 
     # A second report about the same message changes nothing more.
