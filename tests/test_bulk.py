@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import func, select
 
 from hiretrack.candidates.models import Application, Touchpoint
+from hiretrack.database import utcnow
 from hiretrack.extensions import db
+from hiretrack.holds.services import place_hold
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail
 
 
@@ -188,3 +190,31 @@ def test_a_bulk_send_where_every_draft_already_waits_opens_the_waiting_drafts(
     page = client.get("/drafts").get_data(as_text=True)
     assert "Skipped (a draft already waits for them; send or discard it first): " in page
     assert "Ana Silva" in page and "Ben Okafor" in page and "Send all 2" in page
+
+
+def _preselected_message(html: str) -> str:
+    """The message the review page's 'Message' list starts on."""
+    select = re.search(r'<select[^>]*name="category".*?</select>', html, re.S).group(0)
+    return re.search(r'<option selected value="([^"]+)"', select).group(1)
+
+
+def test_the_bulk_send_preselects_the_message_the_dashboard_suggests(client, login, manager, three):
+    place_hold(
+        manager, three[0].requisition, reason="budget", summary="Budget", owner_name="Head office"
+    )
+    for application in three:
+        application.update_requested_at = utcnow()
+    db.session.commit()
+    login(manager)
+
+    def review() -> str:
+        data = {"action": "send", "back": "/", "application_id": [a.id for a in three]}
+        return client.post("/bulk/review", data=data).get_data(as_text=True)
+
+    # Held candidates who asked for news: the hold notice, as each row's own suggestion says.
+    assert _preselected_message(review()) == "hold_notice"
+    # Suggestions that differ (two of them did not ask): a check-in, which fits everyone.
+    for application in three[1:]:
+        application.update_requested_at = None
+    db.session.commit()
+    assert _preselected_message(review()) == "check_in"

@@ -44,6 +44,7 @@ def review():
         action=form.action.data,
         application_ids=",".join(str(a.id) for a in applications),
         back=back,
+        category=services.shared_suggestion(applications).value,
     )
     return _render_review(details, applications)
 

@@ -19,7 +19,7 @@ from hiretrack.errors import DomainError, GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.messages.drafts import prepare_drafts
 from hiretrack.messages.models import CLOSURE_OUTCOMES, Draft, DraftStatus, TemplateCategory
-from hiretrack.messages.services import OFFER_CATEGORIES
+from hiretrack.messages.services import OFFER_CATEGORIES, suggested_category
 
 #: More than a page of the longest list is a mistake, not a plan.
 MAX_SELECTED = 200
@@ -93,6 +93,15 @@ def prepare_bulk_drafts(
     targets = [a for a in applications if a.id not in waiting]
     skipped = [a.candidate.name for a in applications if a.id in waiting]
     return (prepare_drafts(actor, targets, category) if targets else []), skipped
+
+
+def shared_suggestion(applications: list[Application]) -> TemplateCategory:
+    """The message to preselect for a bulk send: the one the dashboard suggests for every
+    selected application (a hold notice for held candidates who asked), else a check-in."""
+    suggestions = {suggested_category(application) for application in applications}
+    if len(suggestions) == 1 and not suggestions <= OFFER_CATEGORIES:
+        return suggestions.pop()
+    return TemplateCategory.CHECK_IN
 
 
 def log_calls(
