@@ -37,6 +37,7 @@ class BulkReviewForm(Form):
     action = HiddenField()
     application_ids = HiddenField()
     back = HiddenField()
+    submission_token = submission_token_field()
     category = SelectField(
         "Message", choices=SEND_CATEGORY_CHOICES, default=TemplateCategory.CHECK_IN.value
     )

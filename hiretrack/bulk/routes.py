@@ -62,6 +62,7 @@ def _render_review(form: BulkReviewForm, applications, status: int = 200):
 
 @bp.post("/apply")
 @login_required
+@submitted_once
 def apply():
     """Do the reviewed action to every selected application, in one transaction, or to none."""
     form = BulkReviewForm()
