@@ -31,3 +31,20 @@ def forget(name: str) -> None:
     """Drop a remembered value, e.g. after the request changed what it was computed from."""
     if has_request_context():
         getattr(request, _ATTRIBUTE, {}).pop(name, None)
+
+
+def remember(name: str, value: object) -> None:
+    """Keep a value this request has already computed, for a later reader (see `remembered`)."""
+    if has_request_context():
+        cache = getattr(request, _ATTRIBUTE, None)
+        if cache is None:
+            cache = {}
+            setattr(request, _ATTRIBUTE, cache)
+        cache[name] = value
+
+
+def remembered(name: str, default: object = None) -> object:
+    """A value `remember` (or `once_per_request`) kept in this request, else `default`."""
+    if not has_request_context():
+        return default
+    return getattr(request, _ATTRIBUTE, {}).get(name, default)

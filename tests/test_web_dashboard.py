@@ -292,3 +292,22 @@ def test_row_links_match_url_for(app, client, login, manager, make_requisition, 
         ]
     for link in expected:
         assert f'href="{link.replace("&", "&amp;")}"' in html
+
+
+def test_navigation_shows_the_drafts_the_dashboard_counted(
+    client, login, manager, make_user, make_requisition, make_application
+):
+    """The dashboard hands its count of waiting drafts to the navigation; both say the same."""
+    requisition = make_requisition(manager=manager)
+    for _ in range(3):
+        make_application(requisition=requisition)
+    place_hold(manager, requisition, reason="budget", summary="Frozen", owner_id=manager.id)
+    db.session.commit()
+    login(manager)
+    html = client.get("/dashboard").get_data(as_text=True)
+    assert re.search(r"<strong>3</strong>\s*<a [^>]*>Drafts waiting for your review", html)
+    assert html.count('Drafts <span class="badge">3</span>') == 2  # the row and the menu
+    client.post("/logout")
+    login(make_user("manager"))
+    other = client.get("/dashboard").get_data(as_text=True)
+    assert "Drafts waiting" not in other and 'Drafts <span class="badge">' not in other

@@ -3,6 +3,7 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from hiretrack.dashboard.display import shown_rows
 from hiretrack.dashboard.queries import (
     STATUS_FILTERS,
     dashboard_statements,
@@ -10,6 +11,7 @@ from hiretrack.dashboard.queries import (
 )
 from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count
 from hiretrack.messages.blueprint import WRITER_ROLES
+from hiretrack.messages.routes.drafts import remember_drafts_waiting
 from hiretrack.web import today
 
 bp = Blueprint("dashboard", __name__)
@@ -27,18 +29,22 @@ def home():
 @login_required
 def index():
     """Show the user's waiting candidates ordered by urgency, with the counters that need action."""
+    # The user itself, not the proxy: the page reads it for every row.
+    user = current_user._get_current_object()
     status_filter = request.args.get("status")
     if status_filter not in STATUS_FILTERS:
         status_filter = None
-    statements = dashboard_statements(current_user, today())
-    figures, page = load_dashboard(current_user, statements, status_filter)
-    sorts_mail = current_user.role in SORTING_ROLES
+    day = today()
+    statements = dashboard_statements(user, day)
+    figures, page = load_dashboard(user, statements, status_filter)
+    remember_drafts_waiting(figures.drafts_waiting)
     return render_template(
         "dashboard/index.html",
         counters=figures,
-        unmatched_mail=open_unmatched_count() if sorts_mail else 0,
-        sees_outbox=current_user.role in WRITER_ROLES,
+        unmatched_mail=open_unmatched_count() if user.role in SORTING_ROLES else 0,
+        sees_outbox=user.role in WRITER_ROLES,
         page=page,
+        rows=shown_rows(page.items, day),
         status_filter=status_filter,
-        today=today(),
+        today=day,
     )

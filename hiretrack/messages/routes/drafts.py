@@ -21,11 +21,15 @@ from hiretrack.messages.forms import (
 from hiretrack.messages.models import CLOSURE_OUTCOMES
 from hiretrack.messages.routes.preview import render_preview
 from hiretrack.messages.wording import check_promise_is_worded, draft_wording, source_for
+from hiretrack.request_cache import remember, remembered
 from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, run_service
 
 #: The drafts page's `kind` that lists closures only (where the close page sends people).
 CLOSURES = "closure"
+
+#: The request cache's name for the count of drafts waiting for the user's review.
+DRAFTS_WAITING = "drafts_waiting"
 
 
 def _draft_scope(values) -> tuple:
@@ -60,9 +64,20 @@ def drafts_waiting_helper() -> dict:
     def drafts_waiting() -> int:
         if not current_user.is_authenticated or current_user.role not in WRITER_ROLES:
             return 0
-        return draft_service.pending_drafts_count(current_user)
+        count = remembered(DRAFTS_WAITING)
+        if count is None:
+            count = draft_service.pending_drafts_count(current_user)
+        return count
 
     return {"drafts_waiting": drafts_waiting}
+
+
+def remember_drafts_waiting(count: int) -> None:
+    """Let this request's navigation show a count of waiting drafts the page has just made.
+
+    The dashboard counts the same drafts among its counters; the navigation then saves a query.
+    """
+    remember(DRAFTS_WAITING, count)
 
 
 @bp.get("/drafts")
