@@ -801,6 +801,7 @@ class QueuedMessages:
     def __exit__(self, *exc_info) -> None:
         from sqlalchemy import bindparam, delete, update
 
+        from hiretrack.cadence import tally
         from hiretrack.cadence.stored import STORED_COLUMNS
         from hiretrack.candidates.models import Application, Touchpoint
         from hiretrack.extensions import db
@@ -833,6 +834,7 @@ class QueuedMessages:
                 .values(next_attempt_at=bindparam("next_attempt_at")),
                 self.held_back,
             )
+        tally.rebuild(db.session.connection())  # the dates went back behind its back
         db.session.commit()
 
 

@@ -1116,6 +1116,7 @@ def seed(
     from hiretrack.extensions import db
     from hiretrack.messages.defaults import install_default_templates
     from hiretrack.messages.models import EmailTemplate
+    from hiretrack.requisitions.closure_pending import recount as recount_closure_pending
 
     started = timer.perf_counter()
     dialect = dialect_of(url)
@@ -1172,6 +1173,7 @@ def seed(
             # Rows written in bulk skip the app's writers: store their cadence dates as
             # `hiretrack cadence recompute` would.
             recompute_stored_cadence(db.session)
+            recount_closure_pending(db.session)
             db.session.commit()
             bar.update(applications // 10, "statistics and yesterday's reminders")
             if analyze:

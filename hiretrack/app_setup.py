@@ -30,6 +30,7 @@ import hiretrack.ops.routes
 import hiretrack.pipeline.routes
 import hiretrack.reports.cli
 import hiretrack.reports.routes
+import hiretrack.requisitions.closure_pending  # noqa: F401  (its hook keeps closure pending true)
 import hiretrack.requisitions.routes
 import hiretrack.search.routes
 import hiretrack.status.routes

@@ -7,26 +7,32 @@ holds placed and cleared, updates requested, organisation and requisition cadenc
 settings, closing) and then checks that recomputing from the facts changes nothing.
 """
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hiretrack.admin.services import effective_settings, save_settings
-from hiretrack.cadence.queries import CadenceStatus, cadence_for
+from hiretrack.cadence import tally
+from hiretrack.cadence.calendar import add_business_days
+from hiretrack.cadence.models import CadenceTally
+from hiretrack.cadence.queries import CadenceStatus, as_date, cadence_for, status_conditions
 from hiretrack.cadence.stored import (
     STORED_COLUMNS,
     CadenceFacts,
     compute_stored_cadence,
     recompute_stored_cadence,
 )
+from hiretrack.candidates.contact import Contact, record_contacts
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.services import ClosureNote, change_stage, log_touchpoint
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold, resolve_hold
+from hiretrack.requisitions.services import closure_pending_count
 
 START = date(2026, 3, 2)  # a Monday
 
@@ -41,7 +47,7 @@ stage = st.tuples(
     st.integers(0, 1),
     st.sampled_from(["final_round", "interviewing", "verbal_intent"]),
 )
-hold = st.tuples(st.just("hold"), st.booleans())
+hold = st.tuples(st.just("hold"), st.sampled_from(["cleared", "cleared", "cancelled"]))
 close = st.tuples(st.just("close"), st.integers(0, 1))
 organisation = st.tuples(
     st.just("settings"), st.integers(1, 8), st.sampled_from([None, "GB-ENG", "DE"])
@@ -79,7 +85,7 @@ def _play(world, step) -> None:
                 manager, requisition, reason="budget", summary="Budget", owner_name="Finance"
             ).hold
         elif kind == "hold":
-            resolve_hold(manager, world.pop("hold"), "cleared")
+            resolve_hold(manager, world.pop("hold"), args[0], public_cancellation_reason="Budget")
         elif kind == "close":
             closure = ClosureNote("phone", "Told them by phone.")
             change_stage(manager, applications[args[0]], "withdrawn", closure=closure)
@@ -134,7 +140,61 @@ def test_stored_dates_equal_a_computation_from_scratch_after_any_events(
         stored = tuple(getattr(application, name) for name in STORED_COLUMNS)
         assert stored == _from_scratch(application), application.stage
     assert recompute_stored_cadence(db.session, [first.requisition_id])[1] == 0
+    assert_tally_is_a_recount()
+    requisition = first.requisition
+    assert requisition.closure_pending == closure_pending_count(requisition), requisition.status
     db.session.rollback()
+
+
+def _open_count(*conditions) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Application)
+        .where(Application.closed_at.is_(None), *conditions)
+    )
+
+
+def assert_tally_is_a_recount() -> None:
+    """The cadence tally equals a count from scratch, and so do the status counts read from it."""
+    kept = Counter(
+        {
+            (kind, as_date(day)): number
+            for kind, day, number in db.session.execute(
+                select(CadenceTally.kind, CadenceTally.day, CadenceTally.applications)
+            )
+        }
+    )
+    recount = Counter(
+        {
+            (kind, as_date(day)): number
+            for kind, day, number in db.session.execute(tally.counted_from_applications())
+        }
+    )
+    assert kept == recount
+    holidays = effective_settings().holidays
+    for today in (START + timedelta(days=offset) for offset in range(0, 45, 2)):
+        next_business_day = add_business_days(today + timedelta(days=1), 0, holidays)
+        counts = db.session.execute(tally.status_counts(today, next_business_day)).one()
+        conditions = status_conditions(today)
+        assert counts.waiting == _open_count()
+        assert counts.ghosted == _open_count(conditions[CadenceStatus.GHOSTED])
+        assert counts.overdue == _open_count(conditions[CadenceStatus.OVERDUE])
+        assert counts.due == _open_count(conditions[CadenceStatus.DUE])
+        assert counts.undated == _open_count(Application.next_update_due.is_(None))
+
+
+def test_the_tally_follows_bulk_contacts_and_is_rebuilt_by_recompute(app, runner, make_application):
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=UTC), tick=False):
+        first = make_application(stage="final_round")
+        make_application(requisition=first.requisition)
+    with time_machine.travel(datetime(2026, 3, 5, 9, tzinfo=UTC), tick=False):
+        record_contacts([Contact(first.id, "outbound", datetime.now(UTC), date(2026, 3, 20))])
+        db.session.commit()
+    assert_tally_is_a_recount()
+    db.session.execute(CadenceTally.__table__.delete())
+    db.session.commit()
+    assert runner.invoke(args=["cadence", "recompute", "--quiet"]).exit_code == 0
+    assert_tally_is_a_recount()
 
 
 def test_recompute_command_rewrites_dates_changed_behind_the_apps_back(

@@ -33,21 +33,26 @@ DRAFT_LOADING = (
 APPLICATION_LOADING = (joinedload(Application.candidate), joinedload(Application.requisition))
 
 
-def paginate(statement: Select, query: schemas.PageQuery, present) -> dict:
-    """Run one page of `statement` and present its rows: {"items", "page", "per_page", "total"}."""
+def paginate(
+    statement: Select, query: schemas.PageQuery, present, total: int | None = None
+) -> dict:
+    """Run one page of `statement` and present its rows: {"items", "page", "per_page", "total"}.
+
+    Pass `total` when it is known without counting the rows (e.g. from the cadence tally).
+    """
     result = db.paginate(
         statement,
         page=query.page,
         per_page=query.per_page,
         max_per_page=schemas.MAX_PER_PAGE,
         error_out=False,
-        count=True,
+        count=total is None,
     )
     return {
         "items": present(list(result.items)),
         "page": query.page,
         "per_page": query.per_page,
-        "total": result.total or 0,
+        "total": (result.total or 0) if total is None else total,
     }
 
 

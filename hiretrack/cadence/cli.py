@@ -15,6 +15,7 @@ from hiretrack.cadence.reminders import (
 from hiretrack.cadence.stored import open_application_count, recompute_stored_cadence
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
+from hiretrack.requisitions.closure_pending import recount as recount_closure_pending
 
 
 @click.group("reminders", help="Daily digests for managers and hold owners, and check-ins.")
@@ -106,7 +107,7 @@ def cadence_group() -> None:
 @cadence_group.command("recompute")
 @click.option("--quiet", is_flag=True, help="Print nothing unless there is a problem.")
 def recompute_command(quiet: bool) -> None:
-    """Recompute every open application's stored cadence dates from its history and settings.
+    """Recompute every open application's stored cadence dates, and the counts kept from them.
 
     Needed after a cadence or holiday setting changed outside the settings page (e.g.
     HIRETRACK_HOLIDAYS in the environment); safe to run at any time: only rows that differ are
@@ -118,6 +119,7 @@ def recompute_command(quiet: bool) -> None:
         total = open_application_count(db.session)
         with click.progressbar(length=total, label="Recomputing cadence dates") as bar:
             checked, rewritten = recompute_stored_cadence(db.session, progress=bar.update)
+    recount_closure_pending(db.session)  # the other figure kept for organisation-wide counts
     db.session.commit()
     if not quiet:
         click.echo(f"Checked {checked} open application(s); rewrote {rewritten}.")

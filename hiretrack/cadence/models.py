@@ -54,3 +54,21 @@ class BusinessCalendar(db.Model):
     first_day: Mapped[date]
     last_day: Mapped[date]
     built_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CadenceTally(db.Model):
+    """How many open applications store each cadence date: the organisation-wide counts.
+
+    A status is a comparison of stored dates with today, so a count per status cannot be kept
+    by writes (time passing moves applications between statuses); a count per date can, and
+    "overdue" becomes a sum over the dates before today. Its rows grow with the distinct dates
+    (a few dozen), not with the applications. Kept by `hiretrack.cadence.tally` in the
+    transaction of each write of the stored dates, rebuilt by `hiretrack cadence recompute`.
+
+    kind: "open" counts every open application by its `silent_since` (never empty while open),
+    "due" by `next_update_due`, "ghosted" by `ghosted_on`.
+    """
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    applications: Mapped[int]

@@ -21,8 +21,9 @@ application rows a flush changes, and `recompute_stored_cadence` rewrites many a
 `hiretrack cadence recompute` command, a cadence or holiday setting saved, the delivery worker).
 """
 
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from hiretrack.admin.models import OrganisationSettings
 from hiretrack.admin.services import effective_settings
+from hiretrack.cadence import tally
 from hiretrack.cadence.calendar import add_business_days, business_day_on_or_before
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.stages import OPEN_STAGES, Stage
@@ -223,9 +225,43 @@ def _keep_stored_cadence(session: Session, _flush_context, _instances) -> None:
     if requisition_ids and session.info.get(_PENDING, set()) is not None:
         session.info[_PENDING] = session.info.get(_PENDING, set()) | requisition_ids
     applications = [obj for obj in changed if isinstance(obj, Application) and _facts_changed(obj)]
-    if applications:
-        with session.no_autoflush:
+    with session.no_autoflush:
+        if applications:
             _apply_to_changed(session, applications)
+        _count_in_tally(session)
+
+
+def _committed(application: Application, column: str) -> date | None:
+    """The value a deleted application's column has in the database."""
+    history = inspect(application).attrs[column].history
+    if history.deleted or history.unchanged:
+        return (history.deleted or history.unchanged)[0]
+    return getattr(application, column)
+
+
+def _count_in_tally(session: Session) -> None:
+    """Count what this flush does to the stored dates in the cadence tally, before it runs.
+
+    The tallied columns load their old value when set (`active_history`), so a change's
+    history always holds the value the database has.
+    """
+    changes: tally.Changes = Counter()
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Application):
+            continue
+        state = inspect(obj)
+        before, after = {}, {}
+        for column in tally.TALLIED_COLUMNS:
+            history = state.attrs[column].history
+            if history.has_changes():
+                before[column] = history.deleted[0] if history.deleted else None
+                after[column] = history.added[0] if history.added else None
+        tally.count_change(changes, before, after)
+    for obj in session.deleted:
+        if isinstance(obj, Application):
+            before = {column: _committed(obj, column) for column in tally.TALLIED_COLUMNS}
+            tally.count_change(changes, before, {})
+    tally.apply_changes(session.connection(), changes)
 
 
 @event.listens_for(Session, "after_flush_postexec")
@@ -320,4 +356,12 @@ def recompute_stored_cadence(
     if progress is not None and len(rows) % RECOMPUTE_CHUNK:
         progress(len(rows) % RECOMPUTE_CHUNK)
     write_stored(session, changes)
+    if requisition_ids is None:
+        tally.rebuild(session.connection())
+    else:
+        before = {row[0]: StoredCadence(*row[2 + width :]) for row in rows if row[0] in changes}
+        counted: tally.Changes = Counter()
+        for row_id, computed in changes.items():
+            tally.count_change(counted, asdict(before[row_id]), asdict(computed))
+        tally.apply_changes(session.connection(), counted)
     return len(rows), len(changes)

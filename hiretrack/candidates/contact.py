@@ -7,6 +7,7 @@ applies the rule to the latest committed columns and writes the applications tha
 their stored cadence dates, in one statement.
 """
 
+from collections import Counter
 from dataclasses import astuple, dataclass, replace
 from datetime import date, datetime
 from typing import NamedTuple
@@ -14,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, case, literal, select, update
 
 from hiretrack.admin.services import effective_settings
+from hiretrack.cadence import tally
 from hiretrack.cadence.stored import STORED_COLUMNS, CadenceFacts, compute_stored_cadence
 from hiretrack.candidates.models import Application, Direction, Touchpoint
 from hiretrack.extensions import db
@@ -114,7 +116,7 @@ def record_contacts(contacts: list[Contact]) -> None:
             after[contact.application_id], contact.direction, contact.when, contact.promised
         )
     settings = effective_settings()
-    changes = []
+    changes, counted = [], Counter()
     for application_id, row in rows.items():
         columns = after[application_id]
         facts = CadenceFacts(
@@ -128,8 +130,14 @@ def record_contacts(contacts: list[Contact]) -> None:
                     **{f"new_{name}": value for name, value in zip(_COLUMNS, values, strict=True)},
                 }
             )
+            tally.count_change(
+                counted,
+                dict(zip(_COLUMNS, row[5:], strict=True)),
+                dict(zip(_COLUMNS, values, strict=True)),
+            )
     if changes:
         db.session.connection().execute(_REWRITE_APPLICATION, changes)
+        tally.apply_changes(db.session.connection(), counted)
 
 
 def record_deliveries(sent_at: dict[int, datetime]) -> None:

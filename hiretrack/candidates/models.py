@@ -86,10 +86,11 @@ class Application(db.Model):
     update_requested_at: Mapped[datetime | None]
     # Stored cadence dates (see hiretrack.cadence.stored): computed when something happens, so a
     # status is a comparison with today. None once the application is closed.
-    next_update_due: Mapped[date | None]
+    # The tallied ones load their old value when set, for the cadence tally's change.
+    next_update_due: Mapped[date | None] = mapped_column(active_history=True)
     due_from: Mapped[date | None]
-    ghosted_on: Mapped[date | None]
-    silent_since: Mapped[date | None]
+    ghosted_on: Mapped[date | None] = mapped_column(active_history=True)
+    silent_since: Mapped[date | None] = mapped_column(active_history=True)
     # Ever silent past twice the cadence: kept for the closure ledger once the application closes.
     was_ghosted: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)

@@ -36,7 +36,11 @@ CLOSED_REQUISITION_STATUSES = frozenset({RequisitionStatus.FILLED, RequisitionSt
 
 
 class Requisition(db.Model):
-    __table_args__ = (Index("ix_requisition_manager_status", "manager_id", "status"),)
+    __table_args__ = (
+        Index("ix_requisition_manager_status", "manager_id", "status"),
+        # The few that owe candidates closure, for the organisation's total.
+        Index("ix_requisition_closure_pending", "closure_pending"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -52,6 +56,8 @@ class Requisition(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None]
+    # Candidates still owed closure once closed: kept by hiretrack.requisitions.closure_pending.
+    closure_pending: Mapped[int] = mapped_column(default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1)
 
     department: Mapped[Department] = relationship()

@@ -27,6 +27,7 @@ from hiretrack.holds.models import Hold
 from hiretrack.messages.models import CLOSURE_OUTCOMES, Draft, DraftStatus, EmailTemplate
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions import services
+from hiretrack.requisitions.closure_pending import closure_pending_condition
 from hiretrack.requisitions.forms import (
     CloseRequisitionForm,
     RequisitionFilterForm,
@@ -107,7 +108,7 @@ def _list_figures():
     )
     closure_pending = (
         select(func.count(Application.id))
-        .where(Application.requisition_id == Requisition.id, services.closure_pending_condition())
+        .where(Application.requisition_id == Requisition.id, closure_pending_condition())
         .correlate(Requisition)
         .scalar_subquery()
     )
@@ -150,7 +151,7 @@ def index():
         query = query.where(
             exists().where(
                 Application.requisition_id == Requisition.id,
-                services.closure_pending_condition(),
+                closure_pending_condition(),
             )
         )
     if filters.q.data and not filters.q.errors:

@@ -1,6 +1,6 @@
 """Requisition lifecycle: create, edit, submit for approval, close with closure for everyone."""
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import func, select
 
 from hiretrack.admin.models import Department
 from hiretrack.approvals.models import Approval, ChainState, Decision, chain_state
@@ -197,21 +197,6 @@ def closure_pending_count(requisition: Requisition) -> int:
     keep = {Stage.ACCEPTED} if requisition.status == RequisitionStatus.FILLED else set()
     waiting = [a for a in open_applications(requisition) if a.stage not in keep]
     return len(waiting)
-
-
-def closure_pending_condition() -> ColumnElement[bool]:
-    """SQL form of `closure_pending_count`'s rule, on Application joined to Requisition.
-
-    Lets the dashboard and lists count closure pending over many requisitions in one query.
-    """
-    return and_(
-        Requisition.status.in_([s.value for s in CLOSED_REQUISITION_STATUSES]),
-        Application.closed_at.is_(None),
-        or_(
-            Application.stage != Stage.ACCEPTED.value,
-            Requisition.status == RequisitionStatus.CANCELLED.value,
-        ),
-    )
 
 
 def close_requisition(actor: User, requisition: Requisition, status: str) -> None:

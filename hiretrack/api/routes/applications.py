@@ -8,6 +8,7 @@ from hiretrack.api.blueprint import api
 from hiretrack.auth import access
 from hiretrack.auth.models import User
 from hiretrack.cadence.queries import cadence_query, status_conditions
+from hiretrack.cadence.tally import organisation_count
 from hiretrack.candidates.models import Application, Touchpoint
 from hiretrack.candidates.services import (
     ClosureNote,
@@ -60,7 +61,20 @@ def list_applications(user: User, query: s.ApplicationQuery):
         statement = statement.where(Application.closed_at.is_(None))
     elif query.open is False:
         statement = statement.where(Application.closed_at.is_not(None))
-    return ApplicationPage.model_validate(present.paginate(statement, query, present.applications))
+    total = None
+    if query.cadence is not None and access.can_manage_all(user) and _no_filter_but_cadence(query):
+        # The whole organisation's count per status, from the tally: counting the rows grows
+        # with the company's open applications.
+        total = organisation_count(query.cadence)
+    return ApplicationPage.model_validate(
+        present.paginate(statement, query, present.applications, total=total)
+    )
+
+
+def _no_filter_but_cadence(query: s.ApplicationQuery) -> bool:
+    return (query.requisition_id, query.candidate_id, query.stage) == (None, None, None) and (
+        query.open is not False
+    )
 
 
 @api.operation(
