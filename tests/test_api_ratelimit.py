@@ -232,6 +232,20 @@ def test_counters_live_in_the_database_and_expired_ones_are_purged(limited):
         assert db.session.query(RateLimitCounter).count() == 0
 
 
+def test_a_refused_request_still_counts_every_counter_it_hit(limited):
+    """The request's counters are written in one transaction, committed even when refused."""
+    app = limited(API_RATE_LIMIT="1 per minute", API_CLIENT_RATE_LIMIT="100 per hour")
+    token = token_for(app)
+    client = app.test_client()
+    with time_machine.travel(START, tick=False):
+        assert call(client, token).status_code == 200
+        assert_refused(call(client, token), "requests with this token")
+    with app.app_context():
+        counts = sorted(counter.count for counter in db.session.query(RateLimitCounter))
+        db.session.rollback()
+    assert counts == [2, 2]  # the address and the token, the refused request included
+
+
 def test_redis_counts_instead_of_the_database_when_configured(limited, redis_prefix):
     app = limited(
         API_RATE_LIMIT="3 per 2 seconds",

@@ -10,13 +10,20 @@ lock held for longer than that statement.
 
 Counts are written on a connection of their own and committed at once: a refused or failed
 request still counts, and the row lock is not held for the length of the request's transaction.
+The checks before a request run in `one_transaction`: one connection and one commit for all the
+request's counters (three statements and two commits on separate connections cost the API list
+about a fifth of its CPU).
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import g, has_app_context
+from limits.errors import StorageError
 from limits.storage import Storage
-from sqlalchemy import case, delete, select
+from sqlalchemy import bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,6 +44,53 @@ def _seen() -> dict[str, tuple[int, float]]:
     return g.setdefault("hiretrack_rate_counts", {})
 
 
+#: Where `one_transaction` keeps its connection for the storage's reads and writes.
+_CONNECTION = "hiretrack_rate_connection"
+
+
+@contextmanager
+def _connection(write: bool) -> Iterator:
+    """The open `one_transaction` connection, else one of the storage's own (committed at once)."""
+    shared = g.get(_CONNECTION) if has_app_context() else None
+    if shared is not None:
+        yield shared
+    elif write:
+        with db.engine.begin() as connection:
+            yield connection
+    else:
+        with db.engine.connect() as connection:
+            yield connection
+
+
+_NOW = bindparam("now", type_=COUNTERS.c.expires_at.type)
+
+#: A key's open window (built once: the statements of every API request).
+_READ = select(COUNTERS.c.count, COUNTERS.c.expires_at).where(
+    COUNTERS.c.key == bindparam("key"), COUNTERS.c.expires_at > _NOW
+)
+
+
+@cache
+def _upsert_statement(dialect: str):
+    """The hit: an atomic upsert that starts a new window when the stored one is over."""
+    amount = bindparam("amount", type_=COUNTERS.c.count.type)
+    upsert = UPSERTS[dialect](COUNTERS).values(
+        key=bindparam("key"),
+        count=amount,
+        expires_at=bindparam("expires_at", type_=COUNTERS.c.expires_at.type),
+    )
+    window_over = COUNTERS.c.expires_at <= _NOW
+    return upsert.on_conflict_do_update(
+        index_elements=[COUNTERS.c.key],
+        set_={
+            "count": case((window_over, amount), else_=COUNTERS.c.count + amount),
+            "expires_at": case(
+                (window_over, upsert.excluded.expires_at), else_=COUNTERS.c.expires_at
+            ),
+        },
+    ).returning(COUNTERS.c.count, COUNTERS.c.expires_at)
+
+
 class DatabaseStorage(Storage):
     """Fixed-window counters in the `rate_limit_counter` table of the app's database."""
 
@@ -49,24 +103,41 @@ class DatabaseStorage(Storage):
     def base_exceptions(self) -> type[Exception]:
         return SQLAlchemyError
 
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """Read and count every counter inside on one connection, committed on the way out.
+
+        Committed whatever the block raises (a refusal still counts its hits), unless the
+        database itself failed.
+        """
+        if g.get(_CONNECTION) is not None:
+            yield
+            return
+        with db.engine.connect() as connection:
+            transaction = connection.begin()
+            g.setdefault(_CONNECTION, connection)
+            try:
+                yield
+            except (SQLAlchemyError, StorageError):
+                transaction.rollback()
+                raise
+            finally:
+                g.pop(_CONNECTION, None)
+                if transaction.is_active:
+                    transaction.commit()
+
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         """Count `amount` hits on key, starting a window of `expiry` seconds if none is open."""
         now = utcnow()
-        upsert = UPSERTS[db.engine.dialect.name](COUNTERS).values(
-            key=key, count=amount, expires_at=now + timedelta(seconds=expiry)
-        )
-        window_over = COUNTERS.c.expires_at <= now
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[COUNTERS.c.key],
-            set_={
-                "count": case((window_over, amount), else_=COUNTERS.c.count + amount),
-                "expires_at": case(
-                    (window_over, upsert.excluded.expires_at), else_=COUNTERS.c.expires_at
-                ),
-            },
-        ).returning(COUNTERS.c.count, COUNTERS.c.expires_at)
-        with db.engine.begin() as connection:
-            count, expires_at = connection.execute(upsert).one()
+        parameters = {
+            "key": key,
+            "amount": amount,
+            "now": now,
+            "expires_at": now + timedelta(seconds=expiry),
+        }
+        with _connection(write=True) as connection:
+            statement = _upsert_statement(connection.dialect.name)
+            count, expires_at = connection.execute(statement, parameters).one()
         _seen()[key] = (count, expires_at.timestamp())
         return count
 
@@ -75,12 +146,8 @@ class DatabaseStorage(Storage):
         if key in _seen():
             return _seen()[key]
         now = utcnow()
-        with db.engine.connect() as connection:
-            row = connection.execute(
-                select(COUNTERS.c.count, COUNTERS.c.expires_at).where(
-                    COUNTERS.c.key == key, COUNTERS.c.expires_at > now
-                )
-            ).first()
+        with _connection(write=False) as connection:
+            row = connection.execute(_READ, {"key": key, "now": now}).first()
         value = (row.count, row.expires_at.timestamp()) if row else (0, now.timestamp())
         _seen()[key] = value
         return value

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -196,8 +197,11 @@ def check_rate_limits(prefix: str) -> None:
     if not _is_api_request(prefix):
         return
     state = g.hiretrack_api_limits = RequestLimits(client=request.remote_addr or "-")
+    checker = limiter()
+    together = getattr(checker.storage, "one_transaction", nullcontext)
     try:
-        limiter().check(state, bearer_token())
+        with together():
+            checker.check(state, bearer_token())
     except StorageError:
         state.unavailable = True
         log.exception("API rate limits are not enforced: the counter store did not answer")
