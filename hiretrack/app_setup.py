@@ -41,6 +41,7 @@ from hiretrack.extensions import csrf, db, login_manager, migrate
 from hiretrack.messages.render_quota import register_render_allowance
 from hiretrack.ops.logs import setup_logging
 from hiretrack.resources import resource_dir
+from hiretrack.submissions import new_submission_token
 from hiretrack.web import link_pattern
 
 CONTENT_SECURITY_POLICY = (
@@ -125,6 +126,7 @@ def register_request_hooks(app: Flask) -> None:
 
     app.context_processor(formatting.template_helpers)
     app.add_template_global(link_pattern)
+    app.add_template_global(new_submission_token)
     app.add_template_filter(formatting.reject_page)
     logging.getLogger("hiretrack").setLevel(logging.INFO)
     setup_logging(app)

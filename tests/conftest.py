@@ -95,21 +95,22 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
-    """The test database: in-memory SQLite, or PostgreSQL migrated once from empty."""
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """The test database: in-memory SQLite, or on PostgreSQL a database of this run's own beside
+    the one named (created, migrated from empty, dropped at the end), so that two runs given the
+    same URL at once never drop each other's tables."""
     if not POSTGRES_URL:
-        return "sqlite://"
-    url = postgres_database_url()
-    app = create_app(base_config(url, tmp_path_factory.mktemp("session")))
-    with app.app_context():
-        from flask_migrate import upgrade
+        yield "sqlite://"
+        return
+    with own_database(tmp_path_factory.mktemp("session"), f"run{os.getpid()}") as url:
+        app = create_app(base_config(url, tmp_path_factory.mktemp("session")))
+        with app.app_context():
+            from flask_migrate import upgrade
 
-        with db.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        upgrade()
-        db.engine.dispose()
-    return url
+            upgrade()
+            db.engine.dispose()
+        yield url
+        # Connections still open (the app fixtures' engines) are ended by DROP ... WITH (FORCE).
 
 
 def empty_all_tables() -> None:

@@ -21,10 +21,12 @@ from wtforms.validators import (
 
 from hiretrack.auth.models import ROLE_LABELS
 from hiretrack.auth.services import MIN_PASSWORD_LENGTH
+from hiretrack.submissions import submission_token_field
 from hiretrack.web import DateWithin, Form, as_choices, optional_int
 
 
 class UserForm(Form):
+    submission_token = submission_token_field()
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     role = SelectField(

@@ -35,6 +35,7 @@ from hiretrack.auth.models import ROLE_LABELS, User
 from hiretrack.database import Base
 from hiretrack.extensions import db
 from hiretrack.formatting import user_timezone
+from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, as_choices, paginate, run_service, user_choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -77,6 +78,7 @@ def users():
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
+@submitted_once
 def new_user():
     """Create a user with an initial password they should change on first sign-in."""
     form = UserForm()

@@ -4,10 +4,12 @@ from wtforms import DateField, RadioField, SelectField, SubmitField, TextAreaFie
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from hiretrack.approvals.models import KIND_LABELS, ApprovalKind
+from hiretrack.submissions import submission_token_field
 from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
 
 
 class ApprovalStepForm(Form):
+    submission_token = submission_token_field()
     kind = SelectField(
         "Kind of approval",
         choices=as_choices(
@@ -26,6 +28,7 @@ class ApprovalStepForm(Form):
 
 
 class DecisionForm(Form):
+    submission_token = submission_token_field()
     decision = RadioField(
         "Decision",
         choices=as_choices([("approved", "Approve"), ("rejected", "Reject")]),

@@ -16,6 +16,7 @@ from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import stranded_count
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import Requisition
+from hiretrack.submissions import submitted_once
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
@@ -102,6 +103,7 @@ def index():
 
 @bp.route("/requisitions/<int:requisition_id>/new", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def new(requisition_id: int):
     """Add a step (budget, headcount, compensation) to a requisition's approval chain."""
     requisition = get_requisition(current_user, requisition_id, for_edit=True)
@@ -128,6 +130,7 @@ def new(requisition_id: int):
 
 @bp.route("/<int:approval_id>/decide", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def decide(approval_id: int):
     """Approve or reject; the requisition opens, or the offer can go out, when its chain is complete."""
     approval = get_approval(current_user, approval_id, for_decision=True)

@@ -29,6 +29,7 @@ from hiretrack.candidates.stages import (
     check_transition,
 )
 from hiretrack.errors import TransitionNotAllowed
+from hiretrack.submissions import submission_token_field
 from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
 
 START_STAGES = [
@@ -46,6 +47,7 @@ class CandidateForm(Form):
 
 
 class NewCandidateForm(CandidateForm):
+    submission_token = submission_token_field()
     requisition_id = SelectField("Apply to", coerce=optional_int, validators=[Optional()])
     stage = SelectField(
         "Starting at", choices=as_choices(START_STAGES), default=Stage.INTERVIEWING.value
@@ -75,6 +77,7 @@ class CandidateFilterForm(Form):
 
 
 class ApplyForm(Form):
+    submission_token = submission_token_field()
     requisition_id = SelectField(
         "Requisition", coerce=optional_int, validators=[DataRequired("Choose a requisition.")]
     )
@@ -110,6 +113,7 @@ class StageTargetField(SelectField):
 
 
 class StageForm(Form):
+    submission_token = submission_token_field()
     target = StageTargetField("Move to", validators=[InputRequired("Choose the new stage.")])
     note = TextAreaField("Note (internal)", validators=[Optional(), Length(max=5000)])
     closure_method = RadioField(
@@ -165,6 +169,7 @@ def stage_form_for(current_stage: str, **kwargs) -> StageForm:
 
 
 class TouchpointForm(Form):
+    submission_token = submission_token_field()
     direction = RadioField(
         "Who reached out",
         choices=as_choices(
@@ -197,6 +202,7 @@ class TouchpointForm(Form):
 
 
 class OfferForm(Form):
+    submission_token = submission_token_field()
     salary = IntegerField(
         "Annual salary",
         validators=[InputRequired("Enter the salary."), NumberRange(min=1, max=100_000_000)],

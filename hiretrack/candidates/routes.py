@@ -45,6 +45,7 @@ from hiretrack.offers import services as offers
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
 from hiretrack.sorting import requested_sort, sort_clauses
+from hiretrack.submissions import submitted_once
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
@@ -153,6 +154,7 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def new():
     """Add a candidate and, optionally, apply them to one of your requisitions in the same step."""
     require_role(current_user, *MANAGING_ROLES)
@@ -363,6 +365,7 @@ def edit(candidate_id: int):
 
 @bp.route("/<int:candidate_id>/apply", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def apply(candidate_id: int):
     """Start a candidacy for this person on one of your open requisitions."""
     require_role(current_user, *MANAGING_ROLES)
@@ -388,6 +391,7 @@ def apply(candidate_id: int):
 
 @bp.route("/applications/<int:application_id>/stage", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def change_stage(application_id: int):
     """Move an application on; closing it needs closure: the closure email, or a recorded contact."""
     application = get_application(current_user, application_id, for_edit=True)
@@ -449,6 +453,7 @@ def change_stage(application_id: int):
 
 @bp.route("/applications/<int:application_id>/contact", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def log_contact(application_id: int):
     """Log a call, a meeting or the candidate's own contact, with the next update it promised."""
     application = get_application(current_user, application_id, for_edit=True)
@@ -475,6 +480,7 @@ def log_contact(application_id: int):
 
 @bp.route("/applications/<int:application_id>/offer", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def offer(application_id: int):
     """Record the offer terms and ask for sign-off: verbal intent is not an offer until it is written."""
     application = get_application(current_user, application_id, for_edit=True)

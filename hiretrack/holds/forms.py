@@ -4,6 +4,7 @@ from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from hiretrack.holds.models import REASON_LABELS
+from hiretrack.submissions import submission_token_field
 from hiretrack.web import DateWithin, Form, VersionField, as_choices, optional_int
 
 
@@ -49,6 +50,7 @@ class HoldDetailsForm(Form):
 
 
 class PlaceHoldForm(HoldDetailsForm):
+    submission_token = submission_token_field()
     application_id = SelectField(
         "Holds up", coerce=optional_int, validators=[Optional()], default=None
     )
@@ -61,6 +63,7 @@ class EditHoldForm(HoldDetailsForm):
 
 
 class ResolveHoldForm(Form):
+    submission_token = submission_token_field()
     outcome = RadioField(
         "Outcome",
         choices=as_choices(

@@ -26,6 +26,7 @@ from hiretrack.holds.queries import stranded_applications, stranded_count
 from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import open_applications
 from hiretrack.sorting import requested_sort, reverse_order, sort_clauses
+from hiretrack.submissions import submitted_once
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
@@ -132,6 +133,7 @@ def _place_form(requisition: Requisition) -> PlaceHoldForm:
 
 @bp.route("/requisitions/<int:requisition_id>/holds/new", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def place(requisition_id: int):
     """Put a requisition (or one candidate) on hold and prepare a hold notice for each candidate."""
     requisition = get_requisition(current_user, requisition_id, for_edit=True)
@@ -230,6 +232,7 @@ def edit(hold_id: int):
 
 @bp.post("/holds/<int:hold_id>/resolve")
 @login_required
+@submitted_once
 def resolve(hold_id: int):
     """Clear or cancel a hold and prepare each stranded candidate's next message."""
     hold = get_hold(current_user, hold_id, for_edit=True)

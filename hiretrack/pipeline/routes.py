@@ -12,6 +12,7 @@ from hiretrack.errors import NotFound
 from hiretrack.extensions import db
 from hiretrack.pipeline.queries import PIPELINE_COLUMNS, board_columns
 from hiretrack.requisitions.models import Requisition
+from hiretrack.submissions import submitted_once
 from hiretrack.web import FORM_REJECTED, run_service, today, version_of
 
 bp = Blueprint("pipeline", __name__, url_prefix="/requisitions")
@@ -51,6 +52,7 @@ def board(requisition_id: int):
 
 @bp.post("/<int:requisition_id>/pipeline/applications/<int:application_id>/move")
 @login_required
+@submitted_once
 def move(requisition_id: int, application_id: int):
     """Move one card: the stage form's rules and closure guard, answered on the board."""
     requisition = get_requisition(current_user, requisition_id, for_edit=True)

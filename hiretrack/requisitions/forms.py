@@ -11,10 +11,12 @@ from wtforms.validators import (
 )
 
 from hiretrack.requisitions.models import STATUS_LABELS
+from hiretrack.submissions import submission_token_field
 from hiretrack.web import Form, VersionField, as_choices, optional_int
 
 
 class RequisitionForm(Form):
+    submission_token = submission_token_field()
     title = StringField("Job title", validators=[DataRequired(), Length(max=200)])
     department_id = SelectField(
         "Department", coerce=optional_int, validators=[DataRequired("Choose a department.")]
@@ -97,6 +99,7 @@ class RequisitionFilterForm(Form):
 
 
 class CloseRequisitionForm(Form):
+    submission_token = submission_token_field()
     status = RadioField(
         "Close as",
         choices=as_choices(
@@ -113,5 +116,7 @@ class CloseRequisitionForm(Form):
 
 class SubmitForApprovalForm(Form):
     """Only the CSRF token: submitting needs no other input."""
+
+    submission_token = submission_token_field()
 
     submit = SubmitField("Submit for approval")

@@ -36,6 +36,7 @@ from hiretrack.requisitions.forms import (
 )
 from hiretrack.requisitions.models import Requisition
 from hiretrack.sorting import requested_sort, sort_clauses
+from hiretrack.submissions import submitted_once
 from hiretrack.web import (
     FORM_REJECTED,
     as_choices,
@@ -182,6 +183,7 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def new():
     """Create a requisition: as a draft that needs approval, or already open."""
     require_role(current_user, *MANAGING_ROLES)
@@ -299,6 +301,7 @@ def edit(requisition_id: int):
 
 @bp.post("/<int:requisition_id>/submit")
 @login_required
+@submitted_once
 def submit(requisition_id: int):
     """Send a draft requisition to its approvers."""
     requisition = get_requisition(current_user, requisition_id, for_edit=True)
@@ -312,6 +315,7 @@ def submit(requisition_id: int):
 
 @bp.route("/<int:requisition_id>/close", methods=["GET", "POST"])
 @login_required
+@submitted_once
 def close(requisition_id: int):
     """Close a requisition as filled or cancelled, once every other candidate has had closure."""
     requisition = get_requisition(current_user, requisition_id, for_edit=True)
