@@ -591,3 +591,82 @@ def test_the_close_page_prepares_and_opens_closures_while_hold_notices_wait(
     db.session.expire_all()
     assert db.session.get(Requisition, requisition.id).status == "cancelled"
     assert db.session.get(Hold, hold.id).resolution_note == "The requisition was cancelled."
+
+
+# --- A whole claim checked at once ---------------------------------------------------------------
+
+
+def test_one_claim_sends_the_true_messages_and_withdraws_each_untrue_one_with_its_audit_entry(
+    app, ctx, make_user, make_application
+):
+    from hiretrack.audit.models import AuditEntry
+    from hiretrack.candidates.services import change_stage
+
+    manager = make_user("manager")
+    true_one = send_message(manager, make_application(manager=manager), template("check-in"))
+    moved = make_application(manager=manager, stage="final_round")
+    moved_on = send_message(manager, moved, template("check-in")).outbox
+    change_stage(manager, moved, "verbal_intent")
+    twice = make_application(manager=manager)
+    older = send_message(manager, twice, template("check-in")).outbox
+    newer = send_message(manager, twice, template("check-in")).outbox
+    closure = send_message(
+        manager, make_application(manager=manager), template("closure-not-selected")
+    ).outbox
+    db.session.commit()
+
+    report = deliver_batch("worker-1")
+
+    assert (report.sent, report.withdrawn) == (3, 2)
+    sent = {true_one.outbox.id, newer.id, closure.id}
+    statuses = dict(db.session.execute(select(OutboxEmail.id, OutboxEmail.status)).all())
+    assert {key for key, status in statuses.items() if status == OutboxStatus.SENT} == sent
+    assert "moved on from Final round to Verbal intent" in moved_on.withdrawn_reason
+    assert (
+        older.withdrawn_reason
+        == f"A newer still waiting: check-in message (#{newer.id}) replaced it."
+    )
+    assert (moved_on.claimed_by, older.claimed_by, older.withdrawn_at is not None) == (
+        None,
+        None,
+        True,
+    )
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "outbox.withdraw").order_by(AuditEntry.id)
+    ).all()
+    assert [(entry.entity_type, entry.entity_id, entry.actor_label) for entry in entries] == [
+        ("outbox_email", moved_on.id, "delivery check"),
+        ("outbox_email", older.id, "delivery check"),
+    ]
+    assert entries[1].before == {"status": "sending", "reason": None}
+    assert entries[1].after == {"status": "withdrawn", "reason": older.withdrawn_reason}
+
+
+def test_a_claims_premises_are_read_in_one_statement_whatever_its_size(
+    app, ctx, make_user, make_application
+):
+    from sqlalchemy import event
+
+    from hiretrack.messages.premise import withdrawal_reasons
+
+    manager = make_user("manager")
+    for _ in range(6):
+        send_message(manager, make_application(manager=manager), template("check-in"))
+    db.session.commit()
+    rows = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()  # as claimed
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        counts = []
+        for claim in (rows[:1], rows):
+            before = len(statements)
+            assert withdrawal_reasons(claim) == {}
+            counts.append(len(statements) - before)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+    assert counts == [1, 1]

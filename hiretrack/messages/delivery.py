@@ -221,9 +221,15 @@ def claim_due(
             by_id = {row.id: row for row in rows}
             kept = withdraw_untrue([by_id[outbox_id] for outbox_id in claimed], now)
             if len(kept) < len(claimed):
+                kept_ids = [row.id for row in kept]
                 db.session.commit()
                 if report is not None:
                     report.withdrawn += len(claimed) - len(kept)
+                if kept:
+                    # The commit expired them: read them again in one statement, not one each.
+                    db.session.scalars(
+                        select(OutboxEmail).where(OutboxEmail.id.in_(kept_ids))
+                    ).all()
             if kept:
                 return kept
             if stop is not None and stop.is_set():

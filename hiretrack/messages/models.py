@@ -139,7 +139,9 @@ class OutboxEmail(db.Model):
 
     __table_args__ = (
         Index("ix_outbox_email_status_next_attempt", "status", "next_attempt_at"),
-        Index("ix_outbox_email_application", "application_id"),
+        # An application's messages; of one kind, newest first: the delivery check's "a newer
+        # message of the same kind replaced it" (messages.premise).
+        Index("ix_outbox_email_application_kind", "application_id", "category", "id"),
         # The outbox list, newest first (all of it, or one status), read in index order.
         Index("ix_outbox_email_created", "created_at", "id"),
         Index("ix_outbox_email_status_created", "status", "created_at", "id"),
