@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_CA_FILE": None,  # PEM CA certificate(s) to trust for the relay instead of the system's
     # The relay accepts SMTPUTF8 (RFC 6531): addresses may have non-ASCII before the @.
     "SMTP_SMTPUTF8": False,
-    "DELIVERY_CLAIM_SIZE": 25,  # messages a delivery worker claims, sends and records at once
+    "DELIVERY_CLAIM_SIZE": 100,  # messages a delivery worker claims, sends and records at once
     # Inbound mail (docs/inbound.md): replies are copied to <local>+<token>@<domain> of this.
     "REPLY_ADDRESS": None,  # e.g. replies@hiring.example.com
     "IMAP_HOST": None,
