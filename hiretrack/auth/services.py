@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from hiretrack.audit.services import record_change, snapshot
@@ -94,11 +94,20 @@ def normalise_email(value: str, field: str = "email", *, smtputf8: bool | None =
     return result.normalized.lower()
 
 
+#: The statements that find each request's user, built once (they run on every page and call).
+_USER_BY_SESSION_TOKEN = select(User).where(User.session_token == bindparam("token"))
+_TOKEN_AND_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def load_user_from_session_token(token: str) -> User | None:
     """Flask-Login's user loader: the cookie holds the user's rotating session token."""
     if not token:
         return None
-    user = db.session.scalars(select(User).where(User.session_token == token)).first()
+    user = db.session.scalars(_USER_BY_SESSION_TOKEN, {"token": token}).first()
     return user if user is not None and user.active else None
 
 
@@ -267,14 +276,15 @@ def user_for_api_token(plain: str) -> User | None:
     """Resolve a bearer token to its active user, or None."""
     if not plain or not plain.startswith(API_TOKEN_PREFIX) or len(plain) > 200:
         return None
-    token = db.session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _hash_token(plain))
-    ).first()
-    if token is None or token.revoked_at is not None or not token.user.active:
+    found = db.session.execute(_TOKEN_AND_USER, {"token_hash": _hash_token(plain)}).first()
+    if found is None:
+        return None
+    token, user = found
+    if token.revoked_at is not None or not user.active:
         return None
     now = utcnow()
     # Write the last-used time at most once a minute to keep reads cheap under load.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
         db.session.commit()
-    return token.user
+    return user
