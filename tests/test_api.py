@@ -532,6 +532,29 @@ def test_cadence_filter_finds_overdue_and_ghosted(
     assert callers["other_manager"].get("/applications", cadence="overdue").get_json()["total"] == 0
 
 
+def test_managers_sharing_the_built_list_statements_each_see_only_their_own(
+    callers, team, make_requisition, make_application
+):
+    """The list's statements are built once per role and status; each call binds its user."""
+    overdue = {}
+    for role in ("manager", "other_manager"):
+        application = make_application(
+            requisition=make_requisition(manager=team[role]), stage="final_round"
+        )
+        application.opened_at = utcnow() - timedelta(days=9)
+        overdue[role] = application
+    db.session.commit()
+    for role in ("manager", "other_manager", "manager"):
+        body = callers[role].get("/applications", cadence="overdue").get_json()
+        assert [item["id"] for item in body["items"]] == [overdue[role].id]
+        assert body["total"] == 1
+        assert body["items"][0]["business_days_silent"] >= 5
+    everyone = callers["recruiter"].get("/applications", cadence="overdue").get_json()
+    assert sorted(item["id"] for item in everyone["items"]) == sorted(
+        application.id for application in overdue.values()
+    )
+
+
 def test_application_lists_are_in_id_order_for_a_manager_and_a_recruiter(
     callers, team, make_requisition, make_application
 ):

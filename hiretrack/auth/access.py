@@ -6,7 +6,19 @@ recruiters and admins reach everything. An object the user may not see raises No
 answer never reveals that it exists.
 """
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from dataclasses import dataclass, field
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import aliased
 
 from hiretrack.approvals.models import Approval
@@ -16,6 +28,19 @@ from hiretrack.errors import NotFound, PermissionDenied
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
 from hiretrack.requisitions.models import Requisition
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Stands in for a user while building statements shared by everyone of one role.
+
+    The access rules only read a user's role and id; with the id a bound parameter, one
+    statement serves every manager (say), and SQLAlchemy's compiled-statement cache is hit
+    without rebuilding or re-walking the statement on each request.
+    """
+
+    role: str
+    id: BindParameter = field(default_factory=lambda: bindparam("viewer_id", type_=Integer))
 
 
 def require_role(user: User, *roles: str) -> None:

@@ -8,7 +8,7 @@ the email context all build on it. Depends only on the models.
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, bindparam, func, or_, select
 
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.stages import Stage
@@ -91,12 +91,19 @@ def open_holds_for_applications(applications: Sequence[Application]) -> dict[int
     if not applications:
         return {}
     found: dict[int, list[Hold]] = {application.id: [] for application in applications}
-    rows = db.session.execute(
-        select(Application.id, Hold)
-        .join(Hold, hold_stops(Application.id, Application.requisition_id))
-        .where(Application.id.in_(list(found)), Hold.resolved_at.is_(None))
-        .order_by(Hold.opened_at, Hold.id)
-    )
+    rows = db.session.execute(_OPEN_HOLDS_OF_APPLICATIONS, {"application_ids": list(found)})
     for application_id, hold in rows:
         found[application_id].append(hold)
     return found
+
+
+#: Built once: the API lists every page's holds with it.
+_OPEN_HOLDS_OF_APPLICATIONS = (
+    select(Application.id, Hold)
+    .join(Hold, hold_stops(Application.id, Application.requisition_id))
+    .where(
+        Application.id.in_(bindparam("application_ids", expanding=True)),
+        Hold.resolved_at.is_(None),
+    )
+    .order_by(Hold.opened_at, Hold.id)
+)

@@ -1,13 +1,15 @@
 """JSON API v1: applications: stage changes, touchpoints, templated emails and offers."""
 
-from sqlalchemy import select
+from datetime import date
+
+from sqlalchemy import Select, select
 
 from hiretrack.api import presenters as present
 from hiretrack.api import schemas as s
 from hiretrack.api.blueprint import api
 from hiretrack.auth import access
 from hiretrack.auth.models import User
-from hiretrack.cadence.queries import cadence_query, status_conditions
+from hiretrack.cadence.queries import cadence_key, cadence_query, status_conditions
 from hiretrack.cadence.tally import organisation_count
 from hiretrack.candidates.models import Application, Touchpoint
 from hiretrack.candidates.services import (
@@ -16,7 +18,7 @@ from hiretrack.candidates.services import (
     change_stage,
     log_touchpoint,
 )
-from hiretrack.database import utcnow
+from hiretrack.database import memoized_statement, utcnow
 from hiretrack.errors import NotFound
 from hiretrack.extensions import db
 from hiretrack.messages.services import get_template, send_message
@@ -36,20 +38,46 @@ TouchpointPage = s.page_of(s.TouchpointOut)
 )
 def list_applications(user: User, query: s.ApplicationQuery):
     """List applications you may see, with cadence; `cadence` filters open ones in the database."""
+    total = None
+    if query.cadence is not None and access.can_manage_all(user) and _no_filter_but_cadence(query):
+        # The whole organisation's count per status, from the tally: counting the rows grows
+        # with the company's open applications.
+        total = organisation_count(query.cadence)
+    page = present.application_page(_list_statements(user, query), query, user.id, total=total)
+    return ApplicationPage.model_validate(page)
+
+
+def _list_statements(user: User, query: s.ApplicationQuery) -> present.ListStatements:
+    """The list's statements, with the user's id a bound parameter (`access.Viewer`).
+
+    Built once per process, day, role and status for the usual calls (no filter but the
+    status): building and walking them again cost the manager's overdue list 0.8 ms a call.
+    """
+    viewer = access.Viewer(user.role)
+    filters = (query.requisition_id, query.candidate_id, query.stage, query.open)
+    if filters != (None, None, None, None):
+        return present.list_statements(_list_statement(viewer, query, utcnow().date()))
+    key = (cadence_key(), user.role, query.cadence)
+    return memoized_statement(
+        "api_applications",
+        key,
+        lambda: present.list_statements(_list_statement(viewer, query, key[0][0])),
+    )
+
+
+def _list_statement(viewer: access.Viewer, query: s.ApplicationQuery, today: date) -> Select:
     if query.cadence is not None:
-        statement, _ = cadence_query(scoped=not access.can_manage_all(user))
+        statement, _ = cadence_query(today, scoped=not access.can_manage_all(viewer))
         # The status as ranges on the stored dates, so an index over open applications serves
         # it; scoped on the joined requisition too, PostgreSQL starts from the user's
         # requisitions (see docs/benchmarks.md).
         statement = statement.where(
-            status_conditions(utcnow().date())[query.cadence], access.visible_requisitions(user)
+            status_conditions(today)[query.cadence], access.visible_requisitions(viewer)
         )
     else:
         statement = select(Application)
-    statement = (
-        statement.where(access.visible_applications(user))
-        .options(*present.APPLICATION_LOADING)
-        .order_by(access.scoped_order(user, Application.id))
+    statement = statement.where(access.visible_applications(viewer)).order_by(
+        access.scoped_order(viewer, Application.id)
     )
     if query.requisition_id is not None:
         statement = statement.where(Application.requisition_id == query.requisition_id)
@@ -61,14 +89,7 @@ def list_applications(user: User, query: s.ApplicationQuery):
         statement = statement.where(Application.closed_at.is_(None))
     elif query.open is False:
         statement = statement.where(Application.closed_at.is_not(None))
-    total = None
-    if query.cadence is not None and access.can_manage_all(user) and _no_filter_but_cadence(query):
-        # The whole organisation's count per status, from the tally: counting the rows grows
-        # with the company's open applications.
-        total = organisation_count(query.cadence)
-    return ApplicationPage.model_validate(
-        present.paginate(statement, query, present.applications, total=total)
-    )
+    return statement
 
 
 def _no_filter_but_cadence(query: s.ApplicationQuery) -> bool:
