@@ -1,12 +1,10 @@
 """The dashboard's figures, each computed by the database so the page costs the same at any size."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
-    Integer,
     Select,
     and_,
     bindparam,
@@ -19,6 +17,7 @@ from sqlalchemy import (
 
 from hiretrack.approvals.models import Approval, Decision
 from hiretrack.auth.access import (
+    Viewer,
     can_manage_all,
     editable_requisitions,
     visible_applications,
@@ -132,19 +131,6 @@ def _failed_count(application_id):
         )
         .scalar_subquery()
     )
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Stands in for a user while building statements shared by everyone of one role.
-
-    The access rules only read a user's role and id; with the id a bound parameter, one
-    statement serves every manager (say), and SQLAlchemy's compiled-statement cache is hit
-    without rebuilding or re-walking the statement on each request.
-    """
-
-    role: str
-    id: BindParameter = field(default_factory=lambda: bindparam("viewer_id", type_=Integer))
 
 
 #: The dashboard's order in runs that an index serves: a status, and within on track those with
@@ -356,11 +342,25 @@ def load_dashboard(
     return figures, _present(user, page)
 
 
+#: Built once (statements are immutable): the holds of the page's rows, and when each row's
+#: candidate was last sent a hold notice.
+_HOLDS_BY_ID = select(Hold).where(Hold.id.in_(bindparam("hold_ids", expanding=True)))
+_LAST_HOLD_NOTICE = (
+    select(OutboxEmail.application_id, func.max(OutboxEmail.created_at))
+    .where(
+        OutboxEmail.application_id.in_(bindparam("application_ids", expanding=True)),
+        OutboxEmail.category == TemplateCategory.HOLD_NOTICE.value,
+        OutboxEmail.status != OutboxStatus.CANCELLED.value,
+    )
+    .group_by(OutboxEmail.application_id)
+)
+
+
 def _present(user: User, page: Page) -> Page:
     """Turn the page's rows into WaitingRows, with their holds and suggested messages."""
-    hold_ids = {row.hold_id for row in page.items if row.hold_id is not None}
+    hold_ids = list({row.hold_id for row in page.items if row.hold_id is not None})
     holds = (
-        {hold.id: hold for hold in db.session.scalars(select(Hold).where(Hold.id.in_(hold_ids)))}
+        {hold.id: hold for hold in db.session.scalars(_HOLDS_BY_ID, {"hold_ids": hold_ids})}
         if hold_ids
         else {}
     )
@@ -368,15 +368,7 @@ def _present(user: User, page: Page) -> Page:
     last_notice = {}
     if application_ids:
         last_notice = dict(
-            db.session.execute(
-                select(OutboxEmail.application_id, func.max(OutboxEmail.created_at))
-                .where(
-                    OutboxEmail.application_id.in_(application_ids),
-                    OutboxEmail.category == TemplateCategory.HOLD_NOTICE.value,
-                    OutboxEmail.status != OutboxStatus.CANCELLED.value,
-                )
-                .group_by(OutboxEmail.application_id)
-            ).all()
+            db.session.execute(_LAST_HOLD_NOTICE, {"application_ids": application_ids}).all()
         )
     rows = []
     for row in page.items:
