@@ -42,7 +42,7 @@ from hiretrack.messages.render_quota import register_render_allowance
 from hiretrack.ops.logs import setup_logging
 from hiretrack.resources import resource_dir
 from hiretrack.submissions import new_submission_token
-from hiretrack.web import link_pattern
+from hiretrack.web import link_pattern, template_url_for
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -126,6 +126,7 @@ def register_request_hooks(app: Flask) -> None:
 
     app.context_processor(formatting.template_helpers)
     app.add_template_global(link_pattern)
+    app.add_template_global(template_url_for, name="url_for")
     app.add_template_global(new_submission_token)
     app.add_template_filter(formatting.reject_page)
     logging.getLogger("hiretrack").setLevel(logging.INFO)

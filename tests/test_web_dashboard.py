@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask import url_for
 from sqlalchemy import event
 
 from hiretrack.candidates.services import log_touchpoint
@@ -11,6 +12,7 @@ from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.web import template_url_for
 from tests.conftest import PASSWORD
 
 
@@ -311,3 +313,19 @@ def test_navigation_shows_the_drafts_the_dashboard_counted(
     login(make_user("manager"))
     other = client.get("/dashboard").get_data(as_text=True)
     assert "Drafts waiting" not in other and 'Drafts <span class="badge">' not in other
+
+
+def test_links_follow_where_the_app_is_mounted_though_built_once(app, client, login, manager):
+    """Templates reuse built links per process, keyed by the script root the app is mounted at."""
+    login(manager)
+    plain = client.get("/dashboard").get_data(as_text=True)
+    mounted = client.get("/dashboard", base_url="http://localhost/hiretrack").get_data(as_text=True)
+    again = client.get("/dashboard").get_data(as_text=True)
+    assert 'href="/requisitions/"' in plain or 'href="/requisitions"' in plain
+    assert "/hiretrack/requisitions" in mounted
+    assert 'href="/requisitions' in again and "/hiretrack/" not in again
+    with app.test_request_context("/dashboard"):
+        assert template_url_for("dashboard.index", status="due") == url_for(
+            "dashboard.index", status="due"
+        )
+        assert template_url_for("dashboard.index", _anchor="waiting") == "/dashboard#waiting"
