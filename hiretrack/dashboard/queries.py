@@ -320,9 +320,11 @@ def load_dashboard(
     if status_filter not in STATUS_FILTERS:
         status_filter = None
     parameters = {"viewer_id": user.id}
-    others = db.session.execute(statements.other_counters, parameters).one()
+    # Plain rows only: the session's connection runs them without the ORM's execution steps.
+    connection = db.session.connection()
+    others = connection.execute(statements.other_counters, parameters).one()
     waiting, *counted = (
-        int(value or 0) for value in db.session.execute(statements.bucket_counts, parameters).one()
+        int(value or 0) for value in connection.execute(statements.bucket_counts, parameters).one()
     )
     counts = [*counted[:3], waiting - sum(counted), counted[3]]
     shown = STATUS_FILTERS[status_filter] if status_filter else tuple(CadenceStatus)
@@ -336,7 +338,7 @@ def load_dashboard(
         parameters[f"offset_{index}"] = max(0, start - position) if last > first else 0
         parameters[f"limit_{index}"] = max(0, last - first)
         position += count if included[index] else 0
-    items = db.session.execute(statements.page, parameters).all() if total else []
+    items = connection.execute(statements.page, parameters).all() if total else []
     figures = Counters(sum(counts), *counts[:3], *(int(value or 0) for value in others))
     page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
     return figures, _present(user, page)
