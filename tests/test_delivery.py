@@ -18,7 +18,7 @@ from email.utils import parseaddr
 import pytest
 import time_machine
 from aiosmtpd.smtp import AuthResult
-from sqlalchemy import event, select, true
+from sqlalchemy import event, func, select, true
 
 from hiretrack import create_app
 from hiretrack.auth.access import visible_applications
@@ -752,6 +752,61 @@ def test_stale_scheduled_closure_is_cancelled_without_blocking_delivery(
 
 
 # --- claims and concurrent workers ------------------------------------------------------------
+
+
+def test_a_refusal_in_a_claim_sent_while_the_next_is_prepared_fails_only_that_message(
+    smtp_app, smtp_server, queue_email
+):
+    """Claims of two: the third row is refused while the bookkeeping thread prepares the next."""
+    smtp_app.config["DELIVERY_CLAIM_SIZE"] = 2
+    rows = [queue_email(email=f"ahead{n}@example.org") for n in range(5)]
+    smtp_server.handler.refuse_recipient("ahead2@example.org", "550 5.1.1 No such user here")
+
+    report = deliver_batch("worker-1")
+
+    assert (report.sent, report.failed) == (4, 1)
+    assert [fresh(row).status for row in rows] == [OutboxStatus.SENT] * 2 + [
+        OutboxStatus.FAILED
+    ] + [OutboxStatus.SENT] * 2
+    assert "550" in fresh(rows[2]).last_error
+    assert Counter(smtp_server.message_ids()) == Counter(
+        row.message_id for number, row in enumerate(rows) if number != 2
+    )
+
+
+def test_stop_mid_claim_gives_back_the_rest_and_the_claim_prepared_ahead(
+    smtp_app, smtp_server, queue_email
+):
+    smtp_app.config["DELIVERY_CLAIM_SIZE"] = 2
+    rows = [queue_email() for _ in range(6)]
+    stop = threading.Event()
+    smtp_server.handler.on_accept = lambda received: stop.set()  # stop during the first send
+
+    report = deliver_batch("worker-1", stop=stop)
+
+    assert report.sent == 1
+    assert smtp_server.message_ids() == [rows[0].message_id]
+    statuses = [fresh(row).status for row in rows]
+    assert statuses == [OutboxStatus.SENT] + [OutboxStatus.QUEUED] * 5  # none claimed and forgotten
+    assert [fresh(row).claimed_by for row in rows[1:]] == [None] * 5
+    assert [fresh(row).attempts for row in rows[1:]] == [0] * 5
+
+
+def test_drain_prepares_across_batches_and_leaves_nothing_claimed(
+    smtp_app, smtp_server, queue_email
+):
+    smtp_app.config["DELIVERY_CLAIM_SIZE"] = 2
+    rows = [queue_email() for _ in range(7)]
+    batches = []
+
+    total = drain("worker-1", 2, on_batch=lambda report: batches.append(report.sent))
+
+    assert total.sent == 7 and batches == [2, 2, 2, 1]
+    assert_each_once(smtp_server, rows)
+    assert (
+        db.session.scalar(select(func.count()).where(OutboxEmail.status == OutboxStatus.SENDING))
+        == 0
+    )
 
 
 def test_two_claims_of_the_same_row_cannot_both_succeed(ctx, queue_email):

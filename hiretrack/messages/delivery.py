@@ -4,9 +4,10 @@ A row moves SCHEDULED -> QUEUED -> SENDING -> SENT, back to QUEUED with a backof
 temporary failure, or to FAILED after a permanent one. A worker claims up to
 `DELIVERY_CLAIM_SIZE` rows in one transaction, committed before any SMTP traffic; sends them
 over one connection, one SMTP transaction each; then commits all their results in one
-transaction and gives back the rows it did not reach. So a worker that dies leaves at most one
-claim's rows in SENDING; once the claim is older than the lease they become UNCONFIRMED and wait
-for a person, because they may already have reached the candidate. See docs/delivery.md.
+transaction and gives back the rows it did not reach. The next claim is prepared on a second
+thread while one is sent (`Courier`). So a worker that dies leaves at most two claims' rows in
+SENDING; once a claim is older than the lease its rows become UNCONFIRMED and wait for a
+person, because they may already have reached the candidate. See docs/delivery.md.
 """
 
 import logging
@@ -14,15 +15,16 @@ import os
 import socket
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Event
+from types import TracebackType
+from typing import Self, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, case, literal, select, update
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import ColumnElement, and_, select, update
 
-from hiretrack.candidates.contact import record_deliveries
 from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import record_delivery
 from hiretrack.database import utcnow
@@ -30,26 +32,27 @@ from hiretrack.extensions import db
 from hiretrack.messages.backends import (
     BackendUnavailable,
     DeliveryFailure,
+    Envelope,
     MailBackend,
     backend_for,
     build_envelope,
 )
+from hiretrack.messages.bookkeeping import Bookkeeper
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 from hiretrack.messages.premise import withdraw_untrue
+from hiretrack.messages.results import MAX_ATTEMPTS as MAX_ATTEMPTS
+from hiretrack.messages.results import Attempt, commit_durability
+from hiretrack.messages.results import record_results as _record_results
+from hiretrack.messages.results import release_after_error as _release_after_error
+from hiretrack.messages.results import retry_delay as retry_delay
 from hiretrack.messages.services import release_due_scheduled
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
-FIRST_RETRY_DELAY = timedelta(minutes=1)
-MAX_RETRY_DELAY = timedelta(hours=6)
-#: With delays of 1, 2, 4 ... minutes capped at 6 hours, twelve attempts span about 20 hours:
-#: long enough to ride out a mail server that is down overnight.
-MAX_ATTEMPTS = 12
 MINIMUM_CLAIM_LEASE = timedelta(minutes=10)
-#: Staleness retries when a concurrent edit of the application collides with recording a send.
-RECORD_RETRIES = 3
 
 #: Deliveries a person must look at: refused for good, bounced later, or possibly never sent.
 FAILED_STATUSES = (OutboxStatus.FAILED, OutboxStatus.BOUNCED, OutboxStatus.UNCONFIRMED)
@@ -113,11 +116,6 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"[:100]
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff after the n-th failed attempt: 1, 2, 4 ... minutes, capped at 6 h."""
-    return min(FIRST_RETRY_DELAY * 2 ** max(attempts - 1, 0), MAX_RETRY_DELAY)
-
-
 def claim_lease() -> timedelta:
     """How old a claim must be before its worker is presumed dead.
 
@@ -139,41 +137,13 @@ def due_now(now: datetime) -> ColumnElement[bool]:
     return and_(OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
 
 
-def _commit_durability(durable: bool) -> None:
-    """Choose whether the current transaction's commit waits until it is safe on disk.
-
-    A claim must be durable before its message is sent: a claim lost in a power cut would send
-    the message again. A result need not be: one lost leaves its row claimed, so it becomes
-    UNCONFIRMED for a person, never sent twice. And any durable commit also makes the commits
-    before it durable. So claims wait for the disk and results do not, on PostgreSQL
-    (`synchronous_commit`) and on SQLite in WAL mode (`synchronous`; NORMAL keeps a WAL database
-    consistent, and outside WAL mode the connection's own setting is left alone).
-    """
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL synchronous_commit TO {'on' if durable else 'off'}")
-        return
-    if connection.dialect.name != "sqlite":
-        return
-    pooled = connection.connection
-    if pooled.dbapi_connection.in_transaction:
-        # SQLite refuses the change inside a transaction (never the case here: claims and results
-        # start their transactions afresh); the connection's own setting then applies.
-        return
-    if "hiretrack.wal" not in pooled.info:
-        (mode,) = connection.exec_driver_sql("PRAGMA journal_mode").one()
-        pooled.info["hiretrack.wal"] = mode == "wal"
-    if pooled.info["hiretrack.wal"]:
-        connection.exec_driver_sql(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-
-
 def claim(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[int]:
     """Mark queued rows as being sent by this worker and commit; return the ids it got.
 
     The status condition in the UPDATE makes the claim atomic on every database: of two workers
     that saw the same queued row, only one changes it, and only that one gets its id back.
     """
-    _commit_durability(True)
+    commit_durability(True)
     claimed = set(
         db.session.scalars(
             update(OutboxEmail)
@@ -253,27 +223,6 @@ def expire_stale_claims(now: datetime) -> int:
     return result.rowcount
 
 
-@dataclass
-class Attempt:
-    """One claimed row's send, kept until the results of its claim are committed together."""
-
-    outbox_id: int
-    message_id: str
-    previous_attempts: int
-    finished_at: datetime
-    failure: DeliveryFailure | None = None
-
-    @property
-    def retrying(self) -> bool:
-        """Whether the row goes back to the queue (a temporary failure with attempts left)."""
-        failure = self.failure
-        return failure is not None and not failure.permanent and self.attempts < MAX_ATTEMPTS
-
-    @property
-    def attempts(self) -> int:
-        return self.previous_attempts + 1
-
-
 def mark_sent(outbox: OutboxEmail, sent_at: datetime) -> None:
     """Set SENT and count the email as contact with the candidate (staff emails have none)."""
     outbox.status = OutboxStatus.SENT
@@ -286,125 +235,87 @@ def mark_sent(outbox: OutboxEmail, sent_at: datetime) -> None:
         record_delivery(touchpoint, sent_at)
 
 
-def _ours(worker_id: str) -> ColumnElement[bool]:
-    return and_(OutboxEmail.status == OutboxStatus.SENDING, OutboxEmail.claimed_by == worker_id)
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed row as the sender needs it: plain values and its bytes, or why it has none."""
+
+    outbox_id: int
+    message_id: str
+    previous_attempts: int
+    envelope: Envelope | None
+    failure: DeliveryFailure | None = None
 
 
-def _apply_sent(worker_id: str, sent: list[Attempt]) -> None:
-    """Mark accepted rows SENT in one statement and count them as contact with their candidates
-    in two more (touchpoints, applications), whatever the claim's size."""
-    sent_at = {attempt.outbox_id: attempt.finished_at for attempt in sent}
-    column_type = OutboxEmail.__table__.c.sent_at.type
-    recorded = set(
-        db.session.scalars(
-            update(OutboxEmail)
-            .where(OutboxEmail.id.in_(sent_at), _ours(worker_id))
-            .values(
-                status=OutboxStatus.SENT,
-                attempts=OutboxEmail.attempts + 1,
-                sent_at=case(
-                    {key: literal(value, column_type) for key, value in sent_at.items()},
-                    value=OutboxEmail.id,
-                ),
-            )
-            .returning(OutboxEmail.id)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    if len(recorded) < len(sent_at):
-        # Only if the claim outlived its lease, which a live worker prevents: a person decides.
-        logger.error(
-            "Outbox messages %s were sent but were no longer claimed by %s; left as they are",
-            sorted(set(sent_at) - recorded),
-            worker_id,
-        )
-    record_deliveries({outbox_id: sent_at[outbox_id] for outbox_id in recorded})
+@dataclass
+class Claim:
+    """Claimed rows ready to send, in order; a row leaves `rows` when its send starts."""
+
+    rows: deque[Outgoing]
+    claimed_at: datetime
+    withdrawn: int = 0
+
+    @property
+    def ids(self) -> list[int]:
+        return [row.outbox_id for row in self.rows]
 
 
-def _apply_failure(worker_id: str, attempt: Attempt) -> None:
-    """Queue a failed row again with a backoff, or mark it FAILED for good."""
-    failure = attempt.failure
-    values: dict[str, object] = {
-        "attempts": attempt.attempts,
-        "claimed_at": None,
-        "claimed_by": None,
-    }
-    if attempt.retrying:
-        values |= {
-            "status": OutboxStatus.QUEUED,
-            "next_attempt_at": attempt.finished_at + retry_delay(attempt.attempts),
-            "last_error": str(failure),
-        }
-    else:
-        values |= {
-            "status": OutboxStatus.FAILED,
-            "last_error": str(failure)
-            if failure.permanent
-            else f"Gave up after {attempt.attempts} attempts. Last error: {failure}",
-        }
-    db.session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id == attempt.outbox_id, _ours(worker_id))
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _release(worker_id: str, outbox_ids: list[int]) -> None:
-    """Put claimed rows that were never tried back in the queue, their turn unchanged."""
-    db.session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id.in_(outbox_ids), _ours(worker_id))
-        .values(status=OutboxStatus.QUEUED, claimed_at=None, claimed_by=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _record_results(worker_id: str, attempts: list[Attempt], untried: list[int]) -> None:
-    """Commit the results of one claim's sends, and release the rows it did not try.
-
-    A concurrent edit of an application (it has a version counter) is retried: the messages are
-    out, and rows left in SENDING would later ask a person whether they were.
-    """
-    sent = [attempt for attempt in attempts if attempt.failure is None]
-    for number in range(1, RECORD_RETRIES + 1):
-        try:
-            _commit_durability(False)
-            if sent:
-                _apply_sent(worker_id, sent)
-            for attempt in attempts:
-                if attempt.failure is not None:
-                    _apply_failure(worker_id, attempt)
-            if untried:
-                _release(worker_id, untried)
-            db.session.commit()
-            return
-        except StaleDataError:
-            db.session.rollback()
-            if number == RECORD_RETRIES:
-                raise
-
-
-def _release_after_error(worker_id: str, untried: list[int]) -> None:
-    """After an unexpected error, give back the rows never tried, if the database still works."""
+def _outgoing(outbox: OutboxEmail) -> Outgoing:
+    """Build a claimed row's bytes; a row that cannot be built fails without being sent."""
     try:
-        db.session.rollback()
-        if untried:
-            _release(worker_id, untried)
-            db.session.commit()
-    except Exception:
-        logger.exception("Could not release %d claimed outbox message(s)", len(untried))
-
-
-def _attempt(backend: MailBackend, outbox: OutboxEmail, clock: Clock) -> Attempt:
-    """Build and send one claimed row; a failure is returned, to be recorded with the others."""
-    attempt = Attempt(outbox.id, outbox.message_id, outbox.attempts, finished_at=clock())
-    try:
-        backend.send(build_envelope(outbox))
+        envelope = build_envelope(outbox)
     except DeliveryFailure as failure:
-        attempt.failure = failure
+        return Outgoing(outbox.id, outbox.message_id, outbox.attempts, None, failure)
+    return Outgoing(outbox.id, outbox.message_id, outbox.attempts, envelope)
+
+
+def _prepare(worker_id: str, limit: int, clock: Clock, stop: Event | None) -> Claim:
+    """Claim, check and build up to `limit` due messages: the bookkeeping thread's part."""
+    now, counted = clock(), DeliveryReport()
+    rows = claim_due(worker_id, limit, now, counted, stop)
+    return Claim(deque(_outgoing(row) for row in rows), now, counted.withdrawn)
+
+
+def _housekeeping(clock: Clock) -> tuple[int, int]:
+    """Release the scheduled messages now due and expire abandoned claims, before a batch."""
+    released = release_due_scheduled(clock())
+    db.session.commit()
+    return released, expire_stale_claims(clock())
+
+
+def _attempt(backend: MailBackend, outgoing: Outgoing, clock: Clock) -> Attempt:
+    """Send one claimed row; a failure is returned, to be recorded with the others."""
+    attempt = Attempt(
+        outgoing.outbox_id,
+        outgoing.message_id,
+        outgoing.previous_attempts,
+        finished_at=clock(),
+        failure=outgoing.failure,
+    )
+    if outgoing.envelope is not None:
+        try:
+            backend.send(outgoing.envelope)
+        except DeliveryFailure as failure:
+            attempt.failure = failure
     attempt.finished_at = clock()
     return attempt
+
+
+def _send_claim(
+    backend: MailBackend, claim: Claim, report: DeliveryReport, clock: Clock, stop: Event | None
+) -> list[Attempt]:
+    """Send a claim's rows in order until the transport fails, `stop` is set or the claim is
+    older than half the lease; the rows still in `claim.rows` were not tried."""
+    attempts: list[Attempt] = []
+    while claim.rows and not (stop and stop.is_set()):
+        if clock() - claim.claimed_at > claim_lease() / 2:
+            break
+        attempt = _attempt(backend, claim.rows.popleft(), clock)
+        attempts.append(attempt)
+        if isinstance(attempt.failure, BackendUnavailable):
+            report.backend_error = str(attempt.failure)
+            report.backend_refused = attempt.failure.permanent
+            break
+    return attempts
 
 
 def _report(attempts: list[Attempt], report: DeliveryReport) -> None:
@@ -427,40 +338,120 @@ def _report(attempts: list[Attempt], report: DeliveryReport) -> None:
         )
 
 
-def _deliver_claimed(
-    backend: MailBackend,
-    claimed: list[OutboxEmail],
-    worker_id: str,
-    report: DeliveryReport,
-    clock: Clock,
-    stop: Event | None,
-) -> None:
-    """Send the claimed rows one by one over the backend, then commit all their results.
+class Courier:
+    """Deliver claim after claim over one connection, preparing the next claim while one is sent.
 
-    The rows are sent in order until the transport fails or the worker is asked to stop; those
-    not reached go back to the queue. No send starts on a claim older than half the lease. If
-    anything unexpected happens, the rows not reached are still given back, while the row in
-    flight and those sent since the claim stay claimed and become UNCONFIRMED after the lease.
+    The main thread sends; a `Bookkeeper` thread claims, checks and builds the next claim
+    meanwhile, then records the claim just sent. A claim's results are committed before the next
+    claim's first send, so a worker that dies leaves at most the claim in flight and the one
+    claimed ahead in SENDING (the crash bound: two claims). Rows never tried, those of the claim
+    ahead included, go back to the queue when the worker stops, the transport fails or anything
+    unexpected happens.
     """
-    claimed_at = clock()
-    # Ids read now: after a failed commit or a rollback the objects could not tell them.
-    untried = deque((outbox.id, outbox) for outbox in claimed)
-    attempts: list[Attempt] = []
-    try:
-        while untried and not (stop and stop.is_set()):
-            if clock() - claimed_at > claim_lease() / 2:
-                break
-            attempt = _attempt(backend, untried.popleft()[1], clock)
-            attempts.append(attempt)
-            if isinstance(attempt.failure, BackendUnavailable):
-                report.backend_error = str(attempt.failure)
-                report.backend_refused = attempt.failure.permanent
-                break
-        _record_results(worker_id, attempts, [outbox_id for outbox_id, _ in untried])
-    except BaseException:
-        _release_after_error(worker_id, [outbox_id for outbox_id, _ in untried])
-        raise
-    _report(attempts, report)
+
+    def __init__(self, worker_id: str, clock: Clock, stop: Event | None) -> None:
+        self.worker_id, self.clock, self.stop = worker_id, clock, stop
+        self.size = claim_size()
+        self.backend = backend_for(current_app)
+        self.books = Bookkeeper()
+        self._ahead: Future[Claim] | None = None
+        self._last: Future | None = None
+
+    def _run(self, task: Callable[..., T], *args: object) -> T:
+        """Run a task on the bookkeeping thread after those queued before it, and wait."""
+        return self._submit(task, *args).result()
+
+    def _submit(self, task: Callable[..., T], *args: object) -> "Future[T]":
+        self._last = self.books.submit(task, *args)
+        return self._last
+
+    def _stopping(self, report: DeliveryReport) -> bool:
+        return bool(report.backend_error) or bool(self.stop and self.stop.is_set())
+
+    def _next_claim(self, limit: int) -> Claim:
+        """The claim prepared ahead, or a fresh one when there is none or it came back empty
+        (prepared while the claim before was sent, it could not take that claim's untried rows)."""
+        ahead, self._ahead = self._ahead, None
+        claim = ahead.result() if ahead is not None else None
+        if claim is None or not claim.rows:
+            withdrawn = claim.withdrawn if claim is not None else 0
+            claim = self._run(
+                _prepare, self.worker_id, min(self.size, limit), self.clock, self.stop
+            )
+            claim.withdrawn += withdrawn
+        return claim
+
+    def _claim_ahead(self, room: int) -> None:
+        self._ahead = self._submit(
+            _prepare, self.worker_id, min(self.size, room), self.clock, self.stop
+        )
+
+    def _record(self, claim: Claim, attempts: list[Attempt], report: DeliveryReport) -> None:
+        """Commit a sent claim's results; give back its untried rows, and the claim ahead too
+        when the batch ends here (stopped, transport down, or nothing could be tried)."""
+        untried = claim.ids
+        if self._ahead is not None and (self._stopping(report) or not attempts):
+            ahead, self._ahead = self._ahead.result(), None
+            untried += ahead.ids
+            report.withdrawn += ahead.withdrawn
+        # Looked up now, so a test can stand in for it.
+        self._run(_record_results, self.worker_id, attempts, untried)
+        claim.rows.clear()
+
+    def batch(self, limit: int, more: bool = False) -> DeliveryReport:
+        """Deliver up to `limit` due messages; with `more`, claim ahead for the next batch too."""
+        report = DeliveryReport()
+        report.released, report.unconfirmed = self._run(_housekeeping, self.clock)
+        claim = None
+        try:
+            while report.attempted < limit and not self._stopping(report):
+                claim = self._next_claim(limit - report.attempted)
+                report.withdrawn += claim.withdrawn
+                if not claim.rows:
+                    break
+                room = (limit if not more else limit * 2) - report.attempted - len(claim.rows)
+                if room > 0 and not self._stopping(report):
+                    self._claim_ahead(room)
+                attempts = _send_claim(self.backend, claim, report, self.clock, self.stop)
+                self._record(claim, attempts, report)
+                _report(attempts, report)
+                if not attempts:
+                    break  # stopped, or out of lease time, before trying any: leave it for next time
+        except BaseException:
+            self._give_back_after_error(claim)
+            raise
+        return report
+
+    def _give_back_after_error(self, claim: Claim | None) -> None:
+        """Wait for the bookkeeping thread, then give back every claimed row not tried."""
+        untried = claim.ids if claim is not None else []
+        for future in (self._last, self._ahead):
+            try:
+                result = future.result() if future is not None else None
+            except BaseException:
+                result = None
+            if isinstance(result, Claim):
+                untried += result.ids
+        self._ahead = None
+        _release_after_error(self.worker_id, untried)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._ahead is not None and exc_type is None:
+                ahead, self._ahead = self._ahead.result(), None
+                if ahead.rows:
+                    self._run(_record_results, self.worker_id, [], ahead.ids)
+        finally:
+            self.books.__exit__(exc_type, exc, traceback)
+            self.backend.close()
 
 
 def deliver_batch(
@@ -473,25 +464,8 @@ def deliver_batch(
     whole batch happens at that instant.
     """
     clock: Clock = (lambda: now) if now is not None else utcnow
-    report = DeliveryReport()
-    report.released = release_due_scheduled(clock())
-    db.session.commit()
-    report.unconfirmed = expire_stale_claims(clock())
-    size = claim_size()
-    with backend_for(current_app) as backend:
-        while report.attempted < limit and not report.backend_error:
-            if stop and stop.is_set():
-                break
-            claimed = claim_due(
-                worker_id, min(size, limit - report.attempted), clock(), report, stop
-            )
-            if not claimed:
-                break
-            attempted = report.attempted
-            _deliver_claimed(backend, claimed, worker_id, report, clock, stop)
-            if report.attempted == attempted:
-                break  # stopped, or out of lease time, before trying any: leave it for next time
-    return report
+    with Courier(worker_id, clock, stop) as courier:
+        return courier.batch(limit)
 
 
 def drain(
@@ -501,15 +475,20 @@ def drain(
     stop: Event | None = None,
     on_batch: Callable[[DeliveryReport], None] | None = None,
 ) -> DeliveryReport:
-    """Deliver batch after batch until nothing is due, for cron's `--once`."""
+    """Deliver batch after batch until nothing is due, for cron's `--once`.
+
+    One connection and one bookkeeping thread serve all the batches, and each batch's last claim
+    is sent while the next batch's first is prepared.
+    """
     total = DeliveryReport()
-    while not (stop and stop.is_set()):
-        report = deliver_batch(worker_id, batch_size, stop=stop)
-        total.add(report)
-        if on_batch is not None:
-            on_batch(report)
-        if report.attempted < batch_size or report.backend_error:
-            break
+    with Courier(worker_id, utcnow, stop) as courier:
+        while not (stop and stop.is_set()):
+            report = courier.batch(batch_size, more=True)
+            total.add(report)
+            if on_batch is not None:
+                on_batch(report)
+            if report.attempted < batch_size or report.backend_error:
+                break
     return total
 
 
