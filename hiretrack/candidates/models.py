@@ -66,6 +66,28 @@ class Application(db.Model):
         Index(
             "ix_application_open_id", "closed_at", "id", "next_update_due", "ghosted_on", "due_from"
         ),
+        # The same orders for PostgreSQL, which cannot read an order from an index led by
+        # closed_at (IS NULL is no equality to it): it walked the primary key past 295,000
+        # closed applications for the API's first page of overdue ones (41 ms at 400,000).
+        Index(
+            "ix_application_open_by_id",
+            "id",
+            "next_update_due",
+            "ghosted_on",
+            "due_from",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index(
+            "ix_application_open_by_due",
+            "next_update_due",
+            "silent_since",
+            "id",
+            "ghosted_on",
+            "due_from",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
