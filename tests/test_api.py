@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from hiretrack.api import schemas
 from hiretrack.auth.models import ApiToken
 from hiretrack.auth.services import set_active
 from hiretrack.candidates.models import Application
@@ -1125,7 +1126,7 @@ def test_pagination_shape_and_pages(callers, make_candidate, team):
     for _ in range(5):
         make_candidate(actor=team["recruiter"])
     first = callers["recruiter"].get("/candidates", per_page=2).get_json()
-    assert set(first) == {"items", "page", "per_page", "total"}
+    assert set(first) == {"items", "page", "per_page", "total", "total_capped"}
     assert first["total"] == 5 and first["page"] == 1 and len(first["items"]) == 2
     third = callers["recruiter"].get("/candidates", per_page=2, page=3).get_json()
     assert len(third["items"]) == 1
@@ -1176,3 +1177,38 @@ def test_a_concurrent_write_between_load_and_save_is_409(callers, team):
     body = assert_problem(response, 409)
     assert "Reload" in body["detail"]
     assert callers["manager"].get(f"/candidates/{candidate_id}").get_json()["name"] == "Ann"
+
+
+def test_organisation_wide_outbox_total_is_capped_and_says_so(
+    callers, team, make_application, monkeypatch
+):
+    """Those who see everything get a capped count (the outbox grows with the company)."""
+    application = make_application(stage="final_round", manager=team["manager"])
+    for _ in range(6):
+        callers["manager"].post(
+            f"/applications/{application.id}/messages", {"template": slug_of("check_in")}
+        )
+    monkeypatch.setattr(schemas, "TOTAL_COUNT_LIMIT", 3)
+    first = callers["admin"].get("/outbox", per_page=2).get_json()
+    assert (len(first["items"]), first["total"], first["total_capped"]) == (2, 3, True)
+    second = callers["admin"].get("/outbox", per_page=2, page=2).get_json()
+    assert (second["total"], second["total_capped"]) == (5, True)
+    last = callers["admin"].get("/outbox", per_page=2, page=3).get_json()
+    assert (len(last["items"]), last["total"], last["total_capped"]) == (2, 6, False)
+    exact = callers["manager"].get("/outbox", per_page=2).get_json()
+    assert (exact["total"], exact["total_capped"]) == (6, False)
+
+
+def test_organisation_wide_cadence_totals_come_from_the_tally(
+    callers, team, make_requisition, make_application
+):
+    requisition = make_requisition(manager=team["manager"])
+    for days in (0, 9, 9, 40):
+        application = make_application(requisition=requisition, stage="final_round")
+        application.opened_at = utcnow() - timedelta(days=days)
+    db.session.commit()
+    for status in ("ghosted", "overdue", "due", "on_track"):
+        mine = callers["manager"].get("/applications", cadence=status).get_json()
+        everyone = callers["recruiter"].get("/applications", cadence=status).get_json()
+        assert everyone["total"] == mine["total"] == len(mine["items"]), status
+        assert not everyone["total_capped"]

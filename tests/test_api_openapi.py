@@ -160,7 +160,7 @@ def test_schemas_are_the_request_models(document):
     assert components["Stage"]["enum"] == STAGES
     assert components["TemplateCategory"]["enum"] == CATEGORIES
     page = components["ApplicationPage"]
-    assert set(page["required"]) == {"items", "page", "per_page", "total"}
+    assert set(page["required"]) == {"items", "page", "per_page", "total", "total_capped"}
     application = components["ApplicationOut"]["properties"]
     for field in (
         "stage",

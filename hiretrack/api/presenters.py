@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, bindparam, case, func, select
+from sqlalchemy import Select, bindparam, case, func, literal, select
 from sqlalchemy.orm import joinedload
 
 from hiretrack.api import schemas
@@ -35,12 +35,22 @@ APPLICATION_LOADING = (joinedload(Application.candidate), joinedload(Application
 
 
 def paginate(
-    statement: Select, query: schemas.PageQuery, present, total: int | None = None
+    statement: Select,
+    query: schemas.PageQuery,
+    present,
+    total: int | None = None,
+    capped: bool = False,
 ) -> dict:
-    """Run one page of `statement` and present its rows: {"items", "page", "per_page", "total"}.
+    """Run one page of `statement` and present its rows: {"items", "page", "per_page", "total",
+    "total_capped"}.
 
-    Pass `total` when it is known without counting the rows (e.g. from the cadence tally).
+    Pass `total` when it is known without counting the rows (e.g. from the cadence tally), or
+    `capped` to count at most TOTAL_COUNT_LIMIT rows past the page's first (lists of the whole
+    organisation, whose tables grow with the company).
     """
+    total_capped = False
+    if total is None and capped:
+        total, total_capped = _capped_count(_capped_count_statement(statement), query, {})
     result = db.paginate(
         statement,
         page=query.page,
@@ -54,7 +64,22 @@ def paginate(
         "page": query.page,
         "per_page": query.per_page,
         "total": (result.total or 0) if total is None else total,
+        "total_capped": total_capped,
     }
+
+
+def _capped_count_statement(statement: Select) -> Select:
+    """Count the rows of `statement`, at most `count_limit` of them (a bound parameter)."""
+    # A constant for each row: a subquery of whole rows reads their columns too.
+    rows = statement.with_only_columns(literal(1), maintain_column_froms=True).order_by(None)
+    return select(func.count()).select_from(rows.limit(bindparam("count_limit")).subquery())
+
+
+def _capped_count(count: Select, query: schemas.PageQuery, parameters: dict) -> tuple[int, bool]:
+    """(total, capped): the rows counted up to TOTAL_COUNT_LIMIT past the page's first."""
+    limit = (query.page - 1) * query.per_page + schemas.TOTAL_COUNT_LIMIT
+    counted = db.session.scalar(count, {**parameters, "count_limit": limit + 1})
+    return min(counted, limit), counted > limit
 
 
 def requisition(row: Requisition) -> schemas.RequisitionOut:
@@ -158,6 +183,7 @@ class ListStatements:
 
     page_ids: Select
     count: Select
+    capped_count: Select
 
 
 def list_statements(statement: Select) -> ListStatements:
@@ -167,13 +193,19 @@ def list_statements(statement: Select) -> ListStatements:
         .limit(bindparam("limit"))
         .offset(bindparam("offset")),
         select(func.count()).select_from(statement.order_by(None).subquery()),
+        _capped_count_statement(statement),
     )
 
 
 def application_page(
-    statements: ListStatements, query: schemas.PageQuery, viewer_id: int, total: int | None = None
+    statements: ListStatements,
+    query: schemas.PageQuery,
+    viewer_id: int,
+    total: int | None = None,
+    capped: bool = False,
 ) -> dict:
-    """One page of the application list, read as plain rows: {"items", "page", "per_page", "total"}.
+    """One page of the application list, read as plain rows: {"items", "page", "per_page", "total",
+    "total_capped"}.
 
     The same page as `paginate(statement, ..., applications)` in as many statements (the page's
     ids, then their columns with cadence, then their holds; the count unless `total` is given),
@@ -185,13 +217,19 @@ def application_page(
         "offset": (query.page - 1) * query.per_page,
     }
     ids = list(db.session.scalars(statements.page_ids, parameters))
-    if total is None:
+    total_capped = False
+    if total is None and capped:
+        total, total_capped = _capped_count(
+            statements.capped_count, query, {"viewer_id": viewer_id}
+        )
+    elif total is None:
         total = db.session.scalar(statements.count, {"viewer_id": viewer_id})
     return {
         "items": application_rows(ids),
         "page": query.page,
         "per_page": query.per_page,
         "total": total or 0,
+        "total_capped": total_capped,
     }
 
 

@@ -43,7 +43,14 @@ def list_applications(user: User, query: s.ApplicationQuery):
         # The whole organisation's count per status, from the tally: counting the rows grows
         # with the company's open applications.
         total = organisation_count(query.cadence)
-    page = present.application_page(_list_statements(user, query), query, user.id, total=total)
+    # Otherwise, for those who see everything, a capped count (the table grows with the company).
+    page = present.application_page(
+        _list_statements(user, query),
+        query,
+        user.id,
+        total=total,
+        capped=access.can_manage_all(user),
+    )
     return ApplicationPage.model_validate(page)
 
 

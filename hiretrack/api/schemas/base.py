@@ -160,8 +160,14 @@ class PageQuery(QueryString):
     )
 
 
+#: How far past a page's first item an organisation-wide list counts for its `total`: counting
+#: every row of a table that grows with the company, on every request, would cost more than
+#: the page (the outbox at 400,000 applications: 104,000 rows).
+TOTAL_COUNT_LIMIT = 1_000
+
+
 def page_of(item: type[BaseModel]) -> type[BaseModel]:
-    """A list response of `item`: {"items", "page", "per_page", "total"}."""
+    """A list response of `item`: {"items", "page", "per_page", "total", "total_capped"}."""
     return create_model(
         f"{item.__name__.removesuffix('Out')}Page",
         __base__=Output,
@@ -170,4 +176,15 @@ def page_of(item: type[BaseModel]) -> type[BaseModel]:
         page=(int, ...),
         per_page=(int, ...),
         total=(int, Field(description="How many items match, over all pages.")),
+        total_capped=(
+            bool,
+            Field(
+                default=False,
+                description=(
+                    f"True when counting stopped at {TOTAL_COUNT_LIMIT:,} items past this page's "
+                    "first: at least `total` items match (organisation-wide outbox and "
+                    "application lists)."
+                ),
+            ),
+        ),
     )
