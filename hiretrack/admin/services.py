@@ -34,9 +34,18 @@ def effective_settings() -> EffectiveSettings:
     return once_per_request("effective_settings", _read_settings)
 
 
+#: The saved values every request reads (built once; plain values, not an ORM object).
+_SAVED_VALUES = select(
+    OrganisationSettings.company_name,
+    OrganisationSettings.mail_from,
+    OrganisationSettings.cadence_business_days,
+    OrganisationSettings.holidays,
+).limit(1)
+
+
 def _read_settings() -> EffectiveSettings:
     config = current_app.config
-    saved = _saved()
+    saved = db.session.execute(_SAVED_VALUES).first()
     return EffectiveSettings(
         company_name=(saved and saved.company_name) or config["COMPANY_NAME"],
         mail_from=(saved and saved.mail_from) or config["MAIL_FROM"],
