@@ -27,6 +27,7 @@ def _find_user_timezone() -> ZoneInfo:
 
 #: How every page shows a date: "Wed 25 Nov 2026" (a time adds "14:05 CET" after it).
 DATE_FORMAT = "%a %d %b %Y"
+DATETIME_FORMAT = f"{DATE_FORMAT} %H:%M"
 
 
 #: Dates typed into a form: year-month-day (how a form shows its date, in every browser and
@@ -45,15 +46,16 @@ def parse_day(text: str) -> date:
     raise ValueError(f"'{text[:40]}' is not a date")
 
 
-def local_datetime(value: datetime | None) -> str:
+def local_datetime(value: datetime | None, zone: ZoneInfo | None = None) -> str:
     """Format an aware datetime in the user's time zone, with the zone: "Wed 25 Nov 2026 14:05 CET".
 
     The zone is always shown, so a time read by someone in another office is not mistaken.
+    A long table passes `zone` (the user's, looked up once).
     """
     if value is None:
         return "—"
-    local = value.astimezone(user_timezone())
-    return f"{local.strftime(DATE_FORMAT)} {local.strftime('%H:%M')} {zone_abbreviation(local)}"
+    local = value.astimezone(zone or user_timezone())
+    return f"{local.strftime(DATETIME_FORMAT)} {zone_abbreviation(local)}"
 
 
 def zone_abbreviation(local: datetime) -> str:

@@ -10,7 +10,7 @@ from datetime import date
 
 from hiretrack.cadence.queries import CadenceStatus
 from hiretrack.dashboard.queries import WaitingRow
-from hiretrack.formatting import local_date, local_datetime
+from hiretrack.formatting import local_date, local_datetime, user_timezone
 from hiretrack.messages.models import TemplateCategory
 from hiretrack.web import link_pattern
 
@@ -23,7 +23,7 @@ STATUS_LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ShownRow:
     """One waiting application, every value as the table prints it."""
 
@@ -54,6 +54,7 @@ def shown_rows(rows: list[WaitingRow], today: date) -> list[ShownRow]:
         category.value: link_pattern("messages.compose", "application_id", category=category.value)
         for category in (TemplateCategory.HOLD_NOTICE, TemplateCategory.CHECK_IN)
     }
+    zone = user_timezone()
     return [
         ShownRow(
             application_id=row.application_id,
@@ -65,7 +66,9 @@ def shown_rows(rows: list[WaitingRow], today: date) -> list[ShownRow]:
             status=row.status.value,
             status_label=STATUS_LABELS[row.status],
             business_days_silent=row.business_days_silent,
-            last_contact=local_datetime(row.last_contact_at) if row.last_contact_at else "Never",
+            last_contact=local_datetime(row.last_contact_at, zone)
+            if row.last_contact_at
+            else "Never",
             next_update_due=local_date(row.next_update_due),
             hold_summary=row.hold.summary if row.hold else None,
             hold_overdue=row.hold is not None and row.hold.is_overdue(today),
