@@ -89,21 +89,25 @@ def _apply_sent(worker_id: str, sent: list[Attempt]) -> None:
     """Mark accepted rows SENT in one statement and count them as contact with their candidates
     in two more (touchpoints, applications), whatever the claim's size."""
     sent_at = {attempt.outbox_id: attempt.finished_at for attempt in sent}
-    column_type = OutboxEmail.__table__.c.sent_at.type
+    # On the table, not the entity: the same SQL without the ORM's bulk-update bookkeeping.
+    outbox = OutboxEmail.__table__
     recorded = set(
         db.session.scalars(
-            update(OutboxEmail)
-            .where(OutboxEmail.id.in_(sent_at), _ours(worker_id))
+            update(outbox)
+            .where(
+                outbox.c.id.in_(sent_at),
+                outbox.c.status == OutboxStatus.SENDING,
+                outbox.c.claimed_by == worker_id,
+            )
             .values(
                 status=OutboxStatus.SENT,
-                attempts=OutboxEmail.attempts + 1,
+                attempts=outbox.c.attempts + 1,
                 sent_at=case(
-                    {key: literal(value, column_type) for key, value in sent_at.items()},
-                    value=OutboxEmail.id,
+                    {key: literal(value, outbox.c.sent_at.type) for key, value in sent_at.items()},
+                    value=outbox.c.id,
                 ),
             )
-            .returning(OutboxEmail.id)
-            .execution_options(synchronize_session=False)
+            .returning(outbox.c.id)
         )
     )
     if len(recorded) < len(sent_at):
