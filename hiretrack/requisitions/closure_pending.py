@@ -56,7 +56,13 @@ def recount(session: Session, requisition_ids: Iterable[int] | None = None) -> N
         .where(Application.requisition_id == Requisition.id, closure_pending_condition())
         .scalar_subquery()
     )
-    statement = update(table).values(closure_pending=owed, updated_at=table.c.updated_at)
+    # Only the rows whose figure changes: an open requisition's stays 0, and its row is neither
+    # written nor locked (concurrent contacts and moves on it would queue behind the lock).
+    statement = (
+        update(table)
+        .where(table.c.closure_pending != owed)
+        .values(closure_pending=owed, updated_at=table.c.updated_at)
+    )
     if requisition_ids is not None:
         statement = statement.where(table.c.id.in_(sorted(requisition_ids)))
     session.connection().execute(statement)
