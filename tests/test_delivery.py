@@ -33,7 +33,14 @@ from hiretrack.extensions import db
 from hiretrack.messages import backends, delivery
 from hiretrack.messages.after_delivery import failed_deliveries, mark_unconfirmed_as_sent, requeue
 from hiretrack.messages.backends import ConsoleBackend, FileBackend, build_envelope
-from hiretrack.messages.delivery import MAX_ATTEMPTS, claim, deliver_batch, drain, retry_delay
+from hiretrack.messages.delivery import (
+    MAX_ATTEMPTS,
+    claim,
+    deliver_batch,
+    drain,
+    retry_delay,
+    run_worker,
+)
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
 from hiretrack.messages.services import choose_template, send_message
 from tests.conftest import POSTGRES_URL, base_config
@@ -802,6 +809,26 @@ def test_drain_prepares_across_batches_and_leaves_nothing_claimed(
     total = drain("worker-1", 2, on_batch=lambda report: batches.append(report.sent))
 
     assert total.sent == 7 and batches == [2, 2, 2, 1]
+    assert_each_once(smtp_server, rows)
+    assert (
+        db.session.scalar(select(func.count()).where(OutboxEmail.status == OutboxStatus.SENDING))
+        == 0
+    )
+
+
+def test_the_worker_loop_delivers_full_batches_back_to_back_and_leaves_nothing_claimed(
+    smtp_app, smtp_server, queue_email
+):
+    smtp_app.config["DELIVERY_CLAIM_SIZE"] = 2
+    rows = [queue_email() for _ in range(5)]
+    stop = threading.Event()
+    smtp_server.handler.on_accept = lambda received: (
+        stop.set() if len(smtp_server.received) == 5 else None  # stop at the last one
+    )
+
+    total = run_worker("worker-1", batch_size=2, poll_interval=0.1, stop=stop)
+
+    assert total.sent == 5
     assert_each_once(smtp_server, rows)
     assert (
         db.session.scalar(select(func.count()).where(OutboxEmail.status == OutboxStatus.SENDING))

@@ -492,6 +492,21 @@ def drain(
     return total
 
 
+def _busy_batches(
+    worker_id: str, batch_size: int, stop: Event, total: DeliveryReport
+) -> DeliveryReport:
+    """Deliver batch after batch over one connection and bookkeeping thread, while they come
+    back full; return the last one's report."""
+    with Courier(worker_id, utcnow, stop) as courier:
+        while True:
+            report = courier.batch(batch_size, more=True)
+            total.add(report)
+            if (report.attempted or report.unconfirmed) and not report.backend_refused:
+                logger.info(report.summary())
+            if report.attempted < batch_size or report.backend_error or stop.is_set():
+                return report
+
+
 def run_worker(
     worker_id: str,
     *,
@@ -502,25 +517,21 @@ def run_worker(
     """Deliver until `stop` is set, or the server refuses the login; sleep when idle.
 
     An unexpected error (the database restarting, say) is logged and the loop goes on: claims
-    are committed before sending, so a failed batch can leave at most one claim's rows to
+    are committed before sending, so a failed batch can leave at most two claims' rows to
     confirm.
     """
     stop = stop or Event()
     total = DeliveryReport()
     while not stop.is_set():
         try:
-            report = deliver_batch(worker_id, batch_size, stop=stop)
+            report = _busy_batches(worker_id, batch_size, stop, total)
         except Exception:
             logger.exception("Outbox delivery batch failed; trying again in %ss", poll_interval)
             db.session.rollback()
             stop.wait(poll_interval)
             continue
-        total.add(report)
         if report.backend_refused:
             logger.error("Outbox worker stopping: %s", report.backend_error)
             break
-        if report.attempted or report.unconfirmed:
-            logger.info(report.summary())
-        if report.attempted < batch_size or report.backend_error:
-            stop.wait(poll_interval)
+        stop.wait(poll_interval)
     return total
