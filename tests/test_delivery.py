@@ -816,6 +816,23 @@ def test_drain_prepares_across_batches_and_leaves_nothing_claimed(
     )
 
 
+def test_an_error_between_batches_gives_back_the_claim_prepared_for_the_next(
+    smtp_app, smtp_server, queue_email
+):
+    smtp_app.config["DELIVERY_CLAIM_SIZE"] = 2
+    rows = [queue_email() for _ in range(5)]
+
+    def progress(report):
+        raise SimulatedCrash  # e.g. the progress bar failing after the first batch
+
+    with pytest.raises(SimulatedCrash):
+        drain("worker-1", 2, on_batch=progress)
+
+    statuses = [fresh(row).status for row in rows]
+    assert statuses == [OutboxStatus.SENT] * 2 + [OutboxStatus.QUEUED] * 3
+    assert smtp_server.message_ids() == [row.message_id for row in rows[:2]]
+
+
 def test_the_worker_loop_delivers_full_batches_back_to_back_and_leaves_nothing_claimed(
     smtp_app, smtp_server, queue_email
 ):

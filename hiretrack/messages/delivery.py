@@ -389,13 +389,12 @@ class Courier:
     def _record(self, claim: Claim, attempts: list[Attempt], report: DeliveryReport) -> None:
         """Commit a sent claim's results; give back its untried rows, and the claim ahead too
         when the batch ends here (stopped, transport down, or nothing could be tried)."""
-        untried = claim.ids
         if self._ahead is not None and (self._stopping(report) or not attempts):
             ahead, self._ahead = self._ahead.result(), None
-            untried += ahead.ids
+            claim.rows.extend(ahead.rows)  # given back with the claim's, or after an error
             report.withdrawn += ahead.withdrawn
         # Looked up now, so a test can stand in for it.
-        self._run(_record_results, self.worker_id, attempts, untried)
+        self._run(_record_results, self.worker_id, attempts, claim.ids)
         claim.rows.clear()
 
     def batch(self, limit: int, more: bool = False) -> DeliveryReport:
@@ -418,12 +417,13 @@ class Courier:
                 if not attempts:
                     break  # stopped, or out of lease time, before trying any: leave it for next time
         except BaseException:
-            self._give_back_after_error(claim)
+            self._give_back(claim)
             raise
         return report
 
-    def _give_back_after_error(self, claim: Claim | None) -> None:
-        """Wait for the bookkeeping thread, then give back every claimed row not tried."""
+    def _give_back(self, claim: Claim | None) -> None:
+        """Wait for the bookkeeping thread, then give back every claimed row not tried: after an
+        error, or at the end of a run with a claim prepared ahead."""
         untried = claim.ids if claim is not None else []
         for future in (self._last, self._ahead):
             try:
@@ -445,10 +445,8 @@ class Courier:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            if self._ahead is not None and exc_type is None:
-                ahead, self._ahead = self._ahead.result(), None
-                if ahead.rows:
-                    self._run(_record_results, self.worker_id, [], ahead.ids)
+            if self._ahead is not None:
+                self._give_back(None)
         finally:
             self.books.__exit__(exc_type, exc, traceback)
             self.backend.close()
