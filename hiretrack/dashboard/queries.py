@@ -292,8 +292,10 @@ def other_counters_query(user: User | Viewer) -> Select:
         # Everyone's candidates: read the status index alone, without joining every row.
         failed = failed.where(OutboxEmail.application_id.is_not(None))
     else:
-        failed = failed.join(Application, Application.id == OutboxEmail.application_id).where(
-            visible_applications(user)
+        # From the user's applications to their failed emails (an index lookup each), not from
+        # every failed email in the company to its application.
+        failed = failed.where(
+            OutboxEmail.application_id.in_(select(Application.id).where(visible_applications(user)))
         )
     failed = failed.scalar_subquery()
     approvals = (
@@ -304,10 +306,13 @@ def other_counters_query(user: User | Viewer) -> Select:
     # The drafts the user may review and send: what /drafts lists.
     drafts = select(func.count(Draft.id)).where(Draft.status == DraftStatus.PENDING.value)
     if not can_manage_all(user):
-        drafts = (
-            drafts.join(Application, Application.id == Draft.application_id)
-            .join(Requisition, Requisition.id == Application.requisition_id)
-            .where(editable_requisitions(user))
+        # From the user's applications to their pending drafts, as for failed deliveries.
+        drafts = drafts.where(
+            Draft.application_id.in_(
+                select(Application.id)
+                .join(Requisition, Requisition.id == Application.requisition_id)
+                .where(editable_requisitions(user))
+            )
         )
     # Everyone's drafts: the status index alone, without joining each to its requisition.
     drafts = drafts.scalar_subquery()
