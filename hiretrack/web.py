@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app, has_request_context, request, url_for
 from flask_wtf import FlaskForm
+from markupsafe import escape
 from sqlalchemy import Select, func, select
 from wtforms import DateField, IntegerField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -206,6 +207,12 @@ class LinkPattern:
 
     def __call__(self, object_id: int) -> str:
         return f"{self._before}{int(object_id)}{self._after}"
+
+    def escaped(self) -> "LinkPattern":
+        """The same links HTML-escaped (once, not per id), for markup written in Python."""
+        links = object.__new__(LinkPattern)
+        links._before, links._after = str(escape(self._before)), str(escape(self._after))
+        return links
 
 
 #: Most links `template_url_for` remembers per process (a page's links are a few dozen; links

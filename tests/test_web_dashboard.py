@@ -329,3 +329,27 @@ def test_links_follow_where_the_app_is_mounted_though_built_once(app, client, lo
             "dashboard.index", status="due"
         )
         assert template_url_for("dashboard.index", _anchor="waiting") == "/dashboard#waiting"
+
+
+def test_row_texts_are_escaped_though_rows_are_written_in_python(
+    client, login, manager, make_requisition, make_candidate, make_application
+):
+    requisition = make_requisition(manager=manager, title="R&D <Lead>")
+    make_application(
+        requisition=requisition, candidate=make_candidate(name="<script>x</script> O'Neil")
+    )
+    place_hold(
+        manager, requisition, reason="budget", summary='Wait <b>"now"</b>', owner_name="Head"
+    )
+    db.session.commit()
+    login(manager)
+    html = client.get("/dashboard").get_data(as_text=True)
+    table = html.split('id="waiting"', 1)[1].split("</table>", 1)[0]
+    assert "<script>" not in table and "<b>" not in table
+    assert "&lt;script&gt;x&lt;/script&gt; O&#39;Neil</a>" in table
+    assert (
+        'aria-label="Select &lt;script&gt;x&lt;/script&gt; O&#39;Neil (R&amp;D &lt;Lead&gt;)"'
+        in table
+    )
+    assert "R&amp;D &lt;Lead&gt;</a>" in table
+    assert "Wait &lt;b&gt;&#34;now&#34;&lt;/b&gt;" in table
