@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Subquery,
     and_,
     bindparam,
     case,
@@ -172,7 +173,9 @@ class DashboardStatements:
       cadence tally; for the others, a sum over their rows;
     - `page`: one page, as the union of a LIMIT/OFFSET slice of each run (the ones the page does
       not reach get LIMIT 0), each slice read in index order; failed deliveries and the blocking
-      hold are looked up for the page's rows only;
+      hold are looked up for the page's rows only. When `in_one_run`, for users who see a few
+      requisitions, one LIMIT/OFFSET slice of their rows sorted by run, the runs shown given as
+      a range (`first_run`, `last_run`: each filter shows adjacent runs);
     - `other_counters`: holds, closure pending, failed deliveries, approvals and drafts;
     - `counters`: the two rows of counts side by side, in one statement (a round trip fewer).
     """
@@ -181,6 +184,7 @@ class DashboardStatements:
     page: Select
     other_counters: Select
     counters: Select
+    in_one_run: bool
 
 
 def dashboard_statements(user: User, today: date | None = None) -> DashboardStatements:
@@ -222,31 +226,18 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
     # For a user who sees a few requisitions, read their rows and sort them, rather than walk
     # the index of every open application in order until enough of theirs turn up.
     if can_manage_all(viewer):
-        keys = (Application.next_update_due, Application.silent_since, Application.id)
+        rows = _runs_in_index_order(scope, conditions)
+        status = rows.c.status
     else:
-        keys = tuple(func.coalesce(column, column) for column in _ORDER_COLUMNS)
-    # Each slice reads the index alone (ids and order keys); the rows' other columns, the
-    # candidate and the requisition are joined for the page's rows only, not for every row a
-    # slice passes over (PostgreSQL joined all 1,500 ghosted before keeping 25: 120 ms).
-    slices = [
-        select(
-            Application.id.label("application_id"),
-            Application.next_update_due.label("next_update_due"),
-            Application.silent_since.label("silent_since"),
-            literal(status.value).label("status"),
-            literal(index).label("bucket"),
-        )
-        .where(scope, conditions[index])
-        .order_by(*keys)
-        .limit(bindparam(f"limit_{index}"))
-        .offset(bindparam(f"offset_{index}"))
-        .subquery(f"run_{index}")
-        for index, status in enumerate(BUCKETS)
-    ]
-    rows = union_all(*(select(part) for part in slices)).subquery("page")
+        rows = _own_rows_in_one_run(scope, conditions)
+        status = case(*((rows.c.bucket == index, run.value) for index, run in enumerate(BUCKETS)))
     page = (
         select(
-            rows,
+            rows.c.application_id,
+            rows.c.next_update_due,
+            rows.c.silent_since,
+            status.label("status"),
+            rows.c.bucket,
             Candidate.id.label("candidate_id"),
             Candidate.name.label("candidate_name"),
             Requisition.id.label("requisition_id"),
@@ -266,10 +257,59 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
     others = other_counters_query(viewer)
     counted, other = bucket_counts.subquery("bucket_counts"), others.subquery("other_counters")
     counters = select(counted, other).select_from(counted.join(other, true()))  # one row each
-    return DashboardStatements(bucket_counts, page, others, counters)
+    return DashboardStatements(
+        bucket_counts, page, others, counters, in_one_run=not can_manage_all(viewer)
+    )
 
 
 _ORDER_COLUMNS = (Application.next_update_due, Application.silent_since, Application.id)
+
+
+def _page_columns(*columns: ColumnElement) -> Select:
+    return select(
+        Application.id.label("application_id"),
+        Application.next_update_due.label("next_update_due"),
+        Application.silent_since.label("silent_since"),
+        *columns,
+    )
+
+
+def _runs_in_index_order(scope: ColumnElement[bool], conditions: list) -> Subquery:
+    """The page as a slice of each run, each read in the order of an index of every open row.
+
+    Each slice reads the index alone (ids and order keys); the rows' other columns, the
+    candidate and the requisition are joined for the page's rows only, not for every row a
+    slice passes over (PostgreSQL joined all 1,500 ghosted before keeping 25: 120 ms).
+    """
+    slices = [
+        _page_columns(literal(status.value).label("status"), literal(index).label("bucket"))
+        .where(scope, conditions[index])
+        .order_by(*_ORDER_COLUMNS)
+        .limit(bindparam(f"limit_{index}"))
+        .offset(bindparam(f"offset_{index}"))
+        .subquery(f"run_{index}")
+        for index, status in enumerate(BUCKETS)
+    ]
+    return union_all(*(select(part) for part in slices)).subquery("page")
+
+
+def _own_rows_in_one_run(scope: ColumnElement[bool], conditions: list) -> Subquery:
+    """The page as one slice of the user's rows, sorted by run and then as each run is.
+
+    For a user who sees a few requisitions: read their rows and sort them once, rather than
+    walk the index of every open application in order until enough of theirs turn up (and
+    rather than read and sort them once a run: SQLite did, 0.3 ms of the page's statement).
+    The conditions of the runs exclude each other, so the first that holds names the run.
+    """
+    bucket = case(*((condition, index) for index, condition in enumerate(conditions)))
+    return (
+        _page_columns(bucket.label("bucket"))
+        .where(scope, bucket.between(bindparam("first_run"), bindparam("last_run")))
+        .order_by(bucket, *(func.coalesce(column, column) for column in _ORDER_COLUMNS))
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+        .subquery("page")
+    )
 
 
 def other_counters_query(user: User | Viewer) -> Select:
@@ -342,12 +382,18 @@ def load_dashboard(
     total = sum(count for count, wanted in zip(counts, included, strict=True) if wanted)
     number = min(page_number(), max(1, -(-total // PER_PAGE)))
     start, position = (number - 1) * PER_PAGE, 0
-    for index, count in enumerate(counts):
-        first = max(start, position)
-        last = min(start + PER_PAGE, position + count) if included[index] else first
-        parameters[f"offset_{index}"] = max(0, start - position) if last > first else 0
-        parameters[f"limit_{index}"] = max(0, last - first)
-        position += count if included[index] else 0
+    if statements.in_one_run:
+        # Each filter's runs are adjacent in BUCKETS, so a range names them.
+        shown_runs = [index for index, wanted in enumerate(included) if wanted]
+        parameters.update(first_run=shown_runs[0], last_run=shown_runs[-1])
+        parameters.update(limit=PER_PAGE, offset=start)
+    else:
+        for index, count in enumerate(counts):
+            first = max(start, position)
+            last = min(start + PER_PAGE, position + count) if included[index] else first
+            parameters[f"offset_{index}"] = max(0, start - position) if last > first else 0
+            parameters[f"limit_{index}"] = max(0, last - first)
+            position += count if included[index] else 0
     items = connection.execute(statements.page, parameters).all() if total else []
     figures = Counters(sum(counts), *counts[:3], *(int(value or 0) for value in others))
     page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
