@@ -1,16 +1,19 @@
 """Declarative base, shared column helpers and time helpers used by every model."""
 
+import dataclasses
 import fcntl
 import os
 from collections.abc import Callable, Hashable
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.sql import ClauseElement, visitors
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
@@ -230,5 +233,47 @@ def memoized_statement(kind: str, key: Hashable, build: Callable[[], T]) -> T:
     if (kind, key) not in memo:
         if len(memo) >= STATEMENT_MEMO_SIZE:
             memo.clear()
-        memo[(kind, key)] = build()
+        memo[(kind, key)] = _with_constants_inlined(build())
     return memo[(kind, key)]
+
+
+def _with_constants_inlined(built: T) -> T:
+    """A statement, or a dataclass of statements, with `inline_constants` applied to each."""
+    if isinstance(built, ClauseElement):
+        return inline_constants(built)
+    if dataclasses.is_dataclass(built) and not isinstance(built, type):
+        statements = {
+            field.name: inline_constants(getattr(built, field.name))
+            for field in dataclasses.fields(built)
+            if isinstance(getattr(built, field.name), ClauseElement)
+        }
+        return dataclasses.replace(built, **statements) if statements else built
+    return built
+
+
+#: Values `inline_constants` writes into the SQL (their literal forms are plain and safe).
+_INLINED_TYPES = (int, str, date)
+
+
+def inline_constants(statement: ClauseElement) -> ClauseElement:
+    """Write a memoized statement's constants (today, status names) into its SQL text.
+
+    Only the named parameters (`bindparam("viewer_id")`, limits, ids) stay parameters. On
+    PostgreSQL a prepared statement whose other values are in its text gets a generic plan as
+    good as a custom one, so PostgreSQL keeps it rather than plan again on every execution (the
+    organisation-wide API list: 0.4 ms of planning a call); with the values as parameters it
+    planned every time. A memoized statement holds only values that are constant for its key.
+    """
+
+    def inline(bind: BindParameter) -> None:
+        values = bind.value if bind.expanding else [bind.value]
+        if bind.unique and bind.callable is None and _plain_values(values):
+            bind.literal_execute = True
+
+    return visitors.cloned_traverse(statement, {}, {"bindparam": inline})
+
+
+def _plain_values(values) -> bool:
+    return isinstance(values, list | tuple) and all(
+        isinstance(value, _INLINED_TYPES) and not isinstance(value, datetime) for value in values
+    )
