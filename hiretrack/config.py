@@ -79,7 +79,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     """Fill app.config from defaults, the environment and overrides, then check it."""
     app.config.update(DEFAULTS)
     app.config.update(
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # Pooled connections are checked by `database.check_postgresql_connection`.
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": False},
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -3,6 +3,8 @@
 import dataclasses
 import fcntl
 import os
+import select as socket_wait
+import time
 from collections.abc import Callable, Hashable
 from contextlib import suppress
 from datetime import UTC, date, datetime
@@ -10,8 +12,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.pool import Pool
 from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
@@ -156,6 +159,42 @@ def tune_postgresql(dialect, _connection_record, _cargs, cparams) -> None:
     options = cparams.get("options", "")
     if "plan_cache_mode" not in options:
         cparams["options"] = f"{options} -c plan_cache_mode=auto".strip()
+
+
+#: A pooled PostgreSQL connection idle for longer than this is pinged before it is used again.
+PING_AFTER_IDLE_SECONDS = 30.0
+
+
+@event.listens_for(Pool, "checkin")
+def _note_idle_since(_dbapi_connection, connection_record) -> None:
+    connection_record.info["hiretrack_idle_since"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def check_postgresql_connection(dbapi_connection, connection_record, _proxy) -> None:
+    """Replace a pooled PostgreSQL connection the server has closed, before a request uses it.
+
+    In place of SQLAlchemy's `pool_pre_ping`, which spends a round trip on every checkout (the
+    API's requests check out twice). A server that closes a connection (a restart, an
+    administrator ending it) leaves its socket readable, which a zero-timeout wait sees without
+    a round trip; a connection left idle for a while is still pinged, for networks that drop
+    idle connections silently. Raising DisconnectionError makes the pool open a new one.
+    """
+    if type(dbapi_connection).__module__.partition(".")[0] != "psycopg":
+        return
+    pgconn = dbapi_connection.pgconn
+    readable, _, _ = socket_wait.select([pgconn.socket], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed this pooled connection")
+    idle_since = connection_record.info.get("hiretrack_idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dbapi_connection.pgconn.exec_(b"")  # an empty query: the cheapest round trip
+    except Exception as error:  # noqa: BLE001 (any failure means the connection is unusable)
+        raise DisconnectionError(str(error)) from error
+    if pgconn.status != 0:  # libpq's CONNECTION_OK
+        raise DisconnectionError("this pooled connection no longer answers")
 
 
 @event.listens_for(Engine, "do_connect")

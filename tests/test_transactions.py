@@ -5,7 +5,8 @@ prepared statements (it forgets them all on ROLLBACK), so PostgreSQL reuses its 
 """
 
 import pytest
-from sqlalchemy import func, select, table, update
+from sqlalchemy import create_engine, func, select, table, update
+from sqlalchemy.pool import NullPool
 
 from hiretrack.admin.models import Department
 from hiretrack.database import WROTE, end_read_only_transaction
@@ -87,3 +88,23 @@ def test_postgresql_keeps_prepared_statements_across_read_only_requests(app, cli
     counts = [int(client.get("/_test/prepared").get_data(as_text=True)) for _ in range(8)]
     # psycopg prepares a statement on its sixth execution on a connection; it stays prepared.
     assert counts[-1] >= 1 and counts[-1] >= counts[-2]
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="a server-side disconnection: PostgreSQL only")
+def test_a_pooled_connection_the_server_closed_is_replaced_before_a_request_uses_it(
+    app, client, database_url
+):
+    @app.get("/_test/backend")
+    def backend():
+        return str(db.session.scalar(select(func.pg_backend_pid())))
+
+    first = int(client.get("/_test/backend").get_data(as_text=True))
+    administrator = create_engine(database_url, poolclass=NullPool)
+    with administrator.begin() as connection:  # as a restart or an administrator would
+        assert connection.scalar(select(func.pg_terminate_backend(first, 5000)))
+    administrator.dispose()
+
+    response = client.get("/_test/backend")
+
+    assert response.status_code == 200
+    assert int(response.get_data(as_text=True)) != first
