@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Subquery,
     and_,
@@ -289,8 +290,8 @@ def _runs_in_index_order(scope: ColumnElement[bool], conditions: list) -> Subque
         _page_columns(literal(status.value).label("status"), literal(index).label("bucket"))
         .where(scope, conditions[index])
         .order_by(*_ORDER_COLUMNS)
-        .limit(bindparam(f"limit_{index}"))
-        .offset(bindparam(f"offset_{index}"))
+        .limit(bindparam(f"limit_{index}", type_=Integer, literal_execute=True))
+        .offset(bindparam(f"offset_{index}", type_=Integer, literal_execute=True))
         .subquery(f"run_{index}")
         for index, status in enumerate(BUCKETS)
     ]
