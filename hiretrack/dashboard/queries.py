@@ -129,12 +129,21 @@ class WaitingRow:
         return LABELS[Stage(self.stage)]
 
 
+def _failed_delivery() -> ColumnElement[bool]:
+    """The SQL condition on OutboxEmail for FAILED_STATUSES, with a bound value each.
+
+    A plain `in_(FAILED_STATUSES)` is an expanding parameter, whose SQL SQLAlchemy rewrites on
+    every execution; both dashboard statements carried one.
+    """
+    return OutboxEmail.status.in_([literal(status) for status in FAILED_STATUSES])
+
+
 def _failed_count(application_id):
     return (
         select(func.count(OutboxEmail.id))
         .where(
             OutboxEmail.application_id == application_id,
-            OutboxEmail.status.in_(FAILED_STATUSES),
+            _failed_delivery(),
         )
         .scalar_subquery()
     )
@@ -332,7 +341,7 @@ def other_counters_query(user: User | Viewer) -> Select:
         .where(Requisition.closure_pending > 0, visible_requisitions(user))
         .scalar_subquery()
     )
-    failed = select(func.count(OutboxEmail.id)).where(OutboxEmail.status.in_(FAILED_STATUSES))
+    failed = select(func.count(OutboxEmail.id)).where(_failed_delivery())
     if can_manage_all(user):
         # Everyone's candidates: read the status index alone, without joining every row.
         failed = failed.where(OutboxEmail.application_id.is_not(None))
