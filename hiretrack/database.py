@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy import DateTime, Engine, MetaData, event, literal_column
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.pool import Pool
@@ -290,29 +290,36 @@ def _with_constants_inlined(built: T) -> T:
     return built
 
 
-#: Values `inline_constants` writes into the SQL (their literal forms are plain and safe).
-_INLINED_TYPES = (int, str, date)
-
-
 def inline_constants(statement: ClauseElement) -> ClauseElement:
     """Write a memoized statement's constants (today, status names) into its SQL text.
 
     Only the named parameters (`bindparam("viewer_id")`, limits, ids) stay parameters. On
     PostgreSQL a prepared statement whose other values are in its text gets a generic plan as
     good as a custom one, so PostgreSQL keeps it rather than plan again on every execution (the
-    organisation-wide API list: 0.4 ms of planning a call); with the values as parameters it
-    planned every time. A memoized statement holds only values that are constant for its key.
+    recruiter dashboard's counts: 0.2 ms of planning a request); with the values as parameters
+    it planned every time. The values become SQL once, here, so SQLAlchemy's compiled string
+    needs no rewriting per execution. A memoized statement holds only values that are constant
+    for its key.
     """
 
-    def inline(bind: BindParameter) -> None:
-        values = bind.value if bind.expanding else [bind.value]
-        if bind.unique and bind.callable is None and _plain_values(values):
-            bind.literal_execute = True
+    def inline(element):
+        if isinstance(element, BindParameter) and element.unique and element.callable is None:
+            text = _sql_literal(element.value)
+            if text is not None:
+                return literal_column(text, type_=element.type)
+        return None
 
-    return visitors.cloned_traverse(statement, {}, {"bindparam": inline})
+    return visitors.replacement_traverse(statement, {}, inline)
 
 
-def _plain_values(values) -> bool:
-    return isinstance(values, list | tuple) and all(
-        isinstance(value, _INLINED_TYPES) and not isinstance(value, datetime) for value in values
-    )
+def _sql_literal(value) -> str | None:
+    """The SQL text of an int, str or date, the same on SQLite and PostgreSQL; None otherwise."""
+    if isinstance(value, bool | datetime):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, date):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return None
