@@ -3,8 +3,9 @@
 The load cases of run.py say how fast a page is under gunicorn; this says why. It signs the
 bench manager (or recruiter) in through the login form of a test client, requests the page a few
 times to warm up (statements built, calendar checked, plans prepared), then times `--requests`
-more. CPU time is this process's, so on SQLite it includes the database's work and on PostgreSQL
-it does not (the wall time does). `--profile` adds a cProfile table of the slowest functions.
+more. CPU time is this process's, so on SQLite it includes the database's work; on PostgreSQL
+(on this machine) the CPU of the app's server process is read from /proc and printed beside it.
+`--profile` adds a cProfile table of the slowest functions.
 
     python bench/profile_page.py /dashboard
     python bench/profile_page.py "/api/v1/applications?cadence=overdue" --profile
@@ -14,6 +15,7 @@ it does not (the wall time does). `--profile` adds a cProfile table of the slowe
 import argparse
 import cProfile
 import logging
+import os
 import pstats
 import time
 
@@ -51,14 +53,17 @@ def main() -> None:
 
     for _ in range(WARM_UP):
         get()
-    cpu, wall = time.process_time(), time.perf_counter()
+    backend = postgresql_backend(app)
+    server, cpu, wall = backend_cpu(backend), time.process_time(), time.perf_counter()
     for _ in range(arguments.requests):
         get()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    server = backend_cpu(backend) - server
     print(
         f"{arguments.path} as the bench {arguments.role}: "
         f"{cpu / arguments.requests * 1000:.2f} ms CPU, "
-        f"{wall / arguments.requests * 1000:.2f} ms wall per request "
+        + (f"PostgreSQL {server / arguments.requests * 1000:.2f} ms CPU, " if backend else "")
+        + f"{wall / arguments.requests * 1000:.2f} ms wall per request "
         f"(mean of {arguments.requests})"
     )
     if arguments.profile:
@@ -68,6 +73,28 @@ def main() -> None:
             get()
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+def postgresql_backend(app) -> int | None:
+    """The process id of the app's PostgreSQL server process (the test client reuses one)."""
+    from sqlalchemy import func, select
+
+    from hiretrack.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return None
+        return db.session.scalar(select(func.pg_backend_pid()))
+
+
+def backend_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by a local process, 0 when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
