@@ -408,37 +408,54 @@ class SimulatedCrash(Exception):
 def test_crash_after_smtp_acceptance_never_sends_twice(
     smtp_app, smtp_server, queue_email, monkeypatch
 ):
+    """Recording a claim fails while the next claim is being sent (claims are recorded beside
+    the next claim's sends). The sender stops at the next message boundary and nothing more is
+    claimed, so at most two claims stay in SENDING: the one recorded (c1, c2) and the one being
+    sent (a1, and a2 if its send began before the failure was known). None is ever sent twice;
+    they wait for a person; another worker delivers the rest."""
     smtp_app.config["DELIVERY_CLAIM_SIZE"] = 2
     crashed = [queue_email(), queue_email()]
-    after = queue_email()
+    being_sent = [queue_email(), queue_email()]
+    after = [queue_email(), queue_email()]
+    next_claim_started = threading.Event()
+    smtp_server.handler.on_accept = lambda received: (
+        next_claim_started.set() if len(smtp_server.message_ids()) == 3 else None
+    )
 
     def crash(worker_id, attempts, untried):
+        next_claim_started.wait(timeout=30)  # fail while the next claim is being sent
         raise SimulatedCrash
 
     monkeypatch.setattr(delivery, "_record_results", crash)
     with pytest.raises(SimulatedCrash):
         deliver_batch("worker-1")
     monkeypatch.undo()
+    smtp_server.handler.on_accept = None
     db.session.rollback()
 
-    assert smtp_server.message_ids() == [row.message_id for row in crashed]
-    assert [fresh(row).status for row in crashed] == [OutboxStatus.SENDING] * 2
-    assert fresh(after).status == OutboxStatus.QUEUED  # claimed two at a time: not stranded
+    sent_by_first = smtp_server.message_ids()
+    assert sent_by_first[:3] == [row.message_id for row in crashed + being_sent[:1]]
+    assert set(sent_by_first) <= {row.message_id for row in crashed + being_sent}
+    left_sending = [row for row in crashed + being_sent if row.message_id in sent_by_first]
+    assert {fresh(row).status for row in left_sending} == {OutboxStatus.SENDING}
+    untried = [row for row in being_sent + after if row.message_id not in sent_by_first]
+    assert {fresh(row).status for row in untried} == {OutboxStatus.QUEUED}
+    assert {fresh(row).claimed_by for row in untried} == {None}  # never claimed, or given back
 
     # Another worker, straight away: delivers the rest, leaves the claimed rows alone.
-    assert deliver_batch("worker-2").sent == 1
-    assert [fresh(row).status for row in crashed] == [OutboxStatus.SENDING] * 2
+    assert deliver_batch("worker-2").sent == len(untried)
+    assert {fresh(row).status for row in left_sending} == {OutboxStatus.SENDING}
 
     # Once the claim is older than the lease, a person is asked instead of resending.
     later = deliver_batch("worker-2", now=utcnow() + delivery.claim_lease() + timedelta(seconds=1))
 
-    assert later.unconfirmed == 2 and later.attempted == 0
-    rows = [fresh(row) for row in crashed]
+    assert later.unconfirmed == len(left_sending) and later.attempted == 0
+    rows = [fresh(row) for row in left_sending]
     assert {row.status for row in rows} == {OutboxStatus.UNCONFIRMED}
     assert all("may have been delivered" in row.last_error for row in rows)
     assert set(db.session.scalars(failed_deliveries(true()))) == set(rows)
     assert Counter(smtp_server.message_ids()) == Counter(
-        [row.message_id for row in crashed] + [after.message_id]
+        row.message_id for row in crashed + being_sent + after
     )
 
     mark_unconfirmed_as_sent(rows[0])
@@ -449,6 +466,40 @@ def test_crash_after_smtp_acceptance_never_sends_twice(
     assert touchpoint_of(row).occurred_at == row.claimed_at
     assert deliver_batch("worker-2", now=utcnow() + timedelta(hours=1)).attempted == 0
     assert smtp_server.message_ids().count(crashed[0].message_id) == 1
+
+
+def test_a_failed_recording_of_the_last_claim_is_raised_not_lost(
+    smtp_app, smtp_server, queue_email, monkeypatch
+):
+    """The last claim's results are committed while the run winds down: their failure still
+    reaches the caller, and the rows stay in SENDING for a person."""
+    rows = [queue_email(), queue_email()]
+
+    def crash(worker_id, attempts, untried):
+        raise SimulatedCrash
+
+    monkeypatch.setattr(delivery, "_record_results", crash)
+    with pytest.raises(SimulatedCrash):
+        deliver_batch("worker-1", limit=2)
+    monkeypatch.undo()
+    db.session.rollback()
+
+    assert smtp_server.message_ids() == [row.message_id for row in rows]
+    assert [fresh(row).status for row in rows] == [OutboxStatus.SENDING] * 2
+
+
+def test_claims_recorded_beside_the_next_claims_sends_all_count_as_sent(
+    smtp_app, smtp_server, queue_email
+):
+    smtp_app.config["DELIVERY_CLAIM_SIZE"] = 2
+    rows = [queue_email() for _ in range(7)]
+
+    report = drain("worker-1", batch_size=3)
+
+    assert report.sent == 7
+    assert [fresh(row).status for row in rows] == [OutboxStatus.SENT] * 7
+    assert all(touchpoint_of(row).occurred_at == row.sent_at for row in map(fresh, rows))
+    assert Counter(smtp_server.message_ids()) == Counter(row.message_id for row in rows)
 
 
 def test_crash_in_the_middle_of_a_claim_gives_back_the_rows_not_tried(

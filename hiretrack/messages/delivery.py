@@ -4,8 +4,9 @@ A row moves SCHEDULED -> QUEUED -> SENDING -> SENT, back to QUEUED with a backof
 temporary failure, or to FAILED after a permanent one. A worker claims up to
 `DELIVERY_CLAIM_SIZE` rows in one transaction, committed before any SMTP traffic; sends them
 over one connection, one SMTP transaction each; then commits all their results in one
-transaction and gives back the rows it did not reach. The next claim is prepared on a second
-thread while one is sent (`Courier`). So a worker that dies leaves at most two claims' rows in
+transaction and gives back the rows it did not reach. The claim before is recorded and the
+next one prepared on a second thread while one is sent (`Courier`), a claim being taken only
+once the one before is recorded. So a worker that dies leaves at most two claims' rows in
 SENDING; once a claim is older than the lease its rows become UNCONFIRMED and wait for a
 person, because they may already have reached the candidate. See docs/delivery.md.
 """
@@ -301,12 +302,17 @@ def _attempt(backend: MailBackend, outgoing: Outgoing, clock: Clock) -> Attempt:
 
 
 def _send_claim(
-    backend: MailBackend, claim: Claim, report: DeliveryReport, clock: Clock, stop: Event | None
+    backend: MailBackend,
+    claim: Claim,
+    report: DeliveryReport,
+    clock: Clock,
+    halted: Callable[[], bool],
 ) -> list[Attempt]:
-    """Send a claim's rows in order until the transport fails, `stop` is set or the claim is
-    older than half the lease; the rows still in `claim.rows` were not tried."""
+    """Send a claim's rows in order until the transport fails, `halted()` says so (a stop, or a
+    failed recording) or the claim is older than half the lease; the rows still in
+    `claim.rows` were not tried."""
     attempts: list[Attempt] = []
-    while claim.rows and not (stop and stop.is_set()):
+    while claim.rows and not halted():
         if clock() - claim.claimed_at > claim_lease() / 2:
             break
         attempt = _attempt(backend, claim.rows.popleft(), clock)
@@ -339,14 +345,15 @@ def _report(attempts: list[Attempt], report: DeliveryReport) -> None:
 
 
 class Courier:
-    """Deliver claim after claim over one connection, preparing the next claim while one is sent.
+    """Deliver claim after claim over one connection; the database work runs beside the sends.
 
-    The main thread sends; a `Bookkeeper` thread claims, checks and builds the next claim
-    meanwhile, then records the claim just sent. A claim's results are committed before the next
-    claim's first send, so a worker that dies leaves at most the claim in flight and the one
-    claimed ahead in SENDING (the crash bound: two claims). Rows never tried, those of the claim
-    ahead included, go back to the queue when the worker stops, the transport fails or anything
-    unexpected happens.
+    The main thread sends; a `Bookkeeper` thread meanwhile records the claim sent before, then
+    claims, checks and builds the next one. The next claim is taken only once the one before is
+    recorded, so a worker that dies leaves at most two claims in SENDING: the one being sent and
+    the one being recorded (or, once that is recorded, the one claimed ahead). A failed
+    recording stops the sender at the next message boundary and nothing more is claimed; rows
+    never tried, those of the claim ahead included, go back to the queue when the worker stops,
+    the transport fails or anything unexpected happens.
     """
 
     def __init__(self, worker_id: str, clock: Clock, stop: Event | None) -> None:
@@ -356,14 +363,38 @@ class Courier:
         self.books = Bookkeeper()
         self._ahead: Future[Claim] | None = None
         self._last: Future | None = None
+        #: The results committed beside the next claim's sends, and why they failed if they did.
+        self._recording: Future | None = None
+        self._record_error: BaseException | None = None
 
     def _run(self, task: Callable[..., T], *args: object) -> T:
         """Run a task on the bookkeeping thread after those queued before it, and wait."""
         return self._submit(task, *args).result()
 
     def _submit(self, task: Callable[..., T], *args: object) -> "Future[T]":
-        self._last = self.books.submit(task, *args)
+        self._last = self.books.submit(self._unless_recording_failed, task, *args)
         return self._last
+
+    def _unless_recording_failed(self, task: Callable[..., T], *args: object) -> T:
+        """Run a bookkeeping task, unless a recording failed: then claim, record nothing more."""
+        if self._record_error is not None:
+            raise self._record_error
+        return task(*args)
+
+    def _record_task(self, attempts: list[Attempt], untried: list[int]) -> None:
+        try:
+            _record_results(self.worker_id, attempts, untried)
+        except BaseException as error:
+            self._record_error = error
+            raise
+
+    def _halted(self) -> bool:
+        """Whether the sender must stop before its next message: asked to, or a recording failed."""
+        return self._record_error is not None or bool(self.stop and self.stop.is_set())
+
+    def _raise_if_recording_failed(self) -> None:
+        if self._record_error is not None:
+            raise self._record_error
 
     def _stopping(self, report: DeliveryReport) -> bool:
         return bool(report.backend_error) or bool(self.stop and self.stop.is_set())
@@ -387,23 +418,31 @@ class Courier:
         )
 
     def _record(self, claim: Claim, attempts: list[Attempt], report: DeliveryReport) -> None:
-        """Commit a sent claim's results; give back its untried rows, and the claim ahead too
-        when the batch ends here (stopped, transport down, or nothing could be tried)."""
-        if self._ahead is not None and (self._stopping(report) or not attempts):
+        """Record a sent claim's results while the next claim is sent; when the batch ends here
+        (stopped, transport down, or nothing could be tried), give back the claim ahead's rows
+        with the claim's untried ones and wait until all is committed."""
+        if not (self._stopping(report) or not attempts):
+            self._recording = self._submit(self._record_task, attempts, claim.ids)
+            claim.rows.clear()
+            return
+        if self._ahead is not None:
             ahead, self._ahead = self._ahead.result(), None
             claim.rows.extend(ahead.rows)  # given back with the claim's, or after an error
             report.withdrawn += ahead.withdrawn
-        # Looked up now, so a test can stand in for it.
-        self._run(_record_results, self.worker_id, attempts, claim.ids)
+        self._run(self._record_task, attempts, claim.ids)
         claim.rows.clear()
 
     def batch(self, limit: int, more: bool = False) -> DeliveryReport:
-        """Deliver up to `limit` due messages; with `more`, claim ahead for the next batch too."""
+        """Deliver up to `limit` due messages; with `more`, claim ahead for the next batch too.
+
+        The last claim's results may still be being committed when it returns: the next batch
+        or the end of the `Courier` waits for them."""
         report = DeliveryReport()
-        report.released, report.unconfirmed = self._run(_housekeeping, self.clock)
+        housekeeping = self._submit(_housekeeping, self.clock)
         claim = None
         try:
             while report.attempted < limit and not self._stopping(report):
+                self._raise_if_recording_failed()
                 claim = self._next_claim(limit - report.attempted)
                 report.withdrawn += claim.withdrawn
                 if not claim.rows:
@@ -411,11 +450,13 @@ class Courier:
                 room = (limit if not more else limit * 2) - report.attempted - len(claim.rows)
                 if room > 0 and not self._stopping(report):
                     self._claim_ahead(room)
-                attempts = _send_claim(self.backend, claim, report, self.clock, self.stop)
-                self._record(claim, attempts, report)
+                attempts = _send_claim(self.backend, claim, report, self.clock, self._halted)
+                self._raise_if_recording_failed()
                 _report(attempts, report)
+                self._record(claim, attempts, report)
                 if not attempts:
                     break  # stopped, or out of lease time, before trying any: leave it for next time
+            report.released, report.unconfirmed = housekeeping.result()
         except BaseException:
             self._give_back(claim)
             raise
@@ -447,6 +488,8 @@ class Courier:
         try:
             if self._ahead is not None:
                 self._give_back(None)
+            if exc is None and self._recording is not None:
+                self._recording.result()  # the last claim's results: raise if they failed
         finally:
             self.books.__exit__(exc_type, exc, traceback)
             self.backend.close()
