@@ -7,6 +7,8 @@ import pytest
 from flask import url_for
 from sqlalchemy import event
 
+from hiretrack.cadence.calendar import add_business_days
+from hiretrack.cadence.queries import cadence_key
 from hiretrack.candidates.services import log_touchpoint
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
@@ -53,13 +55,16 @@ def test_dashboard_orders_by_urgency_and_says_each_status_in_words(
     due = make_application(
         requisition=requisition, candidate=make_candidate(name="Dora Due"), stage="final_round"
     )
+    today, holidays, _ = cadence_key()
     log_touchpoint(
         manager,
         due,
         direction="outbound",
         channel="phone",
         note="Called",
-        promised_next_update=utcnow().date(),
+        # Today, or on a weekend or holiday the next business day (a promise for Saturday is
+        # due on Friday, so on a Saturday "today" would already be overdue).
+        promised_next_update=add_business_days(today, 0, holidays),
     )
     db.session.commit()
 
