@@ -226,3 +226,13 @@ def test_security_headers_are_set(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Referrer-Policy"]
+
+
+def test_password_fields_tell_password_managers_what_they_hold(client, make_user, login):
+    sign_in = client.get("/login").get_data(as_text=True)
+    assert 'autocomplete="username"' in sign_in
+    assert 'autocomplete="current-password"' in sign_in
+    login(make_user("manager"))
+    profile = client.get("/profile").get_data(as_text=True)
+    assert profile.count('autocomplete="new-password"') == 2
+    assert 'autocomplete="current-password"' in profile

@@ -39,6 +39,7 @@ class UserForm(Form):
     password = PasswordField(
         "Initial password",
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=500)],
+        render_kw={"autocomplete": "new-password"},
     )
     submit = SubmitField("Create user")
 
