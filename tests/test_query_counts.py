@@ -9,7 +9,7 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from hiretrack.approvals.services import request_approval
 from hiretrack.auth.services import create_api_token
@@ -114,3 +114,57 @@ def test_queries_per_page_do_not_grow_with_rows(app, ctx, client, login, make_us
             f"{path}: {small_queries} queries for {small_rows} rows, "
             f"{large_queries} for {large_rows}"
         )
+
+
+def test_the_bulk_review_suggestion_takes_two_queries_whatever_the_selection(
+    app, ctx, make_user, make_requisition, make_application
+):
+    from hiretrack.bulk.services import shared_suggestion
+    from hiretrack.candidates.models import Application
+    from hiretrack.database import utcnow
+    from hiretrack.messages.models import TemplateCategory as Category
+    from hiretrack.messages.services import suggested_categories, suggested_category
+
+    manager = make_user("manager")
+    quiet, held = make_requisition(manager=manager), make_requisition(manager=manager)
+    place_hold(manager, held, reason="budget", summary="Budget", owner_name="Head office")
+    expected: dict[int, Category] = {}
+
+    def add(count: int) -> None:
+        """`count` applications of each kind the suggestion tells apart."""
+        for _ in range(count):
+            new = make_application(requisition=quiet)
+            called = make_application(requisition=quiet)
+            log_touchpoint(manager, called, direction="outbound", channel="phone", note="Hi")
+            verbal = make_application(requisition=quiet, stage="verbal_intent")
+            asked, waiting = make_application(requisition=held), make_application(requisition=held)
+            asked.update_requested_at = utcnow()
+            db.session.commit()
+            expected.update(
+                {
+                    new.id: Category.ACKNOWLEDGEMENT,
+                    called.id: Category.CHECK_IN,
+                    verbal.id: Category.DELAY,
+                    asked.id: Category.HOLD_NOTICE,
+                    waiting.id: Category.CHECK_IN,
+                }
+            )
+
+    def measure() -> int:
+        db.session.expire_all()
+        selected = list(db.session.scalars(select(Application).where(Application.id.in_(expected))))
+        with counting_queries(app) as statements:
+            suggestions = suggested_categories(selected)
+        assert suggestions == expected
+        # The one-application rule (the compose page's default) agrees with the bulk one.
+        assert {a.id: suggested_category(a) for a in selected} == expected
+        with counting_queries(app) as shared:
+            assert shared_suggestion(selected) == Category.CHECK_IN  # they differ: a check-in
+        assert len(shared) == len(statements)
+        return len(statements)
+
+    add(1)
+    small = measure()
+    add(LARGE // 5 - 1)
+    assert len(expected) == LARGE
+    assert measure() == small == 2

@@ -19,7 +19,7 @@ from hiretrack.errors import DomainError, GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.messages.drafts import prepare_drafts
 from hiretrack.messages.models import CLOSURE_OUTCOMES, Draft, DraftStatus, TemplateCategory
-from hiretrack.messages.services import OFFER_CATEGORIES, suggested_category
+from hiretrack.messages.services import OFFER_CATEGORIES, suggested_categories
 
 #: More than a page of the longest list is a mistake, not a plan.
 MAX_SELECTED = 200
@@ -97,8 +97,11 @@ def prepare_bulk_drafts(
 
 def shared_suggestion(applications: list[Application]) -> TemplateCategory:
     """The message to preselect for a bulk send: the one the dashboard suggests for every
-    selected application (a hold notice for held candidates who asked), else a check-in."""
-    suggestions = {suggested_category(application) for application in applications}
+    selected application (a hold notice for held candidates who asked), else a check-in.
+
+    Two queries, however many applications are selected.
+    """
+    suggestions = set(suggested_categories(applications).values())
     if len(suggestions) == 1 and not suggestions <= OFFER_CATEGORIES:
         return suggestions.pop()
     return TemplateCategory.CHECK_IN

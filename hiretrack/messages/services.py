@@ -6,6 +6,7 @@ happens later, in `hiretrack outbox deliver`, never inside a web request.
 
 import base64
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from email.utils import formataddr
@@ -29,7 +30,7 @@ from hiretrack.database import utcnow
 from hiretrack.errors import DomainError, GuardrailRefused, NotFound, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
-from hiretrack.holds.queries import open_holds_for_application
+from hiretrack.holds.queries import open_holds_for_application, open_holds_for_applications
 from hiretrack.messages.context import default_promise, render_for
 from hiretrack.messages.models import (
     CLOSURE_OUTCOMES,
@@ -309,23 +310,48 @@ def guardrail_problem(application: Application, template: EmailTemplate) -> str 
 
 def suggested_category(application: Application) -> TemplateCategory:
     """The message this candidate most likely needs next, for the compose page's default."""
-    if application.stage == Stage.OFFER_APPROVED:
-        return TemplateCategory.OFFER_COVER
-    if open_holds_for_application(application):
-        if application.update_requested_at is not None:
-            return TemplateCategory.HOLD_NOTICE
-        return TemplateCategory.CHECK_IN
-    if application.stage == Stage.VERBAL_INTENT:
-        return TemplateCategory.DELAY
-    has_outbound = db.session.scalar(
-        select(Touchpoint.id)
-        .where(
-            Touchpoint.application_id == application.id,
-            Touchpoint.direction == Direction.OUTBOUND,
+    return suggested_categories([application])[application.id]
+
+
+def suggested_categories(applications: Sequence[Application]) -> dict[int, TemplateCategory]:
+    """`suggested_category` for many applications in two queries, whatever their number.
+
+    The bulk review page asks this for up to 200 applications at once.
+    """
+    held = open_holds_for_applications(applications)
+    suggestions: dict[int, TemplateCategory] = {}
+    undecided: list[int] = []
+    for application in applications:
+        if application.stage == Stage.OFFER_APPROVED:
+            suggestions[application.id] = TemplateCategory.OFFER_COVER
+        elif held.get(application.id):
+            suggestions[application.id] = (
+                TemplateCategory.HOLD_NOTICE
+                if application.update_requested_at is not None
+                else TemplateCategory.CHECK_IN
+            )
+        elif application.stage == Stage.VERBAL_INTENT:
+            suggestions[application.id] = TemplateCategory.DELAY
+        else:
+            undecided.append(application.id)
+    if undecided:
+        contacted = set(
+            db.session.scalars(
+                select(Touchpoint.application_id)
+                .where(
+                    Touchpoint.application_id.in_(undecided),
+                    Touchpoint.direction == Direction.OUTBOUND,
+                )
+                .distinct()
+            )
         )
-        .limit(1)
-    )
-    return TemplateCategory.CHECK_IN if has_outbound else TemplateCategory.ACKNOWLEDGEMENT
+        for application_id in undecided:
+            suggestions[application_id] = (
+                TemplateCategory.CHECK_IN
+                if application_id in contacted
+                else TemplateCategory.ACKNOWLEDGEMENT
+            )
+    return suggestions
 
 
 def get_outbox_email(user: User, outbox_id: int, *, for_edit: bool = False) -> OutboxEmail:
