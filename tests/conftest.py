@@ -102,8 +102,9 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     if not POSTGRES_URL:
         yield "sqlite://"
         return
-    with own_database(tmp_path_factory.mktemp("session"), f"run{os.getpid()}") as url:
-        app = create_app(base_config(url, tmp_path_factory.mktemp("session")))
+    session_path = tmp_path_factory.mktemp("session")
+    with own_database(session_path, f"run{os.getpid()}") as url:
+        app = create_app(base_config(url, session_path))
         with app.app_context():
             from flask_migrate import upgrade
 
