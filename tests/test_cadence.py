@@ -4,6 +4,7 @@ Dates are fixed with time-machine. March 2026 starts on a Sunday: Mon 2 .. Fri 6
 """
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -11,10 +12,13 @@ from sqlalchemy import event
 
 from hiretrack.admin.services import save_settings
 from hiretrack.auth.access import visible_applications
+from hiretrack.cadence.calendar import business_days_after
 from hiretrack.cadence.queries import CadenceStatus, cadence_for, cadence_query, cadence_summary
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.services import change_stage, log_touchpoint, record_delivery
 from hiretrack.extensions import db
+from hiretrack.messages.context import promise_date
+from hiretrack.messages.services import schedule_time
 
 ON_TRACK, DUE = CadenceStatus.ON_TRACK, CadenceStatus.DUE
 OVERDUE, GHOSTED = CadenceStatus.OVERDUE, CadenceStatus.GHOSTED
@@ -89,6 +93,35 @@ def test_a_contact_at_the_weekend_counts_from_the_next_business_day(waiting):
     call(application, date(2026, 3, 7))  # Saturday
     # Five business days after a Saturday: Mon 9 .. Fri 13.
     assert cadence(application, date(2026, 3, 9)).next_update_due == date(2026, 3, 13)
+
+
+def test_a_promise_or_a_send_made_at_the_weekend_counts_as_the_cadence_does(waiting):
+    application = waiting()
+    call(application, date(2026, 3, 7))  # Saturday: the cadence says Friday 13
+    due = cadence(application, date(2026, 3, 7)).next_update_due
+    # The default promise of a message written that Saturday, capped by the cadence, falls on
+    # the same day, not on the Monday after (it once counted from Monday 9 and said Monday 16).
+    assert promise_date(application, None, today=date(2026, 3, 7)) == due == date(2026, 3, 13)
+    # "Send in 1 business day" written on the Saturday or the Sunday goes out on Monday morning.
+    sunday_evening = datetime(2026, 3, 8, 20, 0, tzinfo=UTC)
+    london = ZoneInfo("Europe/London")
+    scheduled = schedule_time("in_days", business_days=1, timezone=london, now=sunday_evening)
+    assert scheduled == datetime(2026, 3, 9, 9, 0, tzinfo=london)
+
+
+@pytest.mark.parametrize(
+    ("start", "count", "expected"),
+    [
+        (date(2026, 3, 6), 0, date(2026, 3, 6)),  # Friday
+        (date(2026, 3, 7), 0, date(2026, 3, 6)),  # Saturday: the Friday before
+        (date(2026, 3, 6), 1, date(2026, 3, 9)),
+        (date(2026, 3, 7), 1, date(2026, 3, 9)),
+        (date(2026, 3, 8), 5, date(2026, 3, 13)),  # Sunday
+        (date(2026, 3, 9), 5, date(2026, 3, 16)),  # Monday
+    ],
+)
+def test_business_days_after_counts_from_the_last_business_day(start, count, expected):
+    assert business_days_after(start, count, None) == expected
 
 
 def test_gb_eng_christmas_and_boxing_day_are_not_business_days(app, waiting):

@@ -49,6 +49,15 @@ def add_business_days(start: date, count: int, code: str | None) -> date:
     return day
 
 
+def business_days_after(day: date, count: int, code: str | None) -> date:
+    """The business day `count` business days after `day`, counted from the last business day on
+    or before it: five business days after a Saturday is the next Friday, as from that Friday.
+
+    The cadence counts this way (docs/cadence.md), so a promise or a scheduled send made on a
+    weekend falls on the day the cadence would, not one business day later."""
+    return add_business_days(business_day_on_or_before(day, code), count, code)
+
+
 def business_days_between(start: date, end: date, code: str | None) -> int:
     """Count business days after start up to and including end (0 when end <= start)."""
     count, day = 0, start

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from hiretrack.admin.models import OrganisationSettings
 from hiretrack.admin.services import effective_settings
 from hiretrack.cadence import tally
-from hiretrack.cadence.calendar import add_business_days, business_day_on_or_before
+from hiretrack.cadence.calendar import business_day_on_or_before, business_days_after
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.stages import OPEN_STAGES, Stage
 from hiretrack.database import utcnow
@@ -98,7 +98,7 @@ def _on_or_before(day: date, holidays: str | None) -> date:
 @lru_cache(maxsize=16_384)
 def _business_days_on(day: date, count: int, holidays: str | None) -> date:
     """The business day `count` business days after the last business day on or before `day`."""
-    return add_business_days(_on_or_before(day, holidays), count, holidays)
+    return business_days_after(day, count, holidays)
 
 
 def compute_stored_cadence(facts: CadenceFacts, holidays: str | None) -> StoredCadence:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from hiretrack.admin.services import effective_settings
-from hiretrack.cadence.calendar import add_business_days
+from hiretrack.cadence.calendar import business_days_after
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.stages import LABELS, Stage
 from hiretrack.database import utcnow
@@ -55,7 +55,7 @@ def promise_date(
     settings = effective_settings()
     cadence = application.requisition.cadence_business_days or settings.cadence_business_days
     days = min(promise_business_days or cadence, cadence)
-    return add_business_days(today or utcnow().date(), days, settings.holidays)
+    return business_days_after(today or utcnow().date(), days, settings.holidays)
 
 
 def build_context(

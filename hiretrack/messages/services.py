@@ -22,7 +22,7 @@ from hiretrack.auth.access import (
     visible_applications,
 )
 from hiretrack.auth.models import User
-from hiretrack.cadence.calendar import add_business_days
+from hiretrack.cadence.calendar import business_days_after
 from hiretrack.candidates.models import Application, Channel, Direction, Touchpoint
 from hiretrack.candidates.services import change_stage, log_touchpoint
 from hiretrack.candidates.stages import LABELS, OFFER_SENDABLE_STAGES, Stage, check_transition
@@ -414,7 +414,7 @@ def schedule_time(
                 {"send_in_days": ["A whole number from 1 to 60."]},
             )
         local_today = now.astimezone(timezone).date()
-        day = add_business_days(local_today, business_days, effective_settings().holidays)
+        day = business_days_after(local_today, business_days, effective_settings().holidays)
         local = datetime.combine(day, time(9, 0), tzinfo=timezone)
     elif mode == "at":
         if on_date is None or at_time is None:
