@@ -246,6 +246,40 @@ def test_a_refused_request_still_counts_every_counter_it_hit(limited):
     assert counts == [2, 2]  # the address and the token, the refused request included
 
 
+def test_counting_stops_at_the_first_refusal(limited):
+    """As the strategy counts one by one: nothing past the policy that refused the request."""
+    app = limited(
+        API_RATE_LIMIT="5 per minute",
+        API_CLIENT_RATE_LIMIT="1 per minute",
+        API_AUTH_FAILURE_LIMIT="1 per 10 minutes",
+    )
+    token = token_for(app)
+    client = app.test_client()
+
+    def counts(address: str = "127.0.0.1") -> dict[str, int]:
+        """The counts by policy: the address's own and the token's."""
+        with app.app_context():
+            rows = [
+                (row.key.split("/")[2:4], row.count) for row in db.session.query(RateLimitCounter)
+            ]
+            db.session.rollback()
+        return {
+            kind: count for (kind, subject), count in rows if kind == "token" or subject == address
+        }
+
+    with time_machine.travel(START, tick=False):
+        assert call(client, token).status_code == 200
+        # The address is over its limit: its counter counts the request, the token's does not.
+        assert_refused(call(client, token), "requests from your address")
+        assert counts() == {"client": 2, "token": 1}
+        # Another address, one failed authentication: past it, nothing more is counted.
+        other = "192.0.2.9"
+        assert call(client, "ht_wrong", address=other).status_code == 401
+        assert_refused(call(client, token, address=other), "failed authentications")
+        assert counts() == {"client": 2, "token": 1}
+        assert counts(other) == {"client": 1, "token": 1, "auth-failure": 1}
+
+
 def test_redis_counts_instead_of_the_database_when_configured(limited, redis_prefix):
     app = limited(
         API_RATE_LIMIT="3 per 2 seconds",

@@ -20,7 +20,6 @@ import hashlib
 import logging
 import math
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -102,18 +101,33 @@ class ApiRateLimiter:
     def check(self, state: RequestLimits, token: str | None) -> None:
         """Refuse (RateLimited) a client over its failures, else count the request."""
         state.failures = self.counters("auth-failure", state.client)
-        for counter in state.failures:
-            if not self.strategy.test(counter.item, *counter.identifiers):
-                self.refuse(state, counter, "failed authentications from your address")
         subjects = [("client", state.client, "requests from your address")]
         if token is not None:
             digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:32]
             subjects.append(("token", digest, "requests with this token"))
-        for kind, subject, what in subjects:
-            for counter in self.counters(kind, subject):
-                state.requests.append(counter)
-                if not self.strategy.hit(counter.item, *counter.identifiers):
-                    self.refuse(state, counter, what)
+        hits = [
+            (counter, what)
+            for kind, subject, what in subjects
+            for counter in self.counters(kind, subject)
+        ]
+        count_request = getattr(self.storage, "count_request", None)
+        if count_request is not None:
+            # The database's store reads and counts them all in one go; the strategy's calls
+            # below are then answered from what it read.
+            count_request(
+                [(_key(counter), counter.item.amount) for counter in state.failures],
+                [
+                    (_key(counter), counter.item.get_expiry(), counter.item.amount)
+                    for counter, _ in hits
+                ],
+            )
+        for counter in state.failures:
+            if not self.strategy.test(counter.item, *counter.identifiers):
+                self.refuse(state, counter, "failed authentications from your address")
+        for counter, what in hits:
+            state.requests.append(counter)
+            if not self.strategy.hit(counter.item, *counter.identifiers):
+                self.refuse(state, counter, what)
 
     def refuse(self, state: RequestLimits, counter: Counter, what: str) -> None:
         state.refused = counter
@@ -172,6 +186,11 @@ def storage_for(redis_url: str | None) -> Storage:
     return DatabaseStorage()
 
 
+def _key(counter: Counter) -> str:
+    """The key the strategy stores counter under."""
+    return counter.item.key_for(*counter.identifiers)
+
+
 def _window(item: RateLimitItem) -> str:
     name = item.GRANULARITY.name
     return name if item.multiples == 1 else f"{item.multiples} {name}s"
@@ -198,10 +217,8 @@ def check_rate_limits(prefix: str) -> None:
         return
     state = g.hiretrack_api_limits = RequestLimits(client=request.remote_addr or "-")
     checker = limiter()
-    together = getattr(checker.storage, "one_transaction", nullcontext)
     try:
-        with together():
-            checker.check(state, bearer_token())
+        checker.check(state, bearer_token())
     except StorageError:
         state.unavailable = True
         log.exception("API rate limits are not enforced: the counter store did not answer")
