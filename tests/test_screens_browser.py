@@ -98,6 +98,9 @@ def sign_in(context, live, email: str):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Waiting on you")).to_be_visible()
+    # The heading can show before the deferred scripts (the "/" shortcut) have run; a key pressed
+    # before then would go nowhere, as it would for a person that quick.
+    page.wait_for_load_state("load")
     return page
 
 
