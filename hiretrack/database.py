@@ -5,12 +5,13 @@ import fcntl
 import os
 import select as socket_wait
 import time
-from collections.abc import Callable, Hashable
-from contextlib import suppress
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
+import flask_sqlalchemy.session
 from sqlalchemy import DateTime, Engine, MetaData, event, literal_column
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
@@ -211,6 +212,62 @@ def create_sqlite_folder(dialect, _connection_record, cargs, cparams) -> None:
     if filename and filename != ":memory:":
         with suppress(OSError):
             Path(filename).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+#: In `Session.info` while `HoldingSession.holding_commits` runs.
+_HOLDING_COMMITS = "hiretrack_holding_commits"
+
+
+class HoldingSession(flask_sqlalchemy.session.Session):
+    """Flask-SQLAlchemy's session, whose commits a caller can hold back to make one transaction.
+
+    An idempotent request records its answer in the transaction that does its work, so that
+    the work and the answer are committed together or not at all; the views and services it
+    runs commit as usual, and `holding_commits` turns those commits into savepoints.
+    """
+
+    def commit(self) -> None:
+        """Commit; while commits are held, keep what was done so far and go on in a savepoint."""
+        if not self.info.get(_HOLDING_COMMITS):
+            super().commit()
+            return
+        self.flush()
+        nested = self.get_nested_transaction()
+        if nested is not None:
+            nested.commit()
+        self.expire_all()  # as a real commit does: the next read sees the database
+        self.begin_nested()
+
+    def rollback(self) -> None:
+        """Roll back; while commits are held, only what was done since the last commit."""
+        if not self.info.get(_HOLDING_COMMITS):
+            super().rollback()
+            return
+        nested = self.get_nested_transaction()
+        if nested is not None:
+            nested.rollback()
+        self.begin_nested()
+
+    @contextmanager
+    def holding_commits(self) -> Iterator[None]:
+        """Run the block with its commits held: the caller then commits, or rolls back, it all.
+
+        What the block left uncommitted is rolled back when it ends, as the end of a request
+        would; an exception leaves the whole transaction for the caller to roll back.
+        """
+        self.begin_nested()
+        self.info[_HOLDING_COMMITS] = True
+        try:
+            yield
+        except BaseException:
+            self.info.pop(_HOLDING_COMMITS, None)
+            raise
+        try:
+            nested = self.get_nested_transaction()
+            if nested is not None:
+                nested.rollback()
+        finally:
+            self.info.pop(_HOLDING_COMMITS, None)
 
 
 #: In `Session.info` while the session's transaction has written (flushed, or run anything but a

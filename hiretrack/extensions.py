@@ -5,9 +5,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
-from hiretrack.database import Base
+from hiretrack.database import Base, HoldingSession
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": HoldingSession})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

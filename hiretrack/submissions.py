@@ -2,8 +2,9 @@
 
 Each render of a send form carries a fresh random `submission_token`. The first POST with it
 claims the token (`hiretrack.idempotency`), does the work and stores where it redirected and
-what it flashed; a second POST with the same token (a double click, a reload, the back button)
-waits for the first, then shows exactly that result without sending anything again.
+what it flashed, all in one transaction; a second POST with the same token (a double click, a
+reload, the back button) waits for the first, then shows exactly that result without sending
+anything again.
 """
 
 import json
@@ -20,8 +21,7 @@ from hiretrack.idempotency.services import (
     StoredResponse,
     begin,
     fingerprint,
-    finish,
-    release,
+    run_claimed,
 )
 
 FIELD = "submission_token"
@@ -60,24 +60,18 @@ def submitted_once(view: Callable) -> Callable:
                 flash(message, category)
             return redirect(outcome.location or request.path)
         flashed_before = len(session.get("_flashes", []))
-        try:
-            response = view(*args, **kwargs)
-        except BaseException:
-            release(outcome)
-            raise
-        if not (isinstance(response, Response) and response.status_code in (301, 302, 303)):
-            release(outcome)
-            return response
-        flashed = [list(item) for item in session.get("_flashes", [])[flashed_before:]]
-        finish(
-            outcome,
-            StoredResponse(
+
+        def result_to_store(response) -> StoredResponse | None:
+            if not (isinstance(response, Response) and response.status_code in (301, 302, 303)):
+                return None
+            flashed = [list(item) for item in session.get("_flashes", [])[flashed_before:]]
+            return StoredResponse(
                 response.status_code,
                 "application/json",
                 json.dumps(flashed),
                 response.headers.get("Location"),
-            ),
-        )
-        return response
+            )
+
+        return run_claimed(outcome, lambda: view(*args, **kwargs), result_to_store)
 
     return wrapper

@@ -7,8 +7,10 @@ replay, a reused key, scoping per user, expiry, and a refusal that gives the key
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, update
 
+from hiretrack.candidates.models import Touchpoint
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.idempotency.models import IdempotencyKey
@@ -128,3 +130,48 @@ def test_a_repeated_bulk_send_shows_the_first_result_and_sends_nothing(
         assert flashes(page.get_data(as_text=True)) == [
             ("success", "2 messages queued for delivery.")
         ]
+
+
+def test_a_failure_after_the_work_commits_keeps_neither_the_work_nor_the_key(
+    make_staff, as_user, make_application, monkeypatch
+):
+    """The work, the key and its answer are committed together: a failure after the view's own
+    commit (here, building the answer) leaves nothing half done, so the retry does the work."""
+    from hiretrack.api import presenters
+
+    manager = make_staff("manager")
+    application = make_application(stage="final_round", manager=manager)
+    caller = as_user(manager)
+    path = f"/applications/{application.id}/touchpoints"
+    body = {"direction": "outbound", "channel": "phone", "note": "Called about the offer"}
+    key = {"Idempotency-Key": "fails-after-commit"}
+    present_touchpoint = presenters.touchpoint
+
+    def fail_once(row):
+        monkeypatch.setattr(presenters, "touchpoint", present_touchpoint)
+        raise RuntimeError("lost between the work and its answer")
+
+    monkeypatch.setattr(presenters, "touchpoint", fail_once)
+    with pytest.raises(RuntimeError, match="lost between"):
+        caller.post(path, body, headers=key)
+    db.session.rollback()
+    assert touchpoints_of(application) == 0
+    assert db.session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
+
+    first = caller.post(path, body, headers=key)
+    again = caller.post(path, body, headers=key)
+    assert first.status_code == again.status_code == 201, first.get_data(as_text=True)
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert touchpoints_of(application) == 1
+    stored = db.session.scalars(select(IdempotencyKey)).one()
+    assert stored.response_status == 201
+
+
+def touchpoints_of(application) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Touchpoint)
+        .where(Touchpoint.application_id == application.id)
+    )

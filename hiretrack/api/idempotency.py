@@ -5,6 +5,8 @@ Stripe's semantics: the first request with a key does the work and its answer is
 `Idempotent-Replayed: true`) without doing anything; the same key with another request is 422;
 a repeat that arrives while the first still works waits for its answer, then 409 if it takes
 too long. A refused request (an error) stores nothing, so a retry with the key does the work.
+The work and its stored answer are committed together (`run_claimed`), so a crash or an
+exception between the two cannot leave a key that was worked on but never answered.
 """
 
 from collections.abc import Callable
@@ -13,13 +15,11 @@ from flask import Response, request
 
 from hiretrack.auth.models import User
 from hiretrack.idempotency.services import (
-    Claim,
     StoredResponse,
     begin,
     check_key,
     fingerprint,
-    finish,
-    release,
+    run_claimed,
 )
 
 HEADER = "Idempotency-Key"
@@ -34,28 +34,19 @@ def idempotent(user: User, run: Callable[[], Response]) -> Response:
     outcome = begin(user.id, key, asked, wait=WAIT_SECONDS)
     if isinstance(outcome, StoredResponse):
         return replay(outcome)
-    return _run_claimed(outcome, run)
+    return run_claimed(outcome, run, _answer_to_store)
 
 
-def _run_claimed(claim: Claim, run: Callable[[], Response]) -> Response:
-    try:
-        response = run()
-    except BaseException:
-        release(claim)
-        raise
+def _answer_to_store(response: Response) -> StoredResponse | None:
+    """What repeats of a successful request answer; None for a refusal, which keeps nothing."""
     if response.status_code >= 400 or response.is_streamed:
-        release(claim)
-        return response
-    finish(
-        claim,
-        StoredResponse(
-            response.status_code,
-            response.mimetype,
-            response.get_data(as_text=True),
-            response.headers.get("Location"),
-        ),
+        return None
+    return StoredResponse(
+        response.status_code,
+        response.mimetype,
+        response.get_data(as_text=True),
+        response.headers.get("Location"),
     )
-    return response
 
 
 def replay(stored: StoredResponse) -> Response:

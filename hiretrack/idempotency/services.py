@@ -1,19 +1,29 @@
-"""Do a request's work once per key: claim the key first, store the answer, replay it to repeats.
+"""Do a request's work once per key: claim the key, do the work and store its answer together.
 
 The same mechanism serves the API's `Idempotency-Key` header and the web's one-time submission
-tokens (a double-clicked Send). Claiming is one `INSERT ... ON CONFLICT DO NOTHING` committed at
-once, so of any number of concurrent requests with one key exactly one does the work; the
-others wait for its answer and replay it, or are told to retry once the wait runs out.
+tokens (a double-clicked Send). The claim (an `INSERT ... ON CONFLICT DO NOTHING`), the work and
+the answer are one transaction: the views commit as usual, but their commits are held
+(`HoldingSession.holding_commits`) until the answer is written beside the work. So a key is
+either answered, with its work done, or free, with nothing done: a crash or an exception at any
+point leaves no half-done key, and a retry does the work once or replays its answer.
+
+Concurrent requests with one key: the first one's uncommitted claim makes the others' INSERTs
+wait (PostgreSQL waits on the unique index entry; SQLite on the write lock) until it commits,
+when they replay its answer, or rolls back, when one of them claims the key and does the work.
+They wait up to `wait` seconds, then are told to retry (409).
 """
 
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from hiretrack.database import utcnow
 from hiretrack.errors import DomainError, ValidationFailed
@@ -30,6 +40,8 @@ POLL_SECONDS = 0.05
 KEYS = IdempotencyKey.__table__
 INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
+Result = TypeVar("Result")
+
 
 class KeyInUse(DomainError):
     """The first request with this key is still working; retrying a little later replays it."""
@@ -39,7 +51,7 @@ class KeyInUse(DomainError):
 
 @dataclass(frozen=True)
 class Claim:
-    """This request owns the key: it does the work, then `finish` or `release`."""
+    """This request owns the key, in a transaction still open: `run_claimed` does the rest."""
 
     id: int
 
@@ -84,68 +96,115 @@ def begin(
 ) -> Claim | StoredResponse:
     """Claim the key for this request, or wait (up to `wait` seconds) for its first answer.
 
-    Commits the session: call it before the request's own work starts.
+    Commits what the session did before. A claim is left uncommitted: pass it to `run_claimed`
+    at once, which does the work in the same transaction.
     """
     deadline = time.monotonic() + wait
     _forget_expired(user_id)
+    db.session.commit()
     while True:
-        claimed = db.session.scalar(
-            INSERTS[db.engine.dialect.name](KEYS)
-            .values(user_id=user_id, key=key, fingerprint=request_fingerprint, created_at=utcnow())
-            .on_conflict_do_nothing(index_elements=[KEYS.c.user_id, KEYS.c.key])
-            .returning(KEYS.c.id)
-        )
-        db.session.commit()
-        if claimed is not None:
-            return Claim(claimed)
+        try:
+            claimed = _insert_claim(user_id, key, request_fingerprint, deadline)
+        except OperationalError as error:
+            db.session.rollback()
+            if not _waited_too_long(error):
+                raise
+            claimed = None
+        else:
+            if claimed is not None:
+                return Claim(claimed)
+            db.session.rollback()
         first = db.session.execute(
             select(KEYS).where(KEYS.c.user_id == user_id, KEYS.c.key == key)
         ).first()
         db.session.commit()
-        if first is None:
-            continue  # released by a first request that failed: this one may do the work
-        if first.fingerprint != request_fingerprint:
+        if first is not None and first.fingerprint != request_fingerprint:
             raise ValidationFailed(
                 "This Idempotency-Key was already used with a different request; use a new key "
                 "for a new request.",
                 {"Idempotency-Key": ["Already used with a different request."]},
             )
-        if first.response_status is not None:
+        if first is not None and first.response_status is not None:
             return StoredResponse(
                 first.response_status,
                 first.response_type,
                 first.response_body or "",
                 first.response_location,
             )
+        # Gone: its first request failed during this one's wait, so claim it again. Or kept
+        # without an answer (by an earlier version, which committed claims before the work):
+        # wait for one.
         if time.monotonic() >= deadline:
             raise KeyInUse(
                 "A request with this Idempotency-Key is still being processed; retry in a "
                 "moment to get its answer."
             )
-        time.sleep(POLL_SECONDS)
+        if first is not None:
+            time.sleep(POLL_SECONDS)
 
 
-def finish(claim: Claim, response: StoredResponse) -> None:
-    """Store the answer of the request that did the work, for every repeat of it."""
-    db.session.rollback()  # whatever the view left uncommitted is not part of its answer
-    db.session.execute(
-        update(KEYS)
-        .where(KEYS.c.id == claim.id)
-        .values(
-            response_status=response.status,
-            response_type=response.content_type,
-            response_body=response.body,
-            response_location=response.location,
+def _insert_claim(user_id: int, key: str, request_fingerprint: str, deadline: float) -> int | None:
+    """Insert the key's row in a new transaction; None if another request committed it first.
+
+    While another request's claim is uncommitted this waits for it, until `deadline`.
+    """
+    postgresql = db.engine.dialect.name == "postgresql"
+    if postgresql:
+        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        db.session.execute(
+            text("SELECT set_config('lock_timeout', :timeout, true)"),
+            {"timeout": f"{remaining_ms}ms"},
         )
+    claimed = db.session.scalar(
+        INSERTS[db.engine.dialect.name](KEYS)
+        .values(user_id=user_id, key=key, fingerprint=request_fingerprint, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[KEYS.c.user_id, KEYS.c.key])
+        .returning(KEYS.c.id)
     )
-    db.session.commit()
+    if postgresql:
+        db.session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))  # the work's own waits
+    return claimed
 
 
-def release(claim: Claim) -> None:
-    """Give the key back after a refusal: nothing was done, so a retry may do the work."""
-    db.session.rollback()
-    db.session.execute(delete(KEYS).where(KEYS.c.id == claim.id))
-    db.session.commit()
+def _waited_too_long(error: OperationalError) -> bool:
+    """Whether the claim gave up waiting for another request's (PostgreSQL's lock timeout, or
+    SQLite's busy timeout), rather than failed."""
+    if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+        return True
+    return "database is locked" in str(error.orig)
+
+
+def run_claimed(
+    claim: Claim, work: Callable[[], Result], answer: Callable[[Result], StoredResponse | None]
+) -> Result:
+    """Do the claimed request's work and commit it together with its answer.
+
+    `answer` says what to store for the work's result, or None for a refusal: then the key is
+    given back (whatever the work committed stays, as without a key) and a retry does the work.
+    An exception rolls everything back, the work and the claim: a retry does the work once.
+    """
+    try:
+        with db.session().holding_commits():
+            result = work()
+        stored = answer(result)
+        if stored is None:
+            db.session.execute(delete(KEYS).where(KEYS.c.id == claim.id))
+        else:
+            db.session.execute(
+                update(KEYS)
+                .where(KEYS.c.id == claim.id)
+                .values(
+                    response_status=stored.status,
+                    response_type=stored.content_type,
+                    response_body=stored.body,
+                    response_location=stored.location,
+                )
+            )
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
 
 
 def _forget_expired(user_id: int, now: datetime | None = None) -> None:
