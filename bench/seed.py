@@ -1116,6 +1116,7 @@ def seed(
     from hiretrack.extensions import db
     from hiretrack.messages.defaults import install_default_templates
     from hiretrack.messages.models import EmailTemplate
+    from hiretrack.messages.requisition_counts import recount as recount_message_counts
     from hiretrack.requisitions.closure_pending import recount as recount_closure_pending
 
     started = timer.perf_counter()
@@ -1174,6 +1175,8 @@ def seed(
             # `hiretrack cadence recompute` would.
             recompute_stored_cadence(db.session)
             recount_closure_pending(db.session)
+            # PostgreSQL's load runs as a replica, without triggers.
+            recount_message_counts(db.session)
             db.session.commit()
             bar.update(applications // 10, "statistics and yesterday's reminders")
             if analyze:

@@ -23,6 +23,7 @@ import hiretrack.holds.routes
 import hiretrack.inbound.cli
 import hiretrack.inbound.routes
 import hiretrack.messages.cli
+import hiretrack.messages.requisition_counts  # noqa: F401  (create_all installs its triggers)
 import hiretrack.messages.routes
 import hiretrack.models  # noqa: F401  (every table must be known before create_all/migrate)
 import hiretrack.ops.cli

@@ -9,11 +9,12 @@ settings, closing) and then checks that recomputing from the facts changes nothi
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from itertools import count
 
 import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hiretrack.admin.services import effective_settings, save_settings
 from hiretrack.cadence import tally
@@ -32,6 +33,13 @@ from hiretrack.candidates.services import ClosureNote, change_stage, log_touchpo
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold, resolve_hold
+from hiretrack.messages import requisition_counts as message_counts
+from hiretrack.messages.after_delivery import mark_bounced, mark_unconfirmed_as_sent, requeue
+from hiretrack.messages.delivery import claim, expire_stale_claims
+from hiretrack.messages.drafts import discard_draft, send_drafts
+from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
+from hiretrack.messages.outbox import queue_email
+from hiretrack.requisitions.models import Requisition
 from hiretrack.requisitions.services import closure_pending_count
 
 START = date(2026, 3, 2)  # a Monday
@@ -143,6 +151,7 @@ def test_stored_dates_equal_a_computation_from_scratch_after_any_events(
     assert_tally_is_a_recount()
     requisition = first.requisition
     assert requisition.closure_pending == closure_pending_count(requisition), requisition.status
+    assert_message_counts_are_a_recount()  # holds prepare drafts, closing discards them
     db.session.rollback()
 
 
@@ -230,3 +239,164 @@ def test_a_requisition_cadence_change_recomputes_its_open_applications(make_appl
         select(Application.next_update_due).where(Application.id == application.id)
     )
     assert stored == date(2026, 3, 4)
+
+
+def assert_message_counts_are_a_recount() -> None:
+    """Each requisition's kept failed deliveries and drafts waiting equal a count from scratch."""
+    kept = {
+        requisition_id: (failed, drafts)
+        for requisition_id, failed, drafts in db.session.execute(
+            select(Requisition.id, Requisition.failed_deliveries, Requisition.drafts_waiting)
+        )
+    }
+    counted = {requisition_id: [0, 0] for requisition_id in kept}
+    for index, column in enumerate(("failed_deliveries", "drafts_waiting")):
+        for requisition_id, number in db.session.execute(message_counts.counted(column)):
+            counted[requisition_id][index] = number
+    assert kept == {key: tuple(value) for key, value in counted.items()}
+
+
+_examples = count()
+
+outbox_step = st.tuples(
+    st.just("outbox"),
+    st.integers(0, 5),  # which message (modulo those queued)
+    st.sampled_from(["fail", "unconfirmed", "bounce", "requeue", "mark_sent", "withdraw"]),
+)
+message_event = st.one_of(
+    st.tuples(st.just("email"), st.integers(0, 1)),
+    outbox_step,
+    outbox_step,
+    hold,
+    st.tuples(st.just("draft"), st.integers(0, 5), st.sampled_from(["send", "discard"])),
+    st.tuples(st.just("move"), st.integers(0, 1)),
+    close,
+)
+
+
+def _play_message_event(world, step) -> None:
+    """Apply one event through the services (or bulk statements) that write those statuses."""
+    applications, manager = world["applications"], world["manager"]
+    kind, *args = step
+    now = datetime.now(UTC)
+    try:
+        if kind == "email":
+            application = applications[args[0]]
+            queue_email(
+                to_address="c@example.org",
+                to_name="C",
+                subject="News",
+                body_text="Hello",
+                body_html="<p>Hello</p>",
+                application=application,
+            )
+        elif kind == "outbox":
+            messages = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
+            if not messages:
+                return
+            outbox, action = messages[args[0] % len(messages)], args[1]
+            if action == "fail":  # as the worker records a permanent failure: a bulk UPDATE
+                db.session.execute(
+                    update(OutboxEmail)
+                    .where(OutboxEmail.id == outbox.id)
+                    .values(status=OutboxStatus.FAILED, last_error="550 no such user")
+                    .execution_options(synchronize_session=False)
+                )
+            elif action == "unconfirmed":  # a worker claimed it and died
+                claim([outbox.id], "worker", now - timedelta(days=1))
+                expire_stale_claims(now)
+            elif action == "bounce":
+                mark_bounced(outbox, "550 mailbox full")
+            elif action == "requeue":
+                requeue(outbox, manager)
+            elif action == "mark_sent":
+                mark_unconfirmed_as_sent(outbox, manager)
+            else:  # withdrawn when due: a bulk UPDATE
+                db.session.execute(
+                    update(OutboxEmail)
+                    .where(OutboxEmail.id == outbox.id)
+                    .values(status=OutboxStatus.WITHDRAWN)
+                    .execution_options(synchronize_session=False)
+                )
+        elif kind == "draft":
+            drafts = db.session.scalars(
+                select(Draft).where(Draft.status == DraftStatus.PENDING).order_by(Draft.id)
+            ).all()
+            if not drafts:
+                return
+            draft = drafts[args[0] % len(drafts)]
+            if args[1] == "send":
+                send_drafts(manager, [draft])
+            else:
+                discard_draft(manager, draft)
+        elif kind == "move":  # an application moved to the other requisition (a data fix)
+            application = applications[args[0]]
+            target = world["requisitions"][
+                application.requisition_id == world["requisitions"][0].id
+            ]
+            db.session.execute(
+                update(Application)
+                .where(Application.id == application.id)
+                .values(requisition_id=target.id)
+            )
+            db.session.expire(application)
+        else:
+            _play(world, step)
+            return
+        db.session.commit()
+    except DomainError:
+        db.session.rollback()
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(events=st.lists(message_event, min_size=1, max_size=10))
+def test_kept_message_counts_equal_a_count_from_scratch_after_any_events(
+    events, make_application, make_requisition, make_user, make_candidate
+):
+    with time_machine.travel(datetime(2026, 3, 2, 9, tzinfo=UTC), tick=False):
+        first = make_application(stage="final_round")
+        second = make_application(requisition=first.requisition, candidate=make_candidate())
+        other = make_requisition(manager=first.requisition.manager)
+    world = {
+        "admin": make_user("admin"),
+        "applications": [first, second],
+        "manager": first.requisition.manager,
+        "requisitions": [first.requisition, other],
+    }
+    # Each example at days of its own: hypothesis seeds `random` alike for each, and Message-IDs
+    # drawn at the same moment would repeat those of an earlier example's messages.
+    day = START + timedelta(days=40 * next(_examples))
+    for step in events:
+        day += timedelta(days=1)
+        with time_machine.travel(datetime(day.year, day.month, day.day, 10, tzinfo=UTC)):
+            _play_message_event(world, step)
+            assert_message_counts_are_a_recount()
+    message_counts.recount(db.session)  # rewrites nothing when they are true
+    assert_message_counts_are_a_recount()
+    db.session.rollback()
+
+
+def test_recompute_command_rebuilds_the_kept_message_counts(app, runner, make_application):
+    application = make_application(stage="final_round")
+    outbox = queue_email(
+        to_address="c@example.org",
+        to_name="C",
+        subject="News",
+        body_text="Hello",
+        body_html="<p>Hello</p>",
+        application=application,
+    )
+    outbox.status = OutboxStatus.BOUNCED
+    db.session.commit()
+    requisition = application.requisition
+    db.session.refresh(requisition)
+    assert requisition.failed_deliveries == 1
+    db.session.execute(update(Requisition).values(failed_deliveries=0, drafts_waiting=7))
+    db.session.commit()
+    assert runner.invoke(args=["cadence", "recompute", "--quiet"]).exit_code == 0
+    db.session.refresh(requisition)
+    assert (requisition.failed_deliveries, requisition.drafts_waiting) == (1, 0)

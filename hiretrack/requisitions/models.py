@@ -58,6 +58,10 @@ class Requisition(db.Model):
     closed_at: Mapped[datetime | None]
     # Candidates still owed closure once closed: kept by hiretrack.requisitions.closure_pending.
     closure_pending: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Its candidates' failed deliveries and drafts waiting for review: kept by the database's
+    # triggers (hiretrack.messages.requisition_counts), never written by the app.
+    failed_deliveries: Mapped[int] = mapped_column(default=0, server_default="0")
+    drafts_waiting: Mapped[int] = mapped_column(default=0, server_default="0")
     version: Mapped[int] = mapped_column(default=1)
 
     department: Mapped[Department] = relationship()
