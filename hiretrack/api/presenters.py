@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, bindparam, case, func, literal, select
+from sqlalchemy import Integer, Select, bindparam, case, func, literal, select
 from sqlalchemy.orm import joinedload
 
 from hiretrack.api import schemas
@@ -179,7 +179,7 @@ def applications(rows: Sequence[Application]) -> list[schemas.ApplicationOut]:
 
 @dataclass(frozen=True)
 class ListStatements:
-    """A list's page of rows (LIMIT and OFFSET bound per call) and its count."""
+    """A list's page of rows (LIMIT and OFFSET given per call) and its count."""
 
     page: Select
     count: Select
@@ -191,11 +191,17 @@ def list_statements(statement: Select) -> ListStatements:
 
     The page reads the ids `statement` picks (it lists in id order) and their columns in one
     statement; the ids' subquery is not correlated, as it names the same tables.
+
+    LIMIT and OFFSET are written into the SQL text when it runs (`literal_execute`; both are
+    ints, from the validated `PageQuery`). As parameters, PostgreSQL planned the organisation-wide
+    page on every call at 400,000 applications (0 generic, 25 custom plans after 30 calls): a
+    plan made without the limit assumes a tenth of the rows will be read. Each page size and
+    offset is then a statement of its own, planned once per connection.
     """
     page_ids = (
         statement.with_only_columns(Application.id, maintain_column_froms=True)
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
+        .limit(bindparam("limit", type_=Integer, literal_execute=True))
+        .offset(bindparam("offset", type_=Integer, literal_execute=True))
         .correlate(None)
     )
     return ListStatements(
@@ -221,8 +227,8 @@ def application_page(
     """
     parameters = {
         "viewer_id": viewer_id,
-        "limit": query.per_page,
-        "offset": (query.page - 1) * query.per_page,
+        "limit": int(query.per_page),
+        "offset": (int(query.page) - 1) * int(query.per_page),
     }
     rows = db.session.execute(statements.page, parameters).all()
     total_capped = False
