@@ -255,6 +255,12 @@ class HoldingSession(flask_sqlalchemy.session.Session):
         What the block left uncommitted is rolled back when it ends, as the end of a request
         would; an exception leaves the whole transaction for the caller to roll back.
         """
+        connection = self.connection()
+        if connection.dialect.name == "sqlite" and not connection.connection.in_transaction:
+            # pysqlite begins a transaction at the first write only; a SAVEPOINT outside one
+            # would be the transaction, and releasing it at the block's first commit would
+            # commit for real.
+            connection.exec_driver_sql("BEGIN")
         self.begin_nested()
         self.info[_HOLDING_COMMITS] = True
         try:

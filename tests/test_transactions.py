@@ -6,6 +6,7 @@ prepared statements (it forgets them all on ROLLBACK), so PostgreSQL reuses its 
 
 import pytest
 from sqlalchemy import create_engine, func, select, table, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from hiretrack.admin.models import Department
@@ -108,3 +109,33 @@ def test_a_pooled_connection_the_server_closed_is_replaced_before_a_request_uses
 
     assert response.status_code == 200
     assert int(response.get_data(as_text=True)) != first
+
+
+def test_held_commits_reach_the_database_only_with_the_holders_own_commit(ctx):
+    """`holding_commits` (an idempotent request's work): commits end savepoints, a rollback
+    goes back to the last of them, and the holder commits or rolls back the whole."""
+
+    def seen_inside() -> list[str]:
+        return list(db.session.scalars(select(Department.name).order_by(Department.name)))
+
+    for holder_commits in (False, True):
+        with db.session().holding_commits():
+            db.session.add(Department(name=f"Kept {holder_commits}"))
+            db.session.commit()
+            db.session.add(Department(name=f"Kept {holder_commits}"))  # names are unique
+            with pytest.raises(IntegrityError):
+                db.session.commit()
+            db.session.rollback()  # back to the last commit, not to the start
+            db.session.add(Department(name=f"Also kept {holder_commits}"))
+            db.session.commit()
+            db.session.add(Department(name="Left uncommitted"))
+            db.session.flush()
+            if POSTGRES_URL:  # another connection sees none of it (SQLite's tests share one)
+                assert _departments() == []
+        assert seen_inside() == [f"Also kept {holder_commits}", f"Kept {holder_commits}"]
+        if holder_commits:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        assert seen_inside() == (["Also kept True", "Kept True"] if holder_commits else [])
+    assert _departments() == ["Also kept True", "Kept True"]
