@@ -168,3 +168,39 @@ def test_the_bulk_review_suggestion_takes_two_queries_whatever_the_selection(
     add(LARGE // 5 - 1)
     assert len(expected) == LARGE
     assert measure() == small == 2
+
+
+def test_the_bulk_review_page_runs_as_many_queries_for_40_applications_as_for_5(
+    app, ctx, client, login, make_user, make_requisition, make_application
+):
+    manager = make_user("manager")
+    requisitions = [make_requisition(manager=manager) for _ in range(2)]
+    place_hold(manager, requisitions[1], reason="budget", summary="Budget", owner_name="HQ")
+    selected: list[int] = []
+    assert login(manager).status_code == 302
+
+    def grow_to(count: int) -> None:
+        while len(selected) < count:
+            application = make_application(requisition=requisitions[len(selected) % 2])
+            if len(selected) % 3 == 0:
+                log_touchpoint(
+                    manager, application, direction="outbound", channel="email", note="Hi"
+                )
+                db.session.commit()
+            selected.append(application.id)
+
+    def measure() -> int:
+        data = {"action": "send", "back": "/dashboard", "application_id": selected}
+        with counting_queries(app) as statements:
+            page = client.post("/bulk/review", data=data)
+        assert page.status_code == 200, page.get_data(as_text=True)[:500]
+        html = page.get_data(as_text=True)
+        assert f"{len(selected)} applications selected" in html
+        assert len(re.findall(r'<tr><th scope="row">', html)) == len(selected)
+        return len(statements)
+
+    grow_to(SMALL)
+    measure()  # warm up: business-day calendar, settings
+    small = measure()
+    grow_to(LARGE)
+    assert measure() == small, f"{small} queries for {SMALL} applications"
