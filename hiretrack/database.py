@@ -76,6 +76,17 @@ class Base(DeclarativeBase):
 SQLITE_CACHE_KIB = 16 * 1024
 
 
+#: PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was ended
+#: for another one's sake and may simply be run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def ended_for_another(error: BaseException) -> bool:
+    """Whether the database ended this transaction to let a concurrent one through (a retry
+    from the start of the transaction can succeed)."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 @event.listens_for(Engine, "connect")
 def tune_sqlite(dbapi_connection, _connection_record) -> None:
     """Give every SQLite connection WAL, a larger page cache, secure_delete and lazy fsync.

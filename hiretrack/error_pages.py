@@ -1,14 +1,20 @@
 """One place that maps errors to responses: flash + redirect or a page for the web, problem+json for the API."""
 
-from flask import Flask, flash, jsonify, redirect, render_template, request
+from flask import Flask, current_app, flash, jsonify, redirect, render_template, request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from hiretrack.auth.redirects import safe_next_url
-from hiretrack.errors import DomainError, NotFound, StaleVersion, ValidationFailed
+from hiretrack.database import ended_for_another
+from hiretrack.errors import DomainError, NotFound, StaleVersion, ValidationFailed, WrittenAtOnce
 from hiretrack.extensions import db
 
 STALE_MESSAGE = "Someone else changed this record while you were editing it. Reload and try again."
+WRITTEN_AT_ONCE_MESSAGE = (
+    "Someone else was saving changes to the same records at the same moment, so nothing of "
+    "yours was saved. Please try again."
+)
 
 
 def wants_problem_json() -> bool:
@@ -53,6 +59,23 @@ def handle_stale_data(error: StaleDataError):
     return handle_domain_error(StaleVersion(STALE_MESSAGE))
 
 
+def handle_database_error(error: DBAPIError):
+    """A deadlock or serialization failure is a busy moment, not a bug: say so and ask to retry.
+
+    Everything the request wrote was rolled back with its transaction; API clients get 503 with
+    Retry-After (an idempotency key is released with the rest, so the retry does the work).
+    """
+    if not ended_for_another(error):
+        if current_app.testing:
+            raise error
+        return handle_unexpected(error)
+    response = handle_domain_error(WrittenAtOnce(WRITTEN_AT_ONCE_MESSAGE))
+    if isinstance(response, tuple):
+        response = current_app.make_response(response)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def handle_http_error(error: HTTPException):
     """Render HTTP errors (404, 405, 413, CSRF 400...) without leaking internals."""
     if wants_problem_json():
@@ -67,7 +90,7 @@ def handle_http_error(error: HTTPException):
 
 def handle_unexpected(error: Exception):
     """Log a bug and answer with a page that gives the request id, never a stack trace."""
-    from flask import current_app, g
+    from flask import g
 
     current_app.logger.exception("Unhandled error (request id %s)", g.get("request_id"))
     db.session.rollback()
@@ -83,6 +106,7 @@ def register(app: Flask) -> None:
     """Attach the handlers above to the app."""
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(HTTPException, handle_http_error)
     if not app.testing:
         app.register_error_handler(Exception, handle_unexpected)

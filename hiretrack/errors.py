@@ -59,3 +59,11 @@ class StaleVersion(DomainError):
     """Someone else changed the object since it was loaded; reload and try again."""
 
     title = "Changed by someone else"
+
+
+class WrittenAtOnce(DomainError):
+    """The database ended this request's transaction in favour of another one writing the same
+    rows at the same moment (a PostgreSQL deadlock): nothing was saved, and trying again works."""
+
+    status = 503
+    title = "Busy: try again"

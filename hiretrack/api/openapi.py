@@ -61,6 +61,8 @@ ERROR_DESCRIPTIONS = {
     422: "Fields were refused; `errors` maps each to its messages.",
     429: "Too many requests: a rate limit refused this one. Retry after `Retry-After` seconds.",
     500: "Something went wrong on our side; `detail` gives a reference to quote.",
+    503: "Another request was writing the same rows at the same moment and the database ended "
+    "this one: nothing was done. Send it again after `Retry-After` seconds.",
 }
 
 #: Headers on every answer of every operation (see hiretrack.api.ratelimit).
@@ -258,7 +260,7 @@ def _problem_responses() -> dict:
     media = {"schema": {"$ref": REF_TEMPLATE.format(model="Problem")}}
     responses = {}
     for status, description in ERROR_DESCRIPTIONS.items():
-        headers = _header_references(*(["Retry-After"] if status == 429 else []))
+        headers = _header_references(*(["Retry-After"] if status in (429, 503) else []))
         if status == 401:
             headers["WWW-Authenticate"] = {
                 "description": '`Bearer realm="hiretrack"`: send a bearer token.',

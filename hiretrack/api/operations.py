@@ -66,7 +66,7 @@ class Operation:
         if self.body is not None or self.raw_body:
             statuses |= {400, 413}
         if self.method != "GET":
-            statuses.add(409)
+            statuses |= {409, 503}  # 503: a deadlock with a concurrent writer ended it, retry
         if self.method == "POST" and not self.public:
             statuses.add(422)  # a reused Idempotency-Key
         return sorted(statuses)

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, literal, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from hiretrack.candidates.contact import record_deliveries
+from hiretrack.database import ended_for_another
 from hiretrack.extensions import db
 from hiretrack.messages.backends import DeliveryFailure
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
@@ -23,7 +25,9 @@ MAX_RETRY_DELAY = timedelta(hours=6)
 #: With delays of 1, 2, 4 ... minutes capped at 6 hours, twelve attempts span about 20 hours:
 #: long enough to ride out a mail server that is down overnight.
 MAX_ATTEMPTS = 12
-#: Staleness retries when a concurrent edit of the application collides with recording a send.
+#: Retries when a concurrent write collides with recording a claim: an edit of the application
+#: (its version counter), or on PostgreSQL a deadlock over requisition rows, whose kept counts
+#: of failed deliveries two workers recording failures in opposite orders may both wait for.
 RECORD_RETRIES = 3
 
 
@@ -162,8 +166,8 @@ def _release(worker_id: str, outbox_ids: list[int]) -> None:
 def record_results(worker_id: str, attempts: list[Attempt], untried: list[int]) -> None:
     """Commit the results of one claim's sends, and release the rows it did not try.
 
-    A concurrent edit of an application (it has a version counter) is retried: the messages are
-    out, and rows left in SENDING would later ask a person whether they were.
+    A concurrent edit of an application (it has a version counter) or a deadlock is retried:
+    the messages are out, and rows left in SENDING would later ask a person whether they were.
     """
     sent = [attempt for attempt in attempts if attempt.failure is None]
     for number in range(1, RECORD_RETRIES + 1):
@@ -178,10 +182,12 @@ def record_results(worker_id: str, attempts: list[Attempt], untried: list[int]) 
                 _release(worker_id, untried)
             db.session.commit()
             return
-        except StaleDataError:
+        except (StaleDataError, DBAPIError) as error:
             db.session.rollback()
-            if number == RECORD_RETRIES:
+            retryable = isinstance(error, StaleDataError) or ended_for_another(error)
+            if not retryable or number == RECORD_RETRIES:
                 raise
+            logger.info("Recording a claim collided with another writer; trying again: %s", error)
 
 
 def release_after_error(worker_id: str, untried: list[int]) -> None:
