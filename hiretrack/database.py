@@ -5,20 +5,20 @@ import fcntl
 import os
 import select as socket_wait
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import flask_sqlalchemy.session
-from sqlalchemy import DateTime, Engine, MetaData, event, literal_column
+from sqlalchemy import DateTime, Engine, MetaData, bindparam, event, literal_column
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 T = TypeVar("T")
 
@@ -326,6 +326,46 @@ def end_read_only_transaction(session: Session) -> None:
         session.commit()
     except SQLAlchemyError:
         session.rollback()
+
+
+# --- Per-row values in one statement, built once per size ---------------------------------------
+
+
+def pairs_size(count: int) -> int:
+    """How many rows the `pairs_table` holding `count` pairs has: the power of two at or above it.
+
+    A statement built per size then exists in a handful of sizes per process, and on PostgreSQL
+    each is run often enough for psycopg to prepare it.
+    """
+    return 1 << max(count - 1, 0).bit_length()
+
+
+def pairs_table(
+    size: int, key_type: TypeEngine, value_type: TypeEngine
+) -> tuple[str, list[BindParameter]]:
+    """SQL text of a table of `size` rows of two bound values, and its typed parameters.
+
+    For an `UPDATE ... FROM` that gives each row its own value (a time per message) without a
+    `CASE` expression built per execution. The parameters are `key_N` and `value_N`; the
+    columns are `column1` and `column2` on SQLite (3.33 or later) and PostgreSQL alike.
+    """
+    sql = "(VALUES " + ", ".join(f"(:key_{n}, :value_{n})" for n in range(size)) + ")"
+    parameters = [bindparam(f"key_{n}", type_=key_type) for n in range(size)]
+    parameters += [bindparam(f"value_{n}", type_=value_type) for n in range(size)]
+    return sql, parameters
+
+
+def pairs_parameters(pairs: Iterable[tuple[object, object]], size: int) -> dict[str, object]:
+    """The parameters of a `pairs_table(size)` holding `pairs`; the rows after them are NULLs,
+    which join nothing."""
+    parameters: dict[str, object] = {}
+    count = 0
+    for count, (key, value) in enumerate(pairs, start=1):
+        parameters[f"key_{count - 1}"] = key
+        parameters[f"value_{count - 1}"] = value
+    for n in range(count, size):
+        parameters[f"key_{n}"] = parameters[f"value_{n}"] = None
+    return parameters
 
 
 #: Statements kept per process by `memoized_statement` (a day's worth; tests change settings often).

@@ -7,18 +7,20 @@ applies the rule to the latest committed columns and writes the applications tha
 their stored cadence dates, in one statement.
 """
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from operator import attrgetter
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, literal, select, update
+from sqlalchemy import Integer, TextualSelect, bindparam, select, text, update
 
 from hiretrack.admin.services import effective_settings
 from hiretrack.cadence import tally
 from hiretrack.cadence.stored import STORED_COLUMNS, CadenceFacts, compute_stored_cadence
 from hiretrack.candidates.models import Application, Direction, Touchpoint
+from hiretrack.database import UTCDateTime, pairs_parameters, pairs_size, pairs_table
 from hiretrack.extensions import db
 from hiretrack.requisitions.models import Requisition
 
@@ -148,40 +150,53 @@ def record_contacts(contacts: list[Contact]) -> None:
         tally.apply_changes(db.session.connection(), counted)
 
 
+@functools.cache
+def _delivered_statement(size: int) -> TextualSelect:
+    """Set the touchpoints of up to `size` delivered emails to the time each was sent, and return
+    what the contact rule needs of them; built once per size and process, as the outbox's
+    (`messages.results`)."""
+    touchpoint = Touchpoint.__table__
+    pairs, parameters = pairs_table(size, Integer(), UTCDateTime())
+    return (
+        text(
+            "UPDATE touchpoint SET occurred_at = sent.column2 "
+            f"FROM {pairs} AS sent "
+            "WHERE touchpoint.outbox_email_id = sent.column1 "
+            "RETURNING touchpoint.outbox_email_id, touchpoint.application_id, "
+            "touchpoint.direction, touchpoint.promised_next_update"
+        )
+        .bindparams(*parameters)
+        .columns(
+            touchpoint.c.outbox_email_id,
+            touchpoint.c.application_id,
+            touchpoint.c.direction,
+            touchpoint.c.promised_next_update,
+        )
+    )
+
+
 def record_deliveries(sent_at: dict[int, datetime]) -> None:
     """Count delivered emails (outbox id: when sent) as contact with their candidates.
 
-    One statement sets the touchpoints' occurred_at; `record_contacts` applies them to their
-    applications (locked in one statement, written in one). Emails apply in the order sent.
+    One statement sets the touchpoints' occurred_at and reads them back; `record_contacts`
+    applies them to their applications (locked in one statement, written in one). Emails apply
+    in the order sent (`sent_at`'s order where two times are equal).
     """
     if not sent_at:
         return
-    rows = db.session.execute(
-        select(
-            Touchpoint.id,
-            Touchpoint.outbox_email_id,
-            Touchpoint.application_id,
-            Touchpoint.direction,
-            Touchpoint.promised_next_update,
-        ).where(Touchpoint.outbox_email_id.in_(list(sent_at)))
-    ).all()
-    if not rows:
-        return
-    occurred_type = Touchpoint.__table__.c.occurred_at.type
-    db.session.execute(
-        update(Touchpoint)
-        .where(Touchpoint.id.in_([row[0] for row in rows]))
-        .values(
-            occurred_at=case(
-                {row[0]: literal(sent_at[row[1]], occurred_type) for row in rows},
-                value=Touchpoint.id,
-            )
-        )
-        .execution_options(synchronize_session=False)
+    size = pairs_size(len(sent_at))
+    rows = (
+        db.session.connection()
+        .execute(_delivered_statement(size), pairs_parameters(sent_at.items(), size))
+        .all()
     )
+    # In the order sent: by time, and for equal times in the order given.
+    order = {outbox_id: (when, n) for n, (outbox_id, when) in enumerate(sent_at.items())}
     record_contacts(
         [
-            Contact(row[2], row[3], sent_at[row[1]], row[4])
-            for row in sorted(rows, key=lambda each: sent_at[each[1]])
+            Contact(application_id, direction, sent_at[outbox_id], promised)
+            for outbox_id, application_id, direction, promised in sorted(
+                rows, key=lambda row: order[row[0]]
+            )
         ]
     )

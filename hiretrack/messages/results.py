@@ -4,16 +4,23 @@ The results of a whole claim are committed together, in one statement per table 
 claim's size (`record_results`); `hiretrack.messages.delivery` claims and sends.
 """
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, literal, update
+from sqlalchemy import ColumnElement, Integer, String, TextClause, and_, bindparam, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from hiretrack.candidates.contact import record_deliveries
-from hiretrack.database import ended_for_another
+from hiretrack.database import (
+    UTCDateTime,
+    ended_for_another,
+    pairs_parameters,
+    pairs_size,
+    pairs_table,
+)
 from hiretrack.extensions import db
 from hiretrack.messages.backends import DeliveryFailure
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
@@ -89,30 +96,38 @@ def _ours(worker_id: str) -> ColumnElement[bool]:
     return and_(OutboxEmail.status == OutboxStatus.SENDING, OutboxEmail.claimed_by == worker_id)
 
 
+@functools.cache
+def _mark_sent_statement(size: int) -> TextClause:
+    """Mark up to `size` claimed rows SENT, each at its own time, and return the ids marked.
+
+    Built once per size and process (`database.pairs_size`): the rows' times are bound
+    parameters of a joined VALUES table, not a `CASE id WHEN ... THEN ...` expression that
+    SQLAlchemy would build and walk again for every claim.
+    """
+    pairs, parameters = pairs_table(size, Integer(), UTCDateTime())
+    return text(
+        f"UPDATE outbox_email SET status = '{OutboxStatus.SENT.value}', "
+        "attempts = attempts + 1, sent_at = sent.column2 "
+        f"FROM {pairs} AS sent "
+        "WHERE outbox_email.id = sent.column1 "
+        f"AND outbox_email.status = '{OutboxStatus.SENDING.value}' "
+        "AND outbox_email.claimed_by = :worker_id "
+        "RETURNING outbox_email.id"
+    ).bindparams(*parameters, bindparam("worker_id", type_=String()))
+
+
 def _apply_sent(worker_id: str, sent: list[Attempt]) -> None:
     """Mark accepted rows SENT in one statement and count them as contact with their candidates
     in two more (touchpoints, applications), whatever the claim's size."""
     sent_at = {attempt.outbox_id: attempt.finished_at for attempt in sent}
-    # On the table, not the entity: the same SQL without the ORM's bulk-update bookkeeping.
-    outbox = OutboxEmail.__table__
+    size = pairs_size(len(sent_at))
     recorded = set(
-        db.session.scalars(
-            update(outbox)
-            .where(
-                outbox.c.id.in_(sent_at),
-                outbox.c.status == OutboxStatus.SENDING,
-                outbox.c.claimed_by == worker_id,
-            )
-            .values(
-                status=OutboxStatus.SENT,
-                attempts=outbox.c.attempts + 1,
-                sent_at=case(
-                    {key: literal(value, outbox.c.sent_at.type) for key, value in sent_at.items()},
-                    value=outbox.c.id,
-                ),
-            )
-            .returning(outbox.c.id)
+        db.session.connection()
+        .execute(
+            _mark_sent_statement(size),
+            {"worker_id": worker_id, **pairs_parameters(sent_at.items(), size)},
         )
+        .scalars()
     )
     if len(recorded) < len(sent_at):
         # Only if the claim outlived its lease, which a live worker prevents: a person decides.
