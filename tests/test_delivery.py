@@ -787,6 +787,25 @@ def test_scheduled_message_goes_out_only_when_its_time_comes(smtp_app, smtp_serv
     assert_each_once(smtp_server, [outbox])
 
 
+def test_a_long_run_releases_scheduled_messages_at_most_every_housekeeping_interval(
+    smtp_app, smtp_server, queue_email
+):
+    start = utcnow()
+    clock = {"now": start}
+    scheduled = queue_email(send_at=start + timedelta(seconds=1))
+
+    with delivery.Courier("worker-1", lambda: clock["now"], None) as courier:
+        first = courier.batch(10)
+        clock["now"] = start + timedelta(seconds=2)  # due now, but the run housekept just before
+        soon_after = courier.batch(10)
+        clock["now"] = start + delivery.HOUSEKEEPING_INTERVAL
+        later = courier.batch(10)
+
+    assert (first.released, soon_after.released) == (0, 0)
+    assert (later.released, later.sent) == (1, 1)
+    assert_each_once(smtp_server, [scheduled])
+
+
 def test_stale_scheduled_closure_is_cancelled_without_blocking_delivery(
     smtp_app, smtp_server, queue_email, make_application
 ):

@@ -54,6 +54,10 @@ Clock = Callable[[], datetime]
 T = TypeVar("T")
 
 MINIMUM_CLAIM_LEASE = timedelta(minutes=10)
+#: A run releases the scheduled messages now due and expires abandoned claims before its first
+#: batch, then at most this often: a busy worker's batches follow each other closely, and doing
+#: it before each (two statements and two commits) cost as much as claiming.
+HOUSEKEEPING_INTERVAL = timedelta(seconds=10)
 
 #: Deliveries a person must look at: refused for good, bounced later, or possibly never sent.
 FAILED_STATUSES = (OutboxStatus.FAILED, OutboxStatus.BOUNCED, OutboxStatus.UNCONFIRMED)
@@ -366,6 +370,7 @@ class Courier:
         #: The results committed beside the next claim's sends, and why they failed if they did.
         self._recording: Future | None = None
         self._record_error: BaseException | None = None
+        self._housekept_at: datetime | None = None
 
     def _run(self, task: Callable[..., T], *args: object) -> T:
         """Run a task on the bookkeeping thread after those queued before it, and wait."""
@@ -438,7 +443,7 @@ class Courier:
         The last claim's results may still be being committed when it returns: the next batch
         or the end of the `Courier` waits for them."""
         report = DeliveryReport()
-        housekeeping = self._submit(_housekeeping, self.clock)
+        housekeeping = self._housekeeping_due()
         claim = None
         try:
             while report.attempted < limit and not self._stopping(report):
@@ -456,11 +461,21 @@ class Courier:
                 self._record(claim, attempts, report)
                 if not attempts:
                     break  # stopped, or out of lease time, before trying any: leave it for next time
-            report.released, report.unconfirmed = housekeeping.result()
+            if housekeeping is not None:
+                report.released, report.unconfirmed = housekeeping.result()
         except BaseException:
             self._give_back(claim)
             raise
         return report
+
+    def _housekeeping_due(self) -> "Future[tuple[int, int]] | None":
+        """Start the housekeeping before a batch, if it is the first or the last was a while ago."""
+        now = self.clock()
+        last = self._housekept_at
+        if last is not None and timedelta(0) <= now - last < HOUSEKEEPING_INTERVAL:
+            return None
+        self._housekept_at = now
+        return self._submit(_housekeeping, self.clock)
 
     def _give_back(self, claim: Claim | None) -> None:
         """Wait for the bookkeeping thread, then give back every claimed row not tried: after an
