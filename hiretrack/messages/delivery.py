@@ -289,20 +289,19 @@ def _housekeeping(clock: Clock) -> tuple[int, int]:
 
 def _attempt(backend: MailBackend, outgoing: Outgoing, clock: Clock) -> Attempt:
     """Send one claimed row; a failure is returned, to be recorded with the others."""
-    attempt = Attempt(
+    failure = outgoing.failure
+    if outgoing.envelope is not None:
+        try:
+            backend.send(outgoing.envelope)
+        except DeliveryFailure as error:
+            failure = error
+    return Attempt(
         outgoing.outbox_id,
         outgoing.message_id,
         outgoing.previous_attempts,
         finished_at=clock(),
-        failure=outgoing.failure,
+        failure=failure,
     )
-    if outgoing.envelope is not None:
-        try:
-            backend.send(outgoing.envelope)
-        except DeliveryFailure as failure:
-            attempt.failure = failure
-    attempt.finished_at = clock()
-    return attempt
 
 
 def _send_claim(
@@ -316,8 +315,9 @@ def _send_claim(
     failed recording) or the claim is older than half the lease; the rows still in
     `claim.rows` were not tried."""
     attempts: list[Attempt] = []
+    last_start = claim.claimed_at + claim_lease() / 2
     while claim.rows and not halted():
-        if clock() - claim.claimed_at > claim_lease() / 2:
+        if clock() > last_start:
             break
         attempt = _attempt(backend, claim.rows.popleft(), clock)
         attempts.append(attempt)
