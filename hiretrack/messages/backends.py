@@ -41,7 +41,7 @@ from hiretrack.messages.headers import (
     decoded_header_text,
     parse_address_header,
 )
-from hiretrack.messages.models import OutboxEmail
+from hiretrack.messages.models import OutboxRow
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class InvalidMessage(ValueError):
     """The built message does not say what the outbox row says (an injected or mangled header)."""
 
 
-def _check_row_headers(outbox: OutboxEmail) -> None:
+def _check_row_headers(outbox: OutboxRow) -> None:
     """Check every header value again: a row may have been edited since it was rendered."""
     check_address_header(outbox.from_address, "From")
     check_address_header(outbox.to_address, "To")
@@ -178,7 +178,7 @@ def _body_part(subtype: str, text: str) -> bytes:
     ).encode("ascii") + content
 
 
-def build_message(outbox: OutboxEmail) -> bytes:
+def build_message(outbox: OutboxRow) -> bytes:
     """Build the MIME bytes for a row: plain text with an HTML alternative."""
     _check_row_headers(outbox)
     text, html = outbox.body_text, outbox.body_html
@@ -231,7 +231,7 @@ def _header_fields(head: str) -> list[tuple[str, str]]:
     return [(name, value.strip()) for name, value in fields]
 
 
-def _check_serialised(content: bytes, outbox: OutboxEmail) -> None:
+def _check_serialised(content: bytes, outbox: OutboxRow) -> None:
     """Read the bytes' headers back and refuse them unless they carry exactly the row's headers.
 
     This does not rely on the value checks: each encoded word is decoded, and a line break it
@@ -259,7 +259,7 @@ def _check_serialised(content: bytes, outbox: OutboxEmail) -> None:
         raise InvalidMessage(f"the To header names {recipient}, not {outbox.to_address}")
 
 
-def build_envelope(outbox: OutboxEmail) -> Envelope:
+def build_envelope(outbox: OutboxRow) -> Envelope:
     """Build and check the bytes for a row; a bad header is a permanent failure, never a send."""
     try:
         content = build_message(outbox)

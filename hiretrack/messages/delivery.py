@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, Row, and_, select, update
 
 from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import record_delivery
@@ -142,24 +142,33 @@ def due_now(now: datetime) -> ColumnElement[bool]:
     return and_(OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
 
 
-def claim(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[int]:
-    """Mark queued rows as being sent by this worker and commit; return the ids it got.
+def claim_rows(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[Row]:
+    """Mark queued rows as being sent by this worker and commit; return the rows it got, in
+    the order of `outbox_ids`, as the claim left them.
 
     The status condition in the UPDATE makes the claim atomic on every database: of two workers
-    that saw the same queued row, only one changes it, and only that one gets its id back.
+    that saw the same queued row, only one changes it, and only that one gets it back. The rows
+    come back from the UPDATE itself (`RETURNING` every column), as plain rows: the worker only
+    reads them, and needs no second statement to load them.
     """
     commit_durability(True)
-    claimed = set(
-        db.session.scalars(
-            update(OutboxEmail)
-            .where(OutboxEmail.id.in_(outbox_ids), OutboxEmail.status == OutboxStatus.QUEUED)
+    outbox = OutboxEmail.__table__
+    claimed = {
+        row.id: row
+        for row in db.session.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(outbox_ids), outbox.c.status == OutboxStatus.QUEUED)
             .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id)
-            .returning(OutboxEmail.id)
-            .execution_options(synchronize_session=False)
+            .returning(*outbox.c)
         )
-    )
+    }
     db.session.commit()
-    return [outbox_id for outbox_id in outbox_ids if outbox_id in claimed]
+    return [claimed[outbox_id] for outbox_id in outbox_ids if outbox_id in claimed]
+
+
+def claim(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[int]:
+    """Claim as `claim_rows` does; return the ids this worker got."""
+    return [row.id for row in claim_rows(outbox_ids, worker_id, now)]
 
 
 def claim_due(
@@ -168,7 +177,7 @@ def claim_due(
     now: datetime,
     report: DeliveryReport | None = None,
     stop: Event | None = None,
-) -> list[OutboxEmail]:
+) -> list[Row]:
     """Claim up to `limit` of the oldest due messages, oldest first; empty when nothing is due.
 
     Each claimed message is checked against the state it was written for: one no longer true
@@ -176,7 +185,7 @@ def claim_due(
     withdrawn is followed by the next one, unless `stop` is set: a long run of withdrawals must
     not keep a worker past its stop. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets workers pass
     each other without waiting; SQLite has no row locks, so there the conditional UPDATE in
-    `claim` alone prevents a double claim. The loop ends: each lost race means another worker
+    `claim_rows` alone prevents a double claim. The loop ends: each lost race means another worker
     took rows out of the queue.
     """
     while True:
@@ -190,21 +199,13 @@ def claim_due(
         if not due:
             db.session.commit()
             return []
-        claimed = claim(due, worker_id, now)
+        claimed = claim_rows(due, worker_id, now)
         if claimed:
-            rows = db.session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(claimed)))
-            by_id = {row.id: row for row in rows}
-            kept = withdraw_untrue([by_id[outbox_id] for outbox_id in claimed], now)
+            kept = withdraw_untrue(claimed, now)
             if len(kept) < len(claimed):
-                kept_ids = [row.id for row in kept]
                 db.session.commit()
                 if report is not None:
                     report.withdrawn += len(claimed) - len(kept)
-                if kept:
-                    # The commit expired them: read them again in one statement, not one each.
-                    db.session.scalars(
-                        select(OutboxEmail).where(OutboxEmail.id.in_(kept_ids))
-                    ).all()
             if kept:
                 return kept
             if stop is not None and stop.is_set():
@@ -264,7 +265,7 @@ class Claim:
         return [row.outbox_id for row in self.rows]
 
 
-def _outgoing(outbox: OutboxEmail) -> Outgoing:
+def _outgoing(outbox: Row) -> Outgoing:
     """Build a claimed row's bytes; a row that cannot be built fails without being sent."""
     try:
         envelope = build_envelope(outbox)

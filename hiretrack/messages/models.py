@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Row, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hiretrack.auth.models import User
@@ -184,3 +184,8 @@ class OutboxEmail(db.Model):
     withdrawn_reason: Mapped[str | None] = mapped_column(String(500))
 
     application: Mapped["Application | None"] = relationship()  # noqa: F821
+
+
+#: An outbox row as the delivery worker reads it: the entity, or a plain row of the table's
+#: columns (what a claim returns), whose attributes have the same names.
+OutboxRow = OutboxEmail | Row

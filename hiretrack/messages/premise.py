@@ -33,6 +33,7 @@ from hiretrack.messages.models import (
     CATEGORY_LABELS,
     CLOSURE_OUTCOMES,
     OutboxEmail,
+    OutboxRow,
     OutboxStatus,
     TemplateCategory,
 )
@@ -151,7 +152,7 @@ def _moved_past(written: str | None, current: str) -> bool:
     return STAGE_ORDER.index(Stage(current)) > STAGE_ORDER.index(Stage(written))
 
 
-def _hold_reason(outbox: OutboxEmail, kind: TemplateCategory, premise: Premise) -> str | None:
+def _hold_reason(outbox: OutboxRow, kind: TemplateCategory, premise: Premise) -> str | None:
     """Why the hold the message speaks of makes it untrue now, if it does."""
     if kind in WAITING_KINDS and premise.cited_hold_resolved_at is not None:
         return (
@@ -166,7 +167,7 @@ def _hold_reason(outbox: OutboxEmail, kind: TemplateCategory, premise: Premise) 
     return None
 
 
-def _reason(outbox: OutboxEmail, premise: Premise | None, today: date) -> str | None:
+def _reason(outbox: OutboxRow, premise: Premise | None, today: date) -> str | None:
     """Apply the rules, in order, to one message and the facts read for it."""
     if premise is None or outbox.application_id is None or outbox.category is None:
         return None
@@ -193,7 +194,7 @@ def _reason(outbox: OutboxEmail, premise: Premise | None, today: date) -> str | 
     return _passed_date_reason(outbox, premise.opened_at, today)
 
 
-def _passed_date_reason(outbox: OutboxEmail, applied_at: datetime, today: date) -> str | None:
+def _passed_date_reason(outbox: OutboxRow, applied_at: datetime, today: date) -> str | None:
     """Why a message naming a date that has passed since it was written must not go.
 
     Written on Monday, "I will write again by Friday" or "we expect to know more by Friday"
@@ -205,7 +206,7 @@ def _passed_date_reason(outbox: OutboxEmail, applied_at: datetime, today: date) 
     return f"It names {long_date(passed[0])}, a date that had passed by the time it was due."
 
 
-def withdrawal_reasons(rows: Sequence[OutboxEmail]) -> dict[int, str]:
+def withdrawal_reasons(rows: Sequence[OutboxRow]) -> dict[int, str]:
     """Why each of these messages is no longer true and must not go out, by outbox id.
 
     Staff emails and closures always go. Otherwise, in order: the application closed, its
@@ -227,7 +228,7 @@ def withdrawal_reason(outbox: OutboxEmail) -> str | None:
     return withdrawal_reasons([outbox]).get(outbox.id)
 
 
-def withdraw(rows: Sequence[OutboxEmail], reasons: dict[int, str], now: datetime) -> None:
+def withdraw(rows: Sequence[OutboxRow], reasons: dict[int, str], now: datetime) -> None:
     """Mark messages withdrawn, never to be sent, with the reasons people will read.
 
     One UPDATE for the rows and one INSERT for their audit entries (`outbox.withdraw`, by the
@@ -267,7 +268,7 @@ def withdraw(rows: Sequence[OutboxEmail], reasons: dict[int, str], now: datetime
     )
 
 
-def withdraw_untrue(rows: list[OutboxEmail], now: datetime | None = None) -> list[OutboxEmail]:
+def withdraw_untrue(rows: list[OutboxRow], now: datetime | None = None) -> list[OutboxRow]:
     """Withdraw the rows whose premise no longer holds; return the others, in order.
 
     The caller owns the rows (claimed, or about to be) and commits.
