@@ -77,10 +77,6 @@ _NOW = bindparam("now", type_=COUNTERS.c.expires_at.type)
 _READ = select(COUNTERS.c.count, COUNTERS.c.expires_at).where(
     COUNTERS.c.key == bindparam("key"), COUNTERS.c.expires_at > _NOW
 )
-#: The open windows of several keys.
-_READ_MANY = select(COUNTERS.c.key, COUNTERS.c.count, COUNTERS.c.expires_at).where(
-    COUNTERS.c.key.in_(bindparam("keys", expanding=True)), COUNTERS.c.expires_at > _NOW
-)
 
 #: A hit of the PostgreSQL statement of `count_request`: an upsert as `_upsert_statement`'s.
 _PG_HIT = """hit_{n} AS (
@@ -218,10 +214,10 @@ class DatabaseStorage(Storage):
     def _count_in_one_transaction(self, reads, hits, now: datetime) -> dict:
         found = {}
         with db.engine.begin() as connection:
-            if reads:
-                keys = [key for key, _ in reads]
-                for row in connection.execute(_READ_MANY, {"keys": keys, "now": now}):
-                    found[row.key] = (row.count, row.expires_at)
+            for key, _ in reads:  # one key a policy item, usually one: no expanding IN
+                row = connection.execute(_READ, {"key": key, "now": now}).first()
+                if row is not None:
+                    found[key] = (row.count, row.expires_at)
             if any(found.get(key, (0,))[0] >= limit for key, limit in reads):
                 return found
             upsert = _upsert_statement(connection.dialect.name)
