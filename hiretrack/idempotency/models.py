@@ -10,11 +10,12 @@ from hiretrack.extensions import db
 
 
 class IdempotencyKey(db.Model):
-    """A request that must take effect once: claimed before the work, answered after it.
+    """A request that must take effect once: claimed, worked on and answered in one transaction.
 
-    `response_status` stays empty while the first request with the key is still working; a
-    repeat then waits for it (or is told to retry), and once it is set every repeat answers
-    the stored response instead of doing the work again. Keys are scoped to their user.
+    Other requests see the row only once its work and `response_status` are committed with it
+    (until then their claim waits on it); every repeat then answers the stored response instead
+    of doing the work again. A row without a response was committed by an earlier version,
+    which claimed keys apart from the work. Keys are scoped to their user, not their token.
     """
 
     __table_args__ = (UniqueConstraint("user_id", "key"),)
