@@ -36,7 +36,12 @@ from hiretrack.holds.services import place_hold, resolve_hold
 from hiretrack.messages import requisition_counts as message_counts
 from hiretrack.messages.after_delivery import mark_bounced, mark_unconfirmed_as_sent, requeue
 from hiretrack.messages.delivery import claim, expire_stale_claims
-from hiretrack.messages.drafts import discard_draft, send_drafts
+from hiretrack.messages.drafts import (
+    discard_draft,
+    pending_drafts,
+    pending_drafts_count,
+    send_drafts,
+)
 from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
 from hiretrack.messages.outbox import queue_email
 from hiretrack.requisitions.models import Requisition
@@ -375,6 +380,8 @@ def test_kept_message_counts_equal_a_count_from_scratch_after_any_events(
         with time_machine.travel(datetime(day.year, day.month, day.day, 10, tzinfo=UTC)):
             _play_message_event(world, step)
             assert_message_counts_are_a_recount()
+            manager = world["manager"]
+            assert pending_drafts_count(manager) == len(pending_drafts(manager))
     message_counts.recount(db.session)  # rewrites nothing when they are true
     assert_message_counts_are_a_recount()
     db.session.rollback()
