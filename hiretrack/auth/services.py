@@ -7,9 +7,10 @@ from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, true
 from sqlalchemy.exc import IntegrityError
 
+from hiretrack.admin.services import SAVED_SETTINGS, remember_saved_settings
 from hiretrack.audit.services import record_change, snapshot
 from hiretrack.auth import throttle
 from hiretrack.auth.models import ApiToken, Role, User, new_session_token
@@ -95,10 +96,17 @@ def normalise_email(value: str, field: str = "email", *, smtputf8: bool | None =
 
 
 #: The statements that find each request's user, built once (they run on every page and call).
-_USER_BY_SESSION_TOKEN = select(User).where(User.session_token == bindparam("token"))
+#: Each also reads the organisation settings (`admin.services.SAVED_SETTINGS`, outer-joined),
+#: which every page and call needs: one round trip fewer a request on PostgreSQL.
+_USER_BY_SESSION_TOKEN = (
+    select(User, *SAVED_SETTINGS.c)
+    .outerjoin(SAVED_SETTINGS, true())
+    .where(User.session_token == bindparam("token"))
+)
 _TOKEN_AND_USER = (
-    select(ApiToken, User)
+    select(ApiToken, User, *SAVED_SETTINGS.c)
     .join(User, User.id == ApiToken.user_id)
+    .outerjoin(SAVED_SETTINGS, true())
     .where(ApiToken.token_hash == bindparam("token_hash"))
 )
 
@@ -107,8 +115,12 @@ def load_user_from_session_token(token: str) -> User | None:
     """Flask-Login's user loader: the cookie holds the user's rotating session token."""
     if not token:
         return None
-    user = db.session.scalars(_USER_BY_SESSION_TOKEN, {"token": token}).first()
-    return user if user is not None and user.active else None
+    found = db.session.execute(_USER_BY_SESSION_TOKEN, {"token": token}).first()
+    if found is None:
+        return None
+    user, *saved_settings = found
+    remember_saved_settings(saved_settings)
+    return user if user.active else None
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -279,7 +291,8 @@ def user_for_api_token(plain: str) -> User | None:
     found = db.session.execute(_TOKEN_AND_USER, {"token_hash": _hash_token(plain)}).first()
     if found is None:
         return None
-    token, user = found
+    token, user, *saved_settings = found
+    remember_saved_settings(saved_settings)
     if token.revoked_at is not None or not user.active:
         return None
     now = utcnow()
