@@ -19,7 +19,7 @@ from hiretrack.candidates.stages import FINAL_STAGES, LABELS, Stage, allowed_nex
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
-from hiretrack.holds.queries import open_holds_for_applications
+from hiretrack.holds.queries import oldest_open_hold_id, open_holds_for_applications
 from hiretrack.messages.models import Draft
 from hiretrack.offers.models import Offer
 from hiretrack.requisitions.models import Requisition
@@ -251,12 +251,17 @@ def application_page(
 
 
 def application_rows(rows: Sequence) -> list[schemas.ApplicationOut]:
-    """Present rows of `_application_columns` as `applications` presents ORM objects."""
-    blocking = open_holds_for_applications(rows)
+    """Present rows of `_application_columns` as `applications` presents ORM objects.
+
+    The holds are looked up for the rows that have one (`held_by`), so a page without a held
+    application costs no statement for them.
+    """
+    blocking = open_holds_for_applications([row for row in rows if row.held_by is not None])
     today = utcnow().date()
     presented = []
     for row in rows:
         fields = row._asdict()
+        del fields["held_by"]
         fields["open"] = row.stage not in FINAL_STAGES
         fields["stage_label"] = LABELS[Stage(row.stage)]
         fields["next_update_due"] = as_date(row.next_update_due)
@@ -281,6 +286,7 @@ def _application_columns() -> Select:
             case((open_now, cadence.status)).label("cadence"),
             case((open_now, cadence.next_update_due)).label("next_update_due"),
             case((open_now, cadence.business_days_silent)).label("business_days_silent"),
+            oldest_open_hold_id(Application.id, Application.requisition_id).label("held_by"),
         )
         .join(Requisition, Requisition.id == Application.requisition_id)
         .join(Candidate, Candidate.id == Application.candidate_id)
