@@ -277,8 +277,9 @@ def test_a_claim_running_late_gives_back_the_rows_it_has_not_reached(
 ):
     """No send starts on a claim older than half the lease, so a live worker never loses one."""
     rows = [queue_email() for _ in range(3)]
-    monkeypatch.setattr(delivery, "claim_lease", lambda: timedelta(seconds=1))
-    smtp_server.handler.on_accept = lambda received: time.sleep(0.6)  # a slow server
+    # Half a 3 s lease leaves a loaded machine 1.5 s to prepare a claim; each send takes longer.
+    monkeypatch.setattr(delivery, "claim_lease", lambda: timedelta(seconds=3))
+    smtp_server.handler.on_accept = lambda received: time.sleep(1.6)  # a slow server
 
     report = deliver_batch("worker-1")
 
