@@ -118,6 +118,25 @@ def test_the_manager_is_told_only_when_the_reply_did_not_reach_them(tracking_app
     assert "due on your dashboard" in notice.body_text
 
 
+def test_a_name_no_header_can_carry_still_reaches_the_manager(tracking_app, send_update):
+    """A stored name or role with a control character or an encoded-word opener (the API took
+    them) once made the reply notice's subject refuse itself: a 500, and the manager never told."""
+    sent = send_update()
+    manager = sent.application.requisition.manager
+    sent.application.candidate.name = "Ana\x05 =?utf-8?Q?Silva?="
+    sent.application.requisition.title = "Data\x7flead"
+    db.session.commit()
+    raw = reply_to(sent.message, OFFER_QUESTION, sender=sent.candidate_address)
+    raw = raw.replace(manager.email.encode(), b"nobody@elsewhere.example")
+
+    receive(raw, source="api")
+    db.session.commit()
+
+    (notice,) = staff_notices(tracking_app, "replied")
+    assert notice.subject == "Ana = ?utf-8?Q?Silva?= replied about Data lead"
+    assert OFFER_QUESTION in notice.body_text
+
+
 def test_threading_headers_match_when_there_is_no_token(tracking_app, send_update):
     sent = send_update()
     raw = reply_to(sent.message, "Yes, Tuesday works.", sender="other.address@example.net")

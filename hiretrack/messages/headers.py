@@ -99,6 +99,14 @@ def parse_address_header(value: str, field: str) -> tuple[tuple[str, str], ...]:
     return tuple((address.display_name, address.addr_spec) for address in header.addresses)
 
 
+def header_safe_text(value: str) -> str:
+    """Our own header wording made safe from the stored text in it (a candidate's name, a role):
+    each control character becomes a space, runs of spaces one, and an encoded-word opener
+    `=?` loses its meaning, so `check_header_value` accepts it as the text it shows."""
+    spaced = _CONTROL_CHARACTER.sub(" ", value).replace("=?", "= ?")
+    return " ".join(spaced.split())
+
+
 def decoded_header_text(value: str, field: str) -> str:
     """The text a mail client shows for a header value: each encoded word decoded, strictly."""
     parts = []

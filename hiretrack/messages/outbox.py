@@ -19,7 +19,7 @@ from hiretrack.candidates.models import Application
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
-from hiretrack.messages.headers import check_header_value
+from hiretrack.messages.headers import check_header_value, header_safe_text
 from hiretrack.messages.models import EmailTemplate, OutboxEmail, OutboxStatus
 
 #: The Message-ID domain when the sender address has none (it always has one once validated).
@@ -102,13 +102,15 @@ def queue_staff_email(
     """Queue an email to a HireTrack user, rendered from the page templates `template`.txt/.html.
 
     Staff emails are HireTrack's own wording (not the sandboxed candidate templates), so they
-    render with the app's Jinja environment; their links come from `hiretrack.urls`.
+    render with the app's Jinja environment; their links come from `hiretrack.urls`. Their
+    subject quotes stored text (a candidate's name, a role), which may hold a control character
+    a header cannot carry: it is made safe rather than refused, so the notice still goes out.
     """
     environment = current_app.jinja_env
     return queue_email(
         to_address=recipient.email,
-        to_name=recipient.name,
-        subject=subject,
+        to_name=header_safe_text(recipient.name),
+        subject=header_safe_text(subject),
         body_text=environment.get_template(f"{template}.txt").render(context),
         body_html=environment.get_template(f"{template}.html").render(context),
         reply_to=reply_to,
