@@ -117,12 +117,15 @@ def test_the_board_moves_cards_through_the_stage_rules(live, page):
     expect(page.locator(".flashes")).to_contain_text("Ana Silva moved to Final round")
     assert (count(page, "interviewing"), count(page, "final_round")) == (0, 2)
 
-    # Drag and drop onto the next column.
+    # Drag and drop onto the next column (once the reloaded page's script has run).
+    page.wait_for_load_state("load")
     page.locator(f"#card-{ana}").drag_to(page.locator(".board-column[data-stage='verbal_intent']"))
     expect(page.locator(".flashes")).to_contain_text("Ana Silva moved to Verbal intent")
     assert column_of(page, ana) == "verbal_intent"
 
-    # The keyboard: Space picks the card up, an arrow chooses the column, Space drops it.
+    # The keyboard: Space picks the card up, an arrow chooses the column, Space drops it. The
+    # drop reloaded the page: its flash shows before the board's deferred script has run.
+    page.wait_for_load_state("load")
     page.locator(f"#card-{ben}").focus()
     page.keyboard.press("Space")
     expect(page.locator("#board-announcer")).to_contain_text("Picked up Ben Okafor")
