@@ -42,6 +42,8 @@ class ReceivedMessage:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    #: MAIL FROM's parameters, as the client sent them (`SIZE=...`, `SMTPUTF8`).
+    mail_options: tuple[str, ...] = ()
 
     @property
     def message_id(self) -> str:
@@ -121,6 +123,7 @@ class RecordingHandler:
             sender=envelope.mail_from,
             recipients=list(envelope.rcpt_tos),
             message=BytesParser(policy=default).parsebytes(envelope.content),
+            mail_options=tuple(envelope.mail_options),
         )
         with self._lock:
             self.received.append(received)

@@ -134,6 +134,40 @@ def test_delivered_message_has_headers_parts_and_personalisation(
     assert "http://hiretrack.test/status/" in text
 
 
+def test_the_envelope_carries_bare_addresses_and_the_size_the_server_may_refuse_early(
+    smtp_app, smtp_server, queue_email
+):
+    """MAIL FROM and RCPT TO are written from the envelope's checked addresses (no display name
+    from the From header), and MAIL FROM announces the message's size (RFC 1870)."""
+    outbox = queue_email(email="size@example.org")
+
+    deliver_batch("worker-1")
+
+    [received] = smtp_server.received
+    assert (received.sender, received.recipients) == ("hiring@acme.example", ["size@example.org"])
+    assert received.mail_options == (f"SIZE={len(build_envelope(fresh(outbox)).content)}",)
+
+
+@pytest.mark.parametrize("to_address", ["plain@example.org", '"ada lovelace"@example.org'])
+def test_the_envelope_recipient_is_the_one_checked_address(smtp_app, queue_email, to_address):
+    """A plain address is used as it is; any other form goes through the strict parser, whose
+    address is the one the To header shows."""
+    row = fresh(queue_email())
+    row.to_address = to_address
+
+    envelope = build_envelope(row)
+
+    assert envelope.recipient == to_address
+
+
+def test_an_address_list_in_to_is_refused_for_good_not_sent_to_its_first(smtp_app, queue_email):
+    row = fresh(queue_email())
+    row.to_address = "first@example.org, second@example.org"
+
+    with pytest.raises(backends.PermanentFailure, match="address"):
+        build_envelope(row)
+
+
 def test_non_ascii_and_long_header_values_arrive_intact(smtp_app, smtp_server, queue_email):
     outbox = queue_email(
         name="Zo\u00eb \u00c5ngstr\u00f6m-\u0141ukasiewicz", email="zoe@example.org"

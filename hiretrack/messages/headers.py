@@ -24,6 +24,7 @@ __all__ = [
     "check_address_header",
     "check_header_value",
     "decoded_header_text",
+    "envelope_address",
     "parse_address_header",
 ]
 
@@ -97,6 +98,17 @@ def parse_address_header(value: str, field: str) -> tuple[tuple[str, str], ...]:
         if not address.username or not address.domain:
             raise HeaderInjectionError(f"{field} has an incomplete address: {address}")
     return tuple((address.display_name, address.addr_spec) for address in header.addresses)
+
+
+def envelope_address(value: str, field: str) -> str:
+    """The one bare address (addr-spec) in a checked header value, as SMTP's MAIL and RCPT carry
+    it; a plain address is its own, without a parse."""
+    if _PLAIN_ADDRESS.fullmatch(value):
+        return value
+    addresses = parse_address_header(value, field)
+    if len(addresses) != 1:
+        raise HeaderInjectionError(f"{field} must name exactly one address for the envelope")
+    return addresses[0][1]
 
 
 def header_safe_text(value: str) -> str:
