@@ -5,7 +5,7 @@ candidate's page) and `hiretrack outbox deliver`, then the rules one by one on t
 """
 
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
+from hiretrack.messages.context import past_dates_named
 from hiretrack.messages.delivery import claim_due, deliver_batch
 from hiretrack.messages.drafts import review_draft
 from hiretrack.messages.models import Draft, DraftStatus, EmailTemplate, OutboxEmail, OutboxStatus
@@ -670,3 +671,15 @@ def test_a_claims_premises_are_read_in_one_statement_whatever_its_size(
         event.remove(db.engine, "before_cursor_execute", note)
 
     assert counts == [1, 1]
+
+
+def test_past_dates_named_reads_each_written_form_once_and_skips_impossible_dates():
+    text = (
+        "We wrote on Monday, 2 November 2026 and again on 2 November 2026; the panel met "
+        "30 November 2026. Nothing happens on 31 February 2026, and we expect news by "
+        "Friday 11 December 2026. You applied on 1 October 2026."
+    )
+
+    named = past_dates_named(text, date(2026, 12, 4), {date(2026, 10, 1)})
+
+    assert named == [date(2026, 11, 2), date(2026, 11, 30)]

@@ -331,8 +331,8 @@ def _smtp_transaction(connection: smtplib.SMTP, envelope: Envelope) -> None:
     """Send one message in one SMTP transaction, raising smtplib's exceptions as its `sendmail`
     does for one recipient.
 
-    `sendmail` parses both addresses again for every message (`smtplib.quoteaddr`), a tenth of
-    the sending thread's work per message; the envelope's are bare addresses already checked.
+    `sendmail` parses both addresses again for every message (`smtplib.quoteaddr`); the
+    envelope's are bare addresses, checked when it was built (docs/delivery.md has the figures).
     """
     connection.ehlo_or_helo_if_needed()
     options = ""
