@@ -5,11 +5,13 @@ bench manager (or recruiter) in through the login form of a test client, request
 times to warm up (statements built, calendar checked, plans prepared), then times `--requests`
 more. CPU time is this process's, so on SQLite it includes the database's work; on PostgreSQL
 (on this machine) the CPU of the app's server process is read from /proc and printed beside it.
-`--profile` adds a cProfile table of the slowest functions.
+`--profile` adds a cProfile table of the slowest functions; `--round-trips` (PostgreSQL) counts
+one request's round trips to the server, from libpq's trace, naming BEGIN, COMMIT and ROLLBACK.
 
     python bench/profile_page.py /dashboard
     python bench/profile_page.py "/api/v1/applications?cadence=overdue" --profile
     python bench/profile_page.py /dashboard --as recruiter --database-url postgresql://...
+    python bench/profile_page.py /dashboard --round-trips --database-url postgresql://...
 """
 
 import argparse
@@ -17,6 +19,8 @@ import cProfile
 import logging
 import os
 import pstats
+import re
+import tempfile
 import time
 
 from benchlib import BENCH_PASSWORD, bench_app, database_url, load_credentials
@@ -31,6 +35,9 @@ def main() -> None:
     parser.add_argument("--as", dest="role", choices=("manager", "recruiter"), default="manager")
     parser.add_argument("--requests", type=int, default=50, help="timed requests (default 50)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile table too")
+    parser.add_argument(
+        "--round-trips", action="store_true", help="count one request's round trips (PostgreSQL)"
+    )
     arguments = parser.parse_args()
 
     url = database_url(arguments.database_url)
@@ -73,6 +80,8 @@ def main() -> None:
         + f"{wall / arguments.requests * 1000:.2f} ms wall per request "
         f"(mean of {arguments.requests})"
     )
+    if arguments.round_trips and backend:
+        print(round_trips(app, get))
     if arguments.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -80,6 +89,39 @@ def main() -> None:
             get()
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+def round_trips(app, get) -> str:
+    """One request's round trips to PostgreSQL, from libpq's trace of every connection it checks
+    out: each ends with the server's ReadyForQuery. psycopg sends BEGIN, COMMIT and ROLLBACK as
+    simple queries of their own."""
+    from sqlalchemy import event
+
+    from hiretrack.extensions import db
+
+    with app.app_context():
+        pool = db.engine.pool
+    with tempfile.TemporaryFile("w+") as trace:
+
+        def start(dbapi_connection, _record, _proxy) -> None:
+            dbapi_connection.pgconn.trace(trace.fileno())
+
+        def stop(dbapi_connection, _record) -> None:
+            if dbapi_connection is not None:
+                dbapi_connection.pgconn.untrace()  # flushes the trace
+
+        event.listen(pool, "checkout", start)
+        event.listen(pool, "checkin", stop)
+        try:
+            get()
+        finally:
+            event.remove(pool, "checkout", start)
+            event.remove(pool, "checkin", stop)
+        trace.seek(0)
+        messages = trace.read()
+    count = len(re.findall(r"\tB\t\d+\tReadyForQuery\t", messages))
+    control = re.findall(r'\tF\t\d+\tQuery\t "(BEGIN|COMMIT|ROLLBACK)[^"]*"', messages)
+    return f"{count} round trips to PostgreSQL in one request; of them {', '.join(control) or 'no BEGIN, COMMIT or ROLLBACK'}"
 
 
 def postgresql_backend(app) -> int | None:

@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import TypeVar
 
 import flask_sqlalchemy.session
+from flask import has_request_context
+from psycopg import IsolationLevel, pq
 from sqlalchemy import DateTime, Engine, MetaData, bindparam, event, literal_column
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 T = TypeVar("T")
@@ -308,6 +311,73 @@ def _note_statement(state) -> None:
 def _forget_writes(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(WROTE, None)
+
+
+#: In a pooled PostgreSQL connection's `info` while a request's session reads on it without a
+#: transaction (psycopg's autocommit); gone at its first write, or when it goes back to the pool.
+_READING_WITHOUT_TRANSACTION = "hiretrack_reading_without_transaction"
+
+
+@event.listens_for(Session, "after_begin")
+def read_without_transaction(_session: Session, _transaction, connection) -> None:
+    """Let a web request's session read on PostgreSQL without BEGIN and COMMIT.
+
+    psycopg sends BEGIN as a round trip of its own before the first statement, and a request
+    that only read then commits: two of the manager pages' five round trips. Under READ
+    COMMITTED every statement takes its own snapshot anyway, so reads outside a transaction see
+    what they would have seen inside one. The connection reads in autocommit until the first
+    statement that is not a plain SELECT (`begin_before_first_write`), which turns autocommit
+    off, so psycopg begins a real transaction there and the request's writes stay one
+    transaction, committed or rolled back as before. Requests only: commands and workers keep
+    a transaction throughout. A connection set to another isolation level is left as it is.
+    """
+    if connection.dialect.driver != "psycopg" or not has_request_context():
+        return
+    if connection.dialect.default_isolation_level != "READ COMMITTED":
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection.autocommit or dbapi_connection.isolation_level not in (
+        None,
+        IsolationLevel.READ_COMMITTED,
+    ):
+        return  # already AUTOCOMMIT (SQLAlchemy's isolation_level), or not READ COMMITTED
+    if dbapi_connection.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        return
+    dbapi_connection.autocommit = True
+    connection.info[_READING_WITHOUT_TRANSACTION] = True
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def begin_before_first_write(connection, _cursor, _statement, _parameters, context, _many):
+    """Turn autocommit off before the first statement that needs a transaction, so psycopg
+    begins one with it (autocommit may change between statements: the connection is idle).
+
+    Only a plain SELECT built with SQLAlchemy reads without one: anything else may write or
+    set something for the transaction (text(), `SET LOCAL`, SAVEPOINT, INSERT ... RETURNING),
+    a locking read must hold its locks to the end, and a server-side cursor (`yield_per`)
+    lives in a transaction. A SELECT calling a function that writes or locks belongs in text().
+    """
+    if not connection.info.get(_READING_WITHOUT_TRANSACTION):
+        return
+    statement = getattr(context.compiled, "statement", None)
+    if (
+        isinstance(statement, Select | CompoundSelect)
+        and statement._for_update_arg is None
+        and not context.execution_options.get("stream_results")
+    ):
+        return
+    del connection.info[_READING_WITHOUT_TRANSACTION]
+    connection.connection.dbapi_connection.autocommit = False
+
+
+@event.listens_for(Pool, "checkin")
+def _end_reading_without_transaction(dbapi_connection, connection_record) -> None:
+    # Back in the pool, a connection has a transaction again for whoever checks it out next.
+    if connection_record.info.pop(_READING_WITHOUT_TRANSACTION, None) and dbapi_connection:
+        try:
+            dbapi_connection.autocommit = False
+        except Exception as error:  # noqa: BLE001 (not idle: broken, and must not stay autocommit)
+            connection_record.invalidate(error)
 
 
 def end_read_only_transaction(session: Session) -> None:
