@@ -8,7 +8,7 @@ from flask import current_app, has_request_context, request, url_for
 from flask_wtf import FlaskForm
 from markupsafe import escape
 from sqlalchemy import Select, func, select
-from wtforms import DateField, IntegerField, StringField
+from wtforms import DateField, IntegerField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput, TextInput
@@ -18,25 +18,13 @@ from hiretrack.database import utcnow
 from hiretrack.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.formatting import DAY_INPUT_FORMATS
+from hiretrack.text import text_problem
 
 PER_PAGE = 25
 MAX_PAGE = 100_000
 
 #: Status code for a form sent back with errors: the browser shows it, tools see the refusal.
 FORM_REJECTED = 422
-
-
-#: Control characters a person never means to type (tab and line breaks are allowed in text).
-CONTROL_CHARACTERS = frozenset(chr(code) for code in range(32) if chr(code) not in "\t\n\r") | {
-    "\x7f"
-}
-
-
-def reject_control_characters(value):
-    """WTForms filter: refuse text with NULs and other invisible control characters."""
-    if isinstance(value, str) and not CONTROL_CHARACTERS.isdisjoint(value):
-        raise ValueError("Remove the invisible control characters (such as NUL) from this text.")
-    return value
 
 
 DAY_RENDER = {"placeholder": "e.g. 2026-12-11", "autocomplete": "off"}
@@ -54,7 +42,11 @@ class DayField(DateField):
 
 
 class Form(FlaskForm):
-    """Base form: every text field refuses control characters (PostgreSQL cannot store a NUL)."""
+    """Base form: dates typed as the pages show them, and every text field checked as plain text.
+
+    A one-line field (StringField and its kinds) must be a single line, a text area may hold line
+    breaks and tabs but no other control character (`hiretrack.text`, the API's rule too).
+    """
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
@@ -66,12 +58,31 @@ class Form(FlaskForm):
                     **DAY_RENDER,
                     **(unbound_field.kwargs.get("render_kw") or {}),
                 }
-            if issubclass(unbound_field.field_class, StringField):
-                options["filters"] = [
-                    *unbound_field.kwargs.get("filters", ()),
-                    reject_control_characters,
-                ]
             return unbound_field.bind(form=form, **options)
+
+    def validate(self, extra_validators=None) -> bool:
+        """Check the fields, then their text.
+
+        The text check runs after the validator chains, where `Optional` cannot clear it: a
+        value of only line breaks or separators (which `str.strip` removes) would pass Optional.
+        """
+        valid = super().validate(extra_validators)
+        return text_fields_valid(self) and valid
+
+
+def text_fields_valid(form: FlaskForm) -> bool:
+    """Add `hiretrack.text`'s refusal to each text field holding a character it refuses."""
+    valid = True
+    for field in form:
+        if not isinstance(field, StringField) or not isinstance(field.data, str):
+            continue
+        label = field.label.text or field.name
+        problem = text_problem(field.data, label, multi_line=isinstance(field, TextAreaField))
+        if problem:
+            valid = False
+            if problem not in field.errors:
+                field.errors = [*field.errors, problem]
+    return valid
 
 
 def page_number(param: str = "page") -> int:

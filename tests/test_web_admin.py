@@ -108,6 +108,19 @@ def test_settings_save_and_report_bad_values_on_their_fields(client, login, admi
     )
     html = bad.get_data(as_text=True)
     assert bad.status_code == 422
+    # The form refuses the line break itself (one-line text); the service then checks the rest.
+    assert 'id="mail_from-error"' in html and "must be a single line of text" in html
+    bad = client.post(
+        "/admin/settings",
+        data={
+            "company_name": "Acme",
+            "mail_from": "Evil <not-an-address",
+            "cadence_business_days": "3",
+            "holidays": "XX-YY",
+        },
+    )
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422
     assert 'id="holidays-error"' in html and 'id="mail_from-error"' in html
     assert db.session.scalars(select(OrganisationSettings)).first() is None
     good = client.post(

@@ -36,6 +36,9 @@ def field_errors(error: ValidationError, prefix: str = "") -> dict[str, list[str
     for item in error.errors(include_url=False, include_input=False):
         name = ".".join(str(part) for part in item["loc"]) or prefix or "body"
         message = MESSAGES.get(item["type"], item["msg"])
+        if item["type"] == "value_error":
+            # Our validators' own words, without pydantic's "Value error, " before them.
+            message = str(item.get("ctx", {}).get("error", message))
         if message not in errors.setdefault(name, []):
             errors[name].append(message)
     return errors

@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from hiretrack.web import Form
+
 
 class LoginForm(FlaskForm):
     # The autocomplete hints let browsers and password managers fill the sign-in form.
@@ -41,7 +43,7 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField("Change password")
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(Form):
     label = StringField("Label (what the token is for)", validators=[Length(max=100)])
     submit = SubmitField("Create token")
 

@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -25,7 +24,7 @@ from wtforms.validators import (
 
 from hiretrack.messages.models import CATEGORY_LABELS, TemplateCategory
 from hiretrack.submissions import submission_token_field
-from hiretrack.web import DayField, as_choices, today
+from hiretrack.web import DayField, Form, as_choices, today
 
 CATEGORY_PAIRS = [(category.value, label) for category, label in CATEGORY_LABELS.items()]
 CATEGORY_CHOICES = as_choices(CATEGORY_PAIRS)
@@ -49,7 +48,7 @@ def within_a_year(form, field) -> None:
         raise ValidationError("Choose a date within the next year.")
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(Form):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     slug = StringField("Short name for links (slug)", validators=[DataRequired(), Length(max=80)])
     category = SelectField("Category", choices=CATEGORY_CHOICES, validators=[DataRequired()])
@@ -66,17 +65,17 @@ class TemplateForm(FlaskForm):
     submit = SubmitField("Save template")
 
 
-class RestoreForm(FlaskForm):
+class RestoreForm(Form):
     expected_version = HiddenField()
     submit = SubmitField("Restore this version")
 
 
-class ActiveForm(FlaskForm):
+class ActiveForm(Form):
     expected_version = HiddenField()
     submit = SubmitField()
 
 
-class ComposeForm(FlaskForm):
+class ComposeForm(Form):
     template = HiddenField(validators=[DataRequired()])
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
@@ -105,7 +104,7 @@ class ComposeForm(FlaskForm):
     submit = SubmitField("Send")
 
 
-class DraftForm(FlaskForm):
+class DraftForm(Form):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=SUBJECT_MAX)])
     body = TextAreaField("Message", validators=[DataRequired(), Length(max=BODY_MAX)])
     promised_next_update = DayField(
@@ -114,7 +113,7 @@ class DraftForm(FlaskForm):
     submit = SubmitField("Save draft")
 
 
-class SendDraftsForm(FlaskForm):
+class SendDraftsForm(Form):
     hold_id = HiddenField()
     requisition_id = HiddenField()
     kind = HiddenField()
@@ -123,14 +122,14 @@ class SendDraftsForm(FlaskForm):
     submit = SubmitField("Send all")
 
 
-class PrepareDraftsForm(FlaskForm):
+class PrepareDraftsForm(Form):
     category = SelectField(
         "Message", choices=BULK_CATEGORY_CHOICES, default=TemplateCategory.CHECK_IN.value
     )
     submit = SubmitField("Prepare drafts for every open application")
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     """A form that is only a button with CSRF protection (cancel, discard, re-queue...)."""
 
     submit = SubmitField()

@@ -4,7 +4,7 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 
 from hiretrack.search.queries import MAX_QUERY_LENGTH, SearchResults, search_records
-from hiretrack.web import CONTROL_CHARACTERS
+from hiretrack.text import text_problem
 
 bp = Blueprint("search", __name__)
 
@@ -17,8 +17,8 @@ def index():
     problem = None
     if len(text) > MAX_QUERY_LENGTH:
         problem = f"Search for at most {MAX_QUERY_LENGTH} characters."
-    elif not CONTROL_CHARACTERS.isdisjoint(text):
-        problem = "Remove the invisible control characters (such as NUL) from your search."
+    else:
+        problem = text_problem(text, "Your search")
     results = SearchResults(text) if problem else search_records(current_user, text)
     return render_template(
         "search/results.html", results=results, problem=problem, text=text[:MAX_QUERY_LENGTH]

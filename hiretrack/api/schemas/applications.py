@@ -9,6 +9,7 @@ from hiretrack.api.schemas.base import (
     INT_MAX,
     Currency,
     Id,
+    MultiLineText,
     Note,
     Output,
     PageQuery,
@@ -115,7 +116,7 @@ class ClosureIn(RequestBody):
     """How the candidate was told, for a closure given outside email (e.g. a phone call)."""
 
     channel: Channel
-    note: Text(5000, 1)
+    note: MultiLineText(5000, 1)
 
 
 class TransitionIn(RequestBody):
@@ -187,7 +188,7 @@ class OutboxQuery(PageQuery):
 class MessageSend(RequestBody):
     template: Slug = Field(description="The template's slug.")
     subject: Text(1000) | None = Field(default=None, description="Replace the subject.")
-    body: Text(20000) | None = Field(default=None, description="Replace the body.")
+    body: MultiLineText(20000) | None = Field(default=None, description="Replace the body.")
     promised_next_update: date | None = None
     send_at: UtcDatetime | None = Field(
         default=None, description="Schedule for later; it can be cancelled until it goes out."

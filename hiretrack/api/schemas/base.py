@@ -1,5 +1,6 @@
 """API v1 shapes: base types every shape is built from: bounded ids, texts and times, pages, problems."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,10 +11,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     create_model,
 )
 
 from hiretrack.requisitions.currencies import CURRENCY_MESSAGE, is_currency
+from hiretrack.text import MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN, check_text
 
 #: Ids are database integers; anything outside this range cannot name a row.
 ID_MAX = 2**31 - 1
@@ -29,11 +32,30 @@ MAX_PER_PAGE = 200
 DATETIME_MAX_LENGTH = 64
 
 
-def _no_nul(value: str) -> str:
-    """Refuse NUL characters: PostgreSQL cannot store them and no real text contains them."""
-    if "\x00" in value:
-        raise ValueError("Must not contain NUL (\\u0000) characters.")
-    return value
+def _single_line(value: str, info: ValidationInfo) -> str:
+    """Refuse line breaks and other control characters (`hiretrack.text`), naming the field."""
+    return check_text(value, info.field_name or "This text")
+
+
+def _multi_line(value: str, info: ValidationInfo) -> str:
+    """Refuse control characters other than line breaks and tabs (`hiretrack.text`)."""
+    return check_text(value, info.field_name or "This text", multi_line=True)
+
+
+@dataclass(frozen=True)
+class _Documented:
+    """Publish a pattern the validator beside it enforces, without pydantic checking it again.
+
+    The validator's own message names the character and where it is; pydantic's pattern check
+    would only say "should match pattern".
+    """
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict:
+        schema = handler(core_schema)
+        schema["pattern"] = self.pattern
+        return schema
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -78,15 +100,26 @@ UtcDatetime = Annotated[
 
 
 def Text(max_length: int, min_length: int = 0, **field: Any) -> Any:  # noqa: N802  (a type factory)
-    """A string type of bounded length without NUL characters."""
+    """A single line of text of bounded length: names, titles, subjects, one-line reasons."""
     return Annotated[
         str,
         Field(min_length=min_length, max_length=max_length, **field),
-        AfterValidator(_no_nul),
+        AfterValidator(_single_line),
+        _Documented(SINGLE_LINE_PATTERN),
     ]
 
 
-Note = Text(5000)
+def MultiLineText(max_length: int, min_length: int = 0, **field: Any) -> Any:  # noqa: N802
+    """Text of bounded length that may hold line breaks and tabs: notes, message bodies."""
+    return Annotated[
+        str,
+        Field(min_length=min_length, max_length=max_length, **field),
+        AfterValidator(_multi_line),
+        _Documented(MULTI_LINE_PATTERN),
+    ]
+
+
+Note = MultiLineText(5000)
 
 
 def _iso_4217(value: str) -> str:

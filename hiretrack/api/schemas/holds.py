@@ -5,7 +5,16 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from hiretrack.api.schemas.base import Id, Note, Output, PageQuery, RequestBody, Text, Version
+from hiretrack.api.schemas.base import (
+    Id,
+    MultiLineText,
+    Note,
+    Output,
+    PageQuery,
+    RequestBody,
+    Text,
+    Version,
+)
 from hiretrack.candidates.stages import Stage
 from hiretrack.holds.models import HoldOutcome, HoldReason
 from hiretrack.messages.models import DraftStatus, OutboxStatus, TemplateCategory
@@ -54,7 +63,9 @@ class HoldBrief(Output):
 class HoldCreate(RequestBody):
     reason: HoldReason
     summary: Text(300, 1) = Field(description="For your team; candidates never see it.")
-    public_reason: Text(300) = Field(default="", description="What candidates may be told.")
+    public_reason: MultiLineText(300) = Field(
+        default="", description="What candidates may be told."
+    )
     owner_id: Id | None = Field(default=None, description="The user who owns the hold, or ...")
     owner_name: Text(200) | None = Field(
         default=None, description="... a name for an owner outside HireTrack ('Head office')."

@@ -5,7 +5,16 @@ from typing import Annotated
 
 from pydantic import Field
 
-from hiretrack.api.schemas.base import INT_MAX, Id, Output, PageQuery, RequestBody, Text, Version
+from hiretrack.api.schemas.base import (
+    INT_MAX,
+    Id,
+    MultiLineText,
+    Output,
+    PageQuery,
+    RequestBody,
+    Text,
+    Version,
+)
 from hiretrack.messages.models import TemplateCategory
 
 
@@ -53,7 +62,7 @@ class TemplateCreate(RequestBody):
     slug: Text(80, 1) = Field(description="Lowercase letters, digits and single hyphens.")
     category: TemplateCategory
     subject: Text(300, 1)
-    body: Text(20000, 1)
+    body: MultiLineText(20000, 1)
     promise_business_days: PromiseDays | None = None
     personal: bool = Field(
         default=False, description="A personal variant, used for your own candidates."
@@ -68,7 +77,7 @@ class TemplateUpdate(RequestBody):
     slug: Text(80, 1) = None
     category: TemplateCategory = None
     subject: Text(300, 1) = None
-    body: Text(20000, 1) = None
+    body: MultiLineText(20000, 1) = None
     promise_business_days: PromiseDays | None = None
     change_note: Text(300) = None
     is_active: bool = Field(default=None, description="false retires the template.")
@@ -85,7 +94,7 @@ class TemplateQuery(PageQuery):
 
 class TemplatePreviewIn(RequestBody):
     subject: Text(300, 1)
-    body: Text(20000, 1)
+    body: MultiLineText(20000, 1)
     application_id: Id
     category: TemplateCategory | None = None
     promise_business_days: PromiseDays | None = None
