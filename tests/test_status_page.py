@@ -299,6 +299,23 @@ def test_a_question_becomes_an_inbound_touchpoint_makes_the_application_due_and_
     assert "Thank you. Maria Lopez has your question" in page
 
 
+def test_the_question_notice_subject_is_one_line_of_at_most_300_characters(
+    client, ctx, application
+):
+    """Stored names from before the text rule may hold runs of spaces and line breaks, and a
+    name and a role are 200 characters each: the subject is made one line, then cut."""
+    application.candidate.name = "Ana  \n Silva" + " x" * 93
+    application.requisition.title = "Senior\tPlatform " + "y" * 183
+    db.session.commit()
+
+    response = client.post(f"{link_path(application)}/question", data={"question": "News?"})
+
+    assert response.status_code == 302
+    notice = db.session.scalars(select(OutboxEmail)).one()
+    full = f"Question from Ana Silva{' x' * 93} about Senior Platform {'y' * 183}"
+    assert notice.subject == full[:300] and len(full) > 300
+
+
 def test_the_question_notice_is_delivered_by_the_outbox_worker(client, app, ctx, application):
     path = link_path(application)
     client.post(f"{path}/question", data={"question": "Is there any news?"})

@@ -24,6 +24,8 @@ from hiretrack.messages.models import EmailTemplate, OutboxEmail, OutboxStatus
 
 #: The Message-ID domain when the sender address has none (it always has one once validated).
 FALLBACK_DOMAIN = "hiretrack.local"
+#: Characters `OutboxEmail.subject` holds.
+SUBJECT_MAX_LENGTH = 300
 
 
 def new_message_id(from_address: str) -> str:
@@ -104,13 +106,14 @@ def queue_staff_email(
     Staff emails are HireTrack's own wording (not the sandboxed candidate templates), so they
     render with the app's Jinja environment; their links come from `hiretrack.urls`. Their
     subject quotes stored text (a candidate's name, a role), which may hold a control character
-    a header cannot carry: it is made safe rather than refused, so the notice still goes out.
+    a header cannot carry, or be long: it is made safe rather than refused (whitespace runs made
+    one space), then cut to the column's length, so the notice still goes out.
     """
     environment = current_app.jinja_env
     return queue_email(
         to_address=recipient.email,
         to_name=header_safe_text(recipient.name),
-        subject=header_safe_text(subject),
+        subject=header_safe_text(subject)[:SUBJECT_MAX_LENGTH],
         body_text=environment.get_template(f"{template}.txt").render(context),
         body_html=environment.get_template(f"{template}.html").render(context),
         reply_to=reply_to,

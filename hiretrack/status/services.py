@@ -286,7 +286,7 @@ def notify_manager(
     }
     return queue_staff_email(
         manager,
-        subject=" ".join(subject.split())[:300],
+        subject=subject,
         template=f"status/{template}_email",
         context=context,
         reply_to=_reply_to(candidate.name, candidate.email) if reply_to_candidate else None,
