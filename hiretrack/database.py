@@ -2,6 +2,7 @@
 
 import dataclasses
 import fcntl
+import logging
 import os
 import select as socket_wait
 import time
@@ -16,7 +17,7 @@ from flask import has_request_context
 from psycopg import IsolationLevel, pq
 from sqlalchemy import DateTime, Engine, MetaData, bindparam, event, literal_column
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry, scoped_session
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.elements import BindParameter
@@ -24,6 +25,8 @@ from sqlalchemy.sql.selectable import CompoundSelect, Select
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -88,6 +91,49 @@ def ended_for_another(error: BaseException) -> bool:
     """Whether the database ended this transaction to let a concurrent one through (a retry
     from the start of the transaction can succeed)."""
     return getattr(getattr(error, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+#: Runs of one unit of work a worker makes while the database keeps ending it for another.
+RETRY_ATTEMPTS = 3
+#: Seconds before the second run (twice that before the third): the transaction that won
+#: usually commits in that time, so the run again does not meet it a second time.
+RETRY_PAUSE = 0.05
+
+
+def retry_when_ended_for_another(
+    work: Callable[[], T],
+    session: Session | scoped_session,
+    *,
+    what: str,
+    also: tuple[type[BaseException], ...] = (),
+    attempts: int = RETRY_ATTEMPTS,
+) -> T:
+    """Run `work`, one whole transaction ending in its own commit, again from scratch when
+    PostgreSQL ended it for a concurrent one (a deadlock or a serialization failure), at most
+    `attempts` times in all; the last such error is raised.
+
+    For the workers (delivery recording, inbound mail, reminders), which have no person to ask
+    to try again: a web request ended that way answers "busy, try again" instead
+    (`hiretrack.error_pages`). `also` names other errors that are as safe to retry (delivery
+    recording's stale version counter); any other error is raised at once. Whatever `work`
+    raises, the session is rolled back first, so `work` always starts from what is committed
+    and reads again the objects it uses.
+    """
+    for number in range(1, attempts + 1):
+        try:
+            return work()
+        except Exception as error:
+            session.rollback()
+            if number == attempts or not (isinstance(error, also) or ended_for_another(error)):
+                raise
+            logger.info(
+                "%s collided with another writer (run %d); running it again: %s",
+                what,
+                number,
+                error,
+            )
+            time.sleep(RETRY_PAUSE * number)
+    raise ValueError(f"attempts must be at least 1, not {attempts}")
 
 
 @event.listens_for(Engine, "connect")

@@ -6,23 +6,38 @@ workers whose claims hold rows of requisitions A and B in opposite orders can th
 the other: PostgreSQL ends one transaction as a deadlock. The results must still be recorded (a
 row left in SENDING would later ask a person whether it went out), so the recording retries.
 A web request ended that way answers "busy, try again" with nothing saved, never a 500.
+
+The workers without a person to ask (delivery recording, inbound mail, the reminders run) run
+such a transaction again from scratch through one helper, `retry_when_ended_for_another`.
 """
 
 import threading
 import time
+from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import text, update
+import time_machine
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import OperationalError
 
-from hiretrack.candidates.models import Application
-from hiretrack.database import utcnow
+from hiretrack.cadence.upkeep import prepare_run
+from hiretrack.candidates.models import Application, Touchpoint
+from hiretrack.candidates.services import log_touchpoint
+from hiretrack.database import retry_when_ended_for_another, utcnow
 from hiretrack.extensions import db
+from hiretrack.inbound.imap import record_message
+from hiretrack.inbound.models import InboundKind, InboundMessage
+from hiretrack.inbound.parsing import read_message
 from hiretrack.messages.backends import PermanentFailure
 from hiretrack.messages.models import Draft, OutboxEmail, OutboxStatus
 from hiretrack.messages.results import Attempt, record_results
 from hiretrack.messages.services import choose_template, send_message
 from hiretrack.requisitions.models import Requisition
 from tests.conftest import POSTGRES_URL
+from tests.inbound_support import send_update, tracking_app
+from tests.mail_builders import reply_to
+
+send_update, tracking_app = send_update, tracking_app  # fixtures
 
 pytestmark = [
     pytest.mark.postgres_only,
@@ -171,3 +186,139 @@ def test_a_request_ended_by_a_deadlock_saves_nothing_and_asks_to_try_again(
     # Trying again does the work.
     assert client.post("/bulk/apply", data=form).status_code == 302
     assert db.session.query(Draft).count() == 2
+
+
+# --- Workers run a transaction ended for another again ------------------------------------------
+
+
+def in_thread(app, work, results: list, errors: list) -> threading.Thread:
+    """Start `work()` in its own thread and app context (a worker process of its own)."""
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                results.append(work())
+        except BaseException as error:  # reported to the test thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_the_helper_runs_a_serialization_failure_again_from_scratch(app, make_requisition):
+    """A real 40001: a REPEATABLE READ transaction updates a row another one changed since."""
+    requisition_id = make_requisition(headcount=1).id
+    db.session.commit()
+    bump = text("UPDATE requisition SET headcount = headcount + :n WHERE id = :id")
+    runs = []
+
+    def work() -> int:
+        runs.append(len(runs) + 1)
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        db.session.execute(select(Requisition.id)).all()  # the snapshot is taken here
+        if len(runs) == 1:
+            with db.engine.begin() as other:
+                other.execute(bump, {"n": 1, "id": requisition_id})
+        db.session.execute(bump, {"n": 10, "id": requisition_id})
+        db.session.commit()
+        return len(runs)
+
+    assert retry_when_ended_for_another(work, db.session, what="A test") == 2
+    db.session.expire_all()
+    assert db.session.get(Requisition, requisition_id).headcount == 12
+
+
+def test_the_helper_gives_up_after_its_attempts_and_passes_other_errors_at_once(ctx):
+    runs = []
+
+    def deadlocked() -> None:
+        runs.append(1)
+        db.session.execute(text("SELECT 1"))
+        raise OperationalError("UPDATE ...", {}, type("E", (), {"sqlstate": "40P01"})())
+
+    with pytest.raises(OperationalError):
+        retry_when_ended_for_another(deadlocked, db.session, what="A test", attempts=3)
+    assert len(runs) == 3
+
+    def broken() -> None:
+        runs.append(1)
+        raise ValueError("a bug")
+
+    runs.clear()
+    with pytest.raises(ValueError):
+        retry_when_ended_for_another(broken, db.session, what="A test")
+    assert len(runs) == 1
+
+
+def test_the_reminders_run_ended_by_a_deadlock_runs_again(app, make_application, make_user):
+    """Flagging ghosted applications (an UPDATE of application rows) after marking broken
+    promises (touchpoint rows) meets a writer that holds a ghosted application and then asks
+    for the touchpoint: PostgreSQL ends the run, which runs again once the writer is done."""
+    manager = make_user("manager")
+    with time_machine.travel(datetime(2026, 2, 2, 10, tzinfo=UTC), tick=False):
+        ghosted = make_application(stage="final_round")
+    with time_machine.travel(datetime(2026, 3, 9, 10, tzinfo=UTC), tick=False):
+        promised = make_application(stage="final_round")
+        promise = log_touchpoint(
+            manager,
+            promised,
+            direction="outbound",
+            channel="phone",
+            note="Call",
+            promised_next_update=date(2026, 3, 13),
+        )
+        db.session.commit()
+    promise_id, ghosted_id = promise.id, ghosted.id
+    results, errors = [], []
+
+    blocker = db.engine.connect()
+    blocker.execute(
+        text("SELECT id FROM application WHERE id = :id FOR UPDATE"), {"id": ghosted_id}
+    )
+    run = in_thread(app, lambda: prepare_run(date(2026, 3, 17)), results, errors)
+    waiting_on_a_lock(app, 1)  # the run holds the touchpoint and waits for the application
+    # Asking for the touchpoint closes the circle; this returns once the run was ended.
+    blocker.execute(text("SELECT id FROM touchpoint WHERE id = :id FOR UPDATE"), {"id": promise_id})
+    blocker.rollback()
+    blocker.close()
+    run.join(timeout=60)
+
+    assert errors == [] and results == [(1, 1)]
+    db.session.expire_all()
+    assert db.session.get(Application, ghosted_id).was_ghosted is True
+    assert db.session.get(Touchpoint, promise_id).promise_broken_on == date(2026, 3, 14)
+
+
+def test_an_inbound_reply_ended_by_a_deadlock_is_recorded_by_running_again(
+    tracking_app, send_update
+):
+    """The reply's record claims its fingerprint, then logs the candidate's contact on the
+    application, held here; inserting the same fingerprint here closes the circle."""
+    sent = send_update()
+    raw = reply_to(sent.message, "Thanks, any news?", sender=sent.candidate_address)
+    fingerprint = read_message(raw).fingerprint
+    application_id = sent.application.id
+    db.session.commit()
+    results, errors = [], []
+
+    blocker = db.engine.connect()
+    blocker.execute(
+        text("SELECT id FROM application WHERE id = :id FOR UPDATE"), {"id": application_id}
+    )
+    worker = in_thread(tracking_app, lambda: record_message(raw, len(raw)).created, results, errors)
+    waiting_on_a_lock(tracking_app, 1)
+    blocker.execute(
+        insert(InboundMessage).values(
+            fingerprint=fingerprint, source="api", kind="unmatched", status="open"
+        )
+    )  # returns once the worker's record was ended
+    blocker.rollback()
+    blocker.close()
+    worker.join(timeout=60)
+
+    assert errors == [] and results == [True]
+    db.session.expire_all()
+    (message,) = db.session.scalars(select(InboundMessage)).all()
+    assert message.fingerprint == fingerprint and message.kind == InboundKind.REPLY
+    assert message.counted and message.application_id == application_id

@@ -15,11 +15,10 @@ from hiretrack.cadence.models import ReminderDigest
 from hiretrack.cadence.reminders import (
     DigestKind,
     execute_plan,
-    mark_ghosted,
     plan_reminders,
-    record_broken_promises,
     run_reminders,
 )
+from hiretrack.cadence.upkeep import mark_ghosted, record_broken_promises
 from hiretrack.candidates.models import Application, Touchpoint
 from hiretrack.candidates.services import log_touchpoint, record_delivery
 from hiretrack.extensions import db

@@ -10,9 +10,9 @@ from hiretrack.cadence.reminders import (
     ReminderPlan,
     execute_plan,
     plan_reminders,
-    prepare_run,
 )
 from hiretrack.cadence.stored import open_application_count, recompute_stored_cadence
+from hiretrack.cadence.upkeep import prepare_run
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.messages.requisition_counts import recount as recount_message_counts

@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from hiretrack.admin.services import effective_settings
 from hiretrack.auth.models import User
 from hiretrack.cadence.business_calendar import ensure_calendar
-from hiretrack.cadence.models import CalendarDay, ReminderDigest
+from hiretrack.cadence.models import ReminderDigest
 from hiretrack.cadence.queries import CADENCE_LABELS, CadenceStatus, as_date, cadence_query
-from hiretrack.candidates.models import Application, Candidate, Direction, Touchpoint
+from hiretrack.cadence.upkeep import count_broken_promises, count_newly_ghosted, prepare_run
+from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.stages import LABELS, PROMISED_STAGES, Stage
-from hiretrack.database import utcnow
+from hiretrack.database import retry_when_ended_for_another, utcnow
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
 from hiretrack.formatting import local_date
@@ -34,7 +34,6 @@ from hiretrack.messages.outbox import queue_staff_email
 from hiretrack.messages.rendering import TemplateError
 from hiretrack.messages.services import choose_template, send_message
 from hiretrack.requisitions.models import CLOSED_REQUISITION_STATUSES, Requisition
-from hiretrack.sqltypes import as_utc_date
 from hiretrack.urls import external_url
 
 
@@ -185,84 +184,6 @@ class ReminderReport:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-# --- Promises and ghosting: plain SQL statements, safe to repeat ---------------------------------
-
-
-def _broken_promise_condition(today: date):
-    """Outbound promises whose date passed with no outbound contact reaching the candidate since."""
-    later = aliased(Touchpoint, name="later_contact")
-    kept = exists().where(
-        later.application_id == Touchpoint.application_id,
-        later.direction == Direction.OUTBOUND.value,
-        later.occurred_at.is_not(None),
-        later.occurred_at > Touchpoint.occurred_at,
-        as_utc_date(later.occurred_at) <= Touchpoint.promised_next_update,
-    )
-    return and_(
-        Touchpoint.promised_next_update < today,
-        Touchpoint.promise_broken_on.is_(None),
-        Touchpoint.direction == Direction.OUTBOUND.value,
-        Touchpoint.occurred_at.is_not(None),
-        ~kept,
-    )
-
-
-def count_broken_promises(today: date) -> int:
-    """How many promises `record_broken_promises` would record now (for the dry run)."""
-    return db.session.scalar(
-        select(func.count()).select_from(Touchpoint).where(_broken_promise_condition(today))
-    )
-
-
-def record_broken_promises(today: date) -> int:
-    """Mark each broken promise with the day it broke (the day after its date); idempotent.
-
-    Only promises that reached the candidate count: a queued email's promise was never made.
-    """
-    ensure_calendar(effective_settings().holidays, today)
-    day_after = (
-        select(func.min(CalendarDay.day))
-        .where(CalendarDay.day > Touchpoint.promised_next_update)
-        .scalar_subquery()
-    )
-    result = db.session.execute(
-        update(Touchpoint)
-        .where(_broken_promise_condition(today))
-        .values(promise_broken_on=func.coalesce(day_after, today))
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
-
-
-def _ghosted_ids(today: date):
-    """The ids of ghosted applications not yet flagged, as a self-contained subquery."""
-    query, columns = cadence_query(today)
-    return (
-        query.with_only_columns(Application.id)
-        .where(columns.status == CadenceStatus.GHOSTED.value, Application.was_ghosted.is_(False))
-        .correlate(None)
-    )
-
-
-def count_newly_ghosted(today: date) -> int:
-    """How many applications `mark_ghosted` would flag now (for the dry run)."""
-    return db.session.scalar(select(func.count()).select_from(_ghosted_ids(today).subquery()))
-
-
-def mark_ghosted(today: date) -> int:
-    """Flag ghosted applications for good, so the closure ledger remembers the silence.
-
-    The version counter is left alone on purpose: the flag changes nothing a person is editing.
-    """
-    result = db.session.execute(
-        update(Application)
-        .where(Application.id.in_(_ghosted_ids(today)))
-        .values(was_ghosted=True)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
 
 
 # --- What is waiting, per person ----------------------------------------------------------------
@@ -510,7 +431,17 @@ def digest_context(digest: Digest, today: date, checked_in: set[int]) -> dict:
 
 
 def send_digest(digest: Digest, today: date, checked_in: set[int]) -> bool:
-    """Claim and queue one digest in one transaction; False if it already went today."""
+    """Claim and queue one digest in one transaction; False if it already went today.
+
+    Run again from scratch if PostgreSQL ends the transaction for a concurrent writer.
+    """
+    return retry_when_ended_for_another(
+        partial(_send_digest, digest, today, checked_in), db.session, what="Sending a digest"
+    )
+
+
+def _send_digest(digest: Digest, today: date, checked_in: set[int]) -> bool:
+    """One run of `send_digest`: claim, queue and commit."""
     claimed = claim(digest.recipient, digest.kind, today)
     if claimed is None:
         return False
@@ -531,17 +462,21 @@ def send_check_ins(manager: User, check_ins: list[CheckIn], today: date) -> tupl
 
     The day's claim commits first and each email commits on its own, so one candidate's problem
     (say, a template a recruiter just broke) never holds back the others, and a crash part-way
-    leaves the rest for tomorrow rather than risking a second copy today.
+    leaves the rest for tomorrow rather than risking a second copy today. Each of these
+    transactions runs again from scratch if PostgreSQL ends it for a concurrent writer.
     """
-    if claim(manager, DigestKind.AUTO_CHECK_IN, today) is None:
+    if not retry_when_ended_for_another(
+        partial(_claim_check_ins, manager, today), db.session, what="Claiming check-ins"
+    ):
         return set(), []
-    db.session.commit()
     sent, problems = set(), []
     for check_in in check_ins:
-        application = db.session.get(Application, check_in.application_id)
         try:
-            send_message(manager, application, choose_template(manager, "check_in"))
-            db.session.commit()
+            retry_when_ended_for_another(
+                partial(_send_check_in, manager, check_in.application_id),
+                db.session,
+                what="Sending a check-in",
+            )
         except (DomainError, TemplateError) as error:
             db.session.rollback()
             message = getattr(error, "message", None) or str(error)
@@ -551,13 +486,19 @@ def send_check_ins(manager: User, check_ins: list[CheckIn], today: date) -> tupl
     return sent, problems
 
 
-def prepare_run(today: date) -> tuple[int, int]:
-    """Record broken promises and ghosted applications, and commit; return both counts."""
-    ensure_calendar(effective_settings().holidays, today)
-    broken = record_broken_promises(today)
-    ghosted = mark_ghosted(today)
+def _claim_check_ins(manager: User, today: date) -> bool:
+    """Commit today's check-in claim for this manager; False if another run has it."""
+    if claim(manager, DigestKind.AUTO_CHECK_IN, today) is None:
+        return False
     db.session.commit()
-    return broken, ghosted
+    return True
+
+
+def _send_check_in(manager: User, application_id: int) -> None:
+    """One check-in in its own transaction, the application read afresh."""
+    application = db.session.get(Application, application_id)
+    send_message(manager, application, choose_template(manager, "check_in"))
+    db.session.commit()
 
 
 def execute_plan(

@@ -22,8 +22,9 @@ from typing import Any
 
 from flask import current_app
 
+from hiretrack.database import retry_when_ended_for_another
 from hiretrack.extensions import db
-from hiretrack.inbound.services import max_bytes, receive
+from hiretrack.inbound.services import Received, max_bytes, receive
 
 logger = logging.getLogger(__name__)
 
@@ -265,8 +266,7 @@ def fetch_once(
                 continue
             report.seen += 1
             try:
-                received = receive(raw, source="imap", size=size)
-                db.session.commit()
+                received = record_message(raw, size)
             except Exception:
                 db.session.rollback()
                 report.failed += 1
@@ -288,6 +288,21 @@ def fetch_once(
     finally:
         mailbox.close()
     return report
+
+
+def record_message(raw: bytes, size: int) -> Received:
+    """Record one fetched message in its own transaction.
+
+    Run again from scratch if PostgreSQL ends it for a concurrent writer (a deadlock with a web
+    edit of the same application): otherwise the message would wait for the next pass.
+    """
+
+    def record() -> Received:
+        received = receive(raw, source="imap", size=size)
+        db.session.commit()
+        return received
+
+    return retry_when_ended_for_another(record, db.session, what="Recording an inbound message")
 
 
 def run_fetcher(

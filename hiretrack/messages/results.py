@@ -10,16 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Integer, String, TextClause, and_, bindparam, text, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from hiretrack.candidates.contact import record_deliveries
 from hiretrack.database import (
     UTCDateTime,
-    ended_for_another,
     pairs_parameters,
     pairs_size,
     pairs_table,
+    retry_when_ended_for_another,
 )
 from hiretrack.extensions import db
 from hiretrack.messages.backends import DeliveryFailure
@@ -185,24 +184,25 @@ def record_results(worker_id: str, attempts: list[Attempt], untried: list[int]) 
     the messages are out, and rows left in SENDING would later ask a person whether they were.
     """
     sent = [attempt for attempt in attempts if attempt.failure is None]
-    for number in range(1, RECORD_RETRIES + 1):
-        try:
-            commit_durability(False)
-            if sent:
-                _apply_sent(worker_id, sent)
-            for attempt in attempts:
-                if attempt.failure is not None:
-                    _apply_failure(worker_id, attempt)
-            if untried:
-                _release(worker_id, untried)
-            db.session.commit()
-            return
-        except (StaleDataError, DBAPIError) as error:
-            db.session.rollback()
-            retryable = isinstance(error, StaleDataError) or ended_for_another(error)
-            if not retryable or number == RECORD_RETRIES:
-                raise
-            logger.info("Recording a claim collided with another writer; trying again: %s", error)
+
+    def record() -> None:
+        commit_durability(False)
+        if sent:
+            _apply_sent(worker_id, sent)
+        for attempt in attempts:
+            if attempt.failure is not None:
+                _apply_failure(worker_id, attempt)
+        if untried:
+            _release(worker_id, untried)
+        db.session.commit()
+
+    retry_when_ended_for_another(
+        record,
+        db.session,
+        what="Recording a claim",
+        also=(StaleDataError,),
+        attempts=RECORD_RETRIES,
+    )
 
 
 def release_after_error(worker_id: str, untried: list[int]) -> None:
