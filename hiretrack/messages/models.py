@@ -138,7 +138,9 @@ class OutboxEmail(db.Model):
     """One email to one recipient, sent by the delivery worker, never inside a web request."""
 
     __table_args__ = (
-        Index("ix_outbox_email_status_next_attempt", "status", "next_attempt_at"),
+        # The queue, in the order claims take it: a bulk send's messages share one
+        # next_attempt_at, and without the id a claim sorted all of them for its LIMIT.
+        Index("ix_outbox_email_status_next_attempt", "status", "next_attempt_at", "id"),
         # An application's messages; of one kind, newest first: the delivery check's "a newer
         # message of the same kind replaced it" (messages.premise).
         Index("ix_outbox_email_application_kind", "application_id", "category", "id"),
