@@ -4,6 +4,7 @@ Each message is built from an email HireTrack really sent (rendered, delivered b
 and handed to `receive`, the one path behind both the IMAP fetcher and `POST /api/v1/inbound`.
 """
 
+import re
 from datetime import timedelta
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -29,6 +30,7 @@ from hiretrack.ops.retention import run_retention
 from hiretrack.status.services import sent_emails
 from tests.inbound_support import inbound_messages
 from tests.mail_builders import delivery_status, out_of_office, reply_to
+from tests.test_query_counts import counting_queries
 
 OFFER_QUESTION = "I have another offer, can you tell me by Friday?"
 
@@ -651,7 +653,13 @@ def test_recruiters_see_unmatched_mail_on_their_dashboard(tracking_app, client, 
     db.session.commit()
 
     login(make_user("recruiter"))
-    assert b'id="unmatched-mail"' in client.get("/dashboard").data
+    with counting_queries(tracking_app) as statements:
+        page = client.get("/dashboard").get_data(as_text=True)
+    assert 'id="unmatched-mail"' in page
+    assert re.search(r'id="unmatched-mail">\s*<strong>1</strong>', page)
+    # Read with the other counters, in their statement: no round trip of its own.
+    (counted,) = [statement for statement in statements if "inbound_message" in statement]
+    assert "approval" in counted and "closure_pending" in counted
     client.post("/logout")
     login(make_user("manager"))
     assert b'id="unmatched-mail"' not in client.get("/dashboard").data

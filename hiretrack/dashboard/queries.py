@@ -44,6 +44,7 @@ from hiretrack.database import inline_constants, memoized_statement
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold
 from hiretrack.holds.queries import oldest_open_hold_id
+from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count_query
 from hiretrack.messages.models import (
     Draft,
     DraftStatus,
@@ -85,6 +86,7 @@ class Counters:
     failed_deliveries: int
     approvals_waiting: int
     drafts_waiting: int
+    unmatched_mail: int  # 0 for those who do not sort it (`SORTING_ROLES`)
 
     @property
     def needs_attention(self) -> int:
@@ -382,7 +384,14 @@ def other_counters_query(user: User | Viewer) -> Select:
             editable_requisitions(user)
         )
     drafts = drafts.scalar_subquery()
-    return select(open_holds, closure_pending, failed, approvals, drafts)
+    # Those who sort unmatched mail see how much waits (the rule: `open_unmatched_count_query`).
+    if user.role in SORTING_ROLES:
+        unmatched = open_unmatched_count_query().scalar_subquery()
+    else:
+        unmatched = literal(0)
+    return select(
+        open_holds, closure_pending, failed, approvals, drafts, unmatched.label("unmatched_mail")
+    )
 
 
 def load_dashboard(

@@ -9,7 +9,6 @@ from hiretrack.dashboard.queries import (
     dashboard_statements,
     load_dashboard,
 )
-from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count
 from hiretrack.messages.blueprint import WRITER_ROLES
 from hiretrack.messages.routes.drafts import remember_drafts_waiting
 from hiretrack.web import today
@@ -41,7 +40,7 @@ def index():
     return render_template(
         "dashboard/index.html",
         counters=figures,
-        unmatched_mail=open_unmatched_count() if user.role in SORTING_ROLES else 0,
+        unmatched_mail=figures.unmatched_mail,
         sees_outbox=user.role in WRITER_ROLES,
         page=page,
         rows=shown_rows(page.items, day),
