@@ -68,6 +68,24 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_imported(ctx, ma
     assert candidate_count() == 1
 
 
+def test_control_characters_are_refused_as_in_the_forms_and_the_api(ctx, make_user):
+    """A name's line breaks become spaces (a spreadsheet cell may wrap); other control
+    characters are refused, and a phone number must be one line."""
+    data = (
+        "Name,Email,Phone\n"
+        '"Zoë\n山田 🎉",zoe@example.org,+44 20 1234\n'  # line 2: fine
+        "Ana\x9bSilva,ana@example.org,\n"  # line 4: a C1 control (CSI)
+        'Bo Berg,bo@example.org,"+44\n20 1234"\n'  # line 5: a phone on two lines
+    )
+    report = import_candidates(make_user("recruiter"), data, dry_run=True)
+    errors = {row.line: "; ".join(row.errors) for row in report.bad_rows}
+    assert set(errors) == {4, 5}
+    assert "the name must not contain control characters: remove the invisible" in errors[4]
+    assert "(U+009B) at character 4" in errors[4]
+    assert "the phone number must be a single line of text: remove the line break" in errors[5]
+    assert report.rows[0].name == "Zoë 山田 🎉"
+
+
 def test_dry_run_checks_without_writing(ctx, make_user):
     report = import_candidates(make_user("recruiter"), GOOD, dry_run=True)
     assert report.ok and report.dry_run and report.imported == 0

@@ -21,6 +21,7 @@ from hiretrack.candidates.stages import Stage
 from hiretrack.errors import GuardrailRefused, ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.requisitions.models import Requisition
+from hiretrack.text import text_problem
 
 #: The fields a column can fill.
 FIELDS = ("name", "first_name", "last_name", "email", "phone", "stage")
@@ -214,9 +215,13 @@ def _check_row(row: RowResult, values: dict[str, str]) -> None:
             )
         else:
             row.stage = STAGES[stage]
+    # The typed-text rule of the forms and the API (`hiretrack.text`): a cell may hold line
+    # breaks and tabs (a name's are made spaces above), what is kept must be one line.
     for key, value in values.items():
-        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
-            row.errors.append(f"the {key.replace('_', ' ')} contains invisible control characters")
+        if problem := text_problem(value, f"the {key.replace('_', ' ')}", multi_line=True):
+            row.errors.append(problem.removesuffix("."))
+    if row.phone and (problem := text_problem(row.phone, "the phone number")):
+        row.errors.append(problem.removesuffix("."))
 
 
 def _existing_emails(emails: list[str]) -> set[str]:
