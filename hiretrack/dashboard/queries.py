@@ -194,6 +194,10 @@ class DashboardStatements:
       a range (`first_run`, `last_run`: each filter shows adjacent runs);
     - `other_counters`: holds, closure pending, failed deliveries, approvals and drafts;
     - `counters`: the two rows of counts side by side, in one statement (a round trip fewer).
+
+    `notices_in_page`: the page's rows carry their last hold notice (`last_hold_notice_at`), for
+    those who see everything, whose pages often show held rows; a manager's rarely do, so their
+    page reads notices only when it shows a held row (`_LAST_HOLD_NOTICE`).
     """
 
     bucket_counts: Select
@@ -201,6 +205,7 @@ class DashboardStatements:
     other_counters: Select
     counters: Select
     in_one_run: bool
+    notices_in_page: bool
 
 
 def dashboard_statements(user: User, today: date | None = None) -> DashboardStatements:
@@ -264,6 +269,11 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
             business_days_silent_since(rows.c.silent_since, today).label("business_days_silent"),
             _failed_count(rows.c.application_id).label("failed_deliveries"),
             oldest_open_hold_id(rows.c.application_id, Requisition.id).label("hold_id"),
+            *(
+                [_last_hold_notice(rows.c.application_id).label("last_hold_notice_at")]
+                if can_manage_all(viewer)
+                else []
+            ),
         )
         .join(Application, Application.id == rows.c.application_id)
         .join(Requisition, Requisition.id == Application.requisition_id)
@@ -274,7 +284,12 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
     counted, other = bucket_counts.subquery("bucket_counts"), others.subquery("other_counters")
     counters = select(counted, other).select_from(counted.join(other, true()))  # one row each
     return DashboardStatements(
-        bucket_counts, page, others, counters, in_one_run=not can_manage_all(viewer)
+        bucket_counts,
+        page,
+        others,
+        counters,
+        in_one_run=not can_manage_all(viewer),
+        notices_in_page=can_manage_all(viewer),
     )
 
 
@@ -432,7 +447,7 @@ def load_dashboard(
     items = connection.execute(statements.page, parameters).all() if total else []
     figures = Counters(sum(counts), *counts[:3], *(int(value or 0) for value in others))
     page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
-    return figures, _present(user, page)
+    return figures, _present(user, page, statements.notices_in_page)
 
 
 #: Built once (statements are immutable): the holds of the page's rows, and when each row's
@@ -440,18 +455,29 @@ def load_dashboard(
 #: text (`inline_constants`): as parameters, PostgreSQL planned the lookup on every request,
 #: its estimate for a rare category being better with the value than without.
 _HOLDS_BY_ID = select(Hold).where(Hold.id.in_(bindparam("hold_ids", expanding=True)))
+#: What counts as a hold notice sent to a row's candidate (one rule for both lookups below).
+_HOLD_NOTICES = (
+    OutboxEmail.category == TemplateCategory.HOLD_NOTICE.value,
+    OutboxEmail.status != OutboxStatus.CANCELLED.value,
+)
 _LAST_HOLD_NOTICE = inline_constants(
     select(OutboxEmail.application_id, func.max(OutboxEmail.created_at))
-    .where(
-        OutboxEmail.application_id.in_(bindparam("application_ids", expanding=True)),
-        OutboxEmail.category == TemplateCategory.HOLD_NOTICE.value,
-        OutboxEmail.status != OutboxStatus.CANCELLED.value,
-    )
+    .where(OutboxEmail.application_id.in_(bindparam("application_ids", expanding=True)))
+    .where(*_HOLD_NOTICES)
     .group_by(OutboxEmail.application_id)
 )
 
 
-def _present(user: User, page: Page) -> Page:
+def _last_hold_notice(application_id: ColumnElement[int]) -> ColumnElement:
+    """When the application's candidate was last sent a hold notice, as a column of the page."""
+    return (
+        select(func.max(OutboxEmail.created_at))
+        .where(OutboxEmail.application_id == application_id, *_HOLD_NOTICES)
+        .scalar_subquery()
+    )
+
+
+def _present(user: User, page: Page, notices_in_page: bool) -> Page:
     """Turn the page's rows into WaitingRows, with their holds and suggested messages."""
     hold_ids = list({row.hold_id for row in page.items if row.hold_id is not None})
     holds = (
@@ -461,7 +487,9 @@ def _present(user: User, page: Page) -> Page:
     )
     application_ids = [row.application_id for row in page.items if row.hold_id is not None]
     last_notice = {}
-    if application_ids:
+    if notices_in_page:
+        last_notice = {row.application_id: row.last_hold_notice_at for row in page.items}
+    elif application_ids:
         last_notice = dict(
             db.session.execute(_LAST_HOLD_NOTICE, {"application_ids": application_ids}).all()
         )
