@@ -9,7 +9,8 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPOSITORY_DIR = BENCH_DIR.parent
 DEFAULT_SQLITE_PATH = BENCH_DIR / "bench.sqlite"
-CREDENTIALS_PATH = BENCH_DIR / "credentials.json"
+#: Where seed.py leaves the logins run.py uses; BENCH_CREDENTIALS moves it (the smoke test does).
+CREDENTIALS_PATH = Path(os.environ.get("BENCH_CREDENTIALS") or BENCH_DIR / "credentials.json")
 RESULTS_PATH = BENCH_DIR / "results.json"
 
 #: Every seeded user has this password (one scrypt hash shared by all: hashing 500 would take

@@ -1111,8 +1111,8 @@ def seed(
 
     from hiretrack.auth.models import User
     from hiretrack.auth.services import create_api_token
-    from hiretrack.cadence.reminders import mark_ghosted
     from hiretrack.cadence.stored import recompute_stored_cadence
+    from hiretrack.cadence.upkeep import mark_ghosted
     from hiretrack.extensions import db
     from hiretrack.messages.defaults import install_default_templates
     from hiretrack.messages.models import EmailTemplate

@@ -80,6 +80,29 @@ def test_a_command_before_init_says_to_run_init(hiretrack, tmp_path):
     assert str(tmp_path / "hiretrack.sqlite") in line
 
 
+def test_users_create_refuses_a_name_with_a_control_character_and_creates_nobody(hiretrack):
+    assert hiretrack("init").exit_code == 0
+
+    def create(name: str):
+        return hiretrack(
+            "users",
+            "create",
+            "--email=ada@acme.example",
+            f"--name={name}",
+            "--role=admin",
+            "--password-stdin",
+            input="a long enough password\n",
+        )
+
+    refused = create("Ada\x05 Lovelace")
+
+    assert refused.exit_code == 2, refused.output
+    assert "name must be a single line of text" in refused.output
+    assert "U+0005" in refused.output
+    created = create("Ada Lovelace")
+    assert created.exit_code == 0, created.output  # the address was not taken by the refused one
+
+
 def test_an_unreachable_database_is_one_line_without_its_password(hiretrack):
     port = free_port()  # nothing listens there
 

@@ -8,12 +8,22 @@ from hiretrack.auth import services
 from hiretrack.auth.models import Role
 from hiretrack.errors import DomainError
 from hiretrack.extensions import db
+from hiretrack.text import text_problem
 
 
 def fail(error: DomainError) -> None:
     """Print a domain error the way a shell user expects and exit non-zero."""
     db.session.rollback()
     raise click.ClickException(error.message)
+
+
+def single_line(_context: click.Context, parameter: click.Parameter, value: str) -> str:
+    """Refuse an option value with a line break or another control character, as the forms and
+    the API do (`hiretrack.text`): names end up in email headers and one-line cells."""
+    problem = text_problem(value, parameter.name or "The value")
+    if problem:
+        raise click.BadParameter(problem)
+    return value
 
 
 @click.group("users", help="Create and manage HireTrack users.")
@@ -23,14 +33,24 @@ def users_group() -> None:
 
 @users_group.command("create")
 @click.option("--email", required=True, help="Sign-in email address.")
-@click.option("--name", required=True, help="Full name, as candidates and colleagues see it.")
+@click.option(
+    "--name",
+    required=True,
+    callback=single_line,
+    help="Full name, as candidates and colleagues see it.",
+)
 @click.option(
     "--role",
     required=True,
     type=click.Choice([r.value for r in Role]),
     help="What the user may do.",
 )
-@click.option("--phone", default="", help="Phone number shown to candidates in emails (optional).")
+@click.option(
+    "--phone",
+    default="",
+    callback=single_line,
+    help="Phone number shown to candidates in emails (optional).",
+)
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts)."
 )
@@ -67,7 +87,9 @@ def tokens_group() -> None:
 
 @tokens_group.command("create")
 @click.option("--email", required=True, help="The user the token acts as.")
-@click.option("--label", default="", help="What the token is for, e.g. 'ATS sync'.")
+@click.option(
+    "--label", default="", callback=single_line, help="What the token is for, e.g. 'ATS sync'."
+)
 def create_token(email: str, label: str) -> None:
     """Create an API token and print it once (it is stored hashed)."""
     user = services.find_user_by_email(email)
