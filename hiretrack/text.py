@@ -19,6 +19,8 @@ of JSON Schema read them alike: the OpenAPI document publishes them as each fiel
 
 import re
 
+from hiretrack.errors import ValidationFailed
+
 #: Characters a single line refuses: C0 (with TAB, LF, CR), DEL, C1 (with NEL), U+2028, U+2029.
 SINGLE_LINE_REFUSED = r"\u0000-\u001f\u007f-\u009f\u2028\u2029"
 #: Characters multi-line text refuses: the same, less TAB (U+0009), LF (U+000A) and CR (U+000D).
@@ -68,4 +70,13 @@ def check_text(value: str, label: str, *, multi_line: bool = False) -> str:
     problem = text_problem(value, label, multi_line=multi_line)
     if problem:
         raise ValueError(problem)
+    return value
+
+
+def require_text(value: str, field: str, label: str, *, multi_line: bool = False) -> str:
+    """`check_text` for the services, which every form, API call, import and command reaches:
+    refuse with ValidationFailed naming `field`, as their other checks do."""
+    problem = text_problem(value, label, multi_line=multi_line)
+    if problem:
+        raise ValidationFailed(problem, {field: [problem]})
     return value

@@ -11,7 +11,10 @@ import re
 import pytest
 from sqlalchemy import select
 
+from hiretrack.auth.services import create_api_token, create_user
 from hiretrack.candidates.models import Candidate
+from hiretrack.candidates.services import create_candidate
+from hiretrack.errors import ValidationFailed
 from hiretrack.extensions import db
 from hiretrack.text import MULTI_LINE_PATTERN, SINGLE_LINE_PATTERN, check_text, text_problem
 from tests import api_support
@@ -181,3 +184,26 @@ def test_the_template_form_refuses_a_subject_on_two_lines_and_keeps_the_body(
     html = response.get_data(as_text=True)
     assert "Subject must be a single line of text: remove the line break (U+000D)" in html
     assert "Still waiting." in html
+
+
+# --- The services: every path (forms, API, import, commands) reaches them ------------------------
+
+
+def test_the_services_refuse_a_name_with_a_control_character_whatever_called_them(ctx, make_user):
+    manager = make_user("manager")
+
+    with pytest.raises(ValidationFailed) as candidate:
+        create_candidate(manager, "Ana\x05Silva", "ana.service@example.org")
+    with pytest.raises(ValidationFailed) as user:
+        create_user("ana.user@acme.example", "Ana\x05Silva", "manager", "a long enough password")
+    with pytest.raises(ValidationFailed) as token:
+        create_api_token(manager, "sync\u2028job")
+
+    assert "U+0005" in candidate.value.errors["name"][0]
+    assert "U+0005" in user.value.errors["name"][0]
+    assert "U+2028" in token.value.errors["label"][0]
+    db.session.rollback()
+    assert (
+        db.session.scalar(select(Candidate).where(Candidate.email == "ana.service@example.org"))
+        is None
+    )

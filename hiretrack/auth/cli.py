@@ -18,8 +18,8 @@ def fail(error: DomainError) -> None:
 
 
 def single_line(_context: click.Context, parameter: click.Parameter, value: str) -> str:
-    """Refuse an option value with a line break or another control character, as the forms and
-    the API do (`hiretrack.text`): names end up in email headers and one-line cells."""
+    """Refuse an option value with a line break or another control character before asking for
+    the password (the service refuses it too, `hiretrack.text.require_text`)."""
     problem = text_problem(value, parameter.name or "The value")
     if problem:
         raise click.BadParameter(problem)

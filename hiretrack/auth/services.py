@@ -17,6 +17,7 @@ from hiretrack.auth.models import ApiToken, Role, User, new_session_token
 from hiretrack.database import utcnow
 from hiretrack.errors import DomainError, NotFound, ValidationFailed
 from hiretrack.extensions import db
+from hiretrack.text import require_text
 
 LOGIN_FAILED_MESSAGE = "Those details did not work. Check your email and password and try again."
 ACCOUNT_FAILURE_LIMIT = 5
@@ -209,6 +210,8 @@ def create_user(
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("A name is required.", {"name": ["Required."]})
+    require_text(name, "name", "name")
+    require_text(phone or "", "phone", "phone")
     if role not in {r.value for r in Role}:
         roles = ", ".join(r.value for r in Role)
         raise ValidationFailed(
@@ -266,6 +269,7 @@ def _hash_token(token: str) -> str:
 
 def create_api_token(user: User, label: str = "") -> tuple[ApiToken, str]:
     """Create a personal API token; the plain token is returned once and stored only hashed."""
+    require_text(label or "", "label", "label")
     plain = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=user, label=(label or "")[:100], token_hash=_hash_token(plain), prefix=plain[:10]

@@ -38,6 +38,7 @@ from hiretrack.extensions import db
 from hiretrack.messages.models import Draft, DraftStatus
 from hiretrack.offers.models import Offer, OfferStatus
 from hiretrack.requisitions.models import Requisition
+from hiretrack.text import require_text, text_problem
 
 MAX_NOTE_LENGTH = 5000
 
@@ -65,12 +66,12 @@ def _clean_name(name: str) -> str:
         raise ValidationFailed("A name is required.", {"name": ["Required."]})
     if len(name) > 200:
         raise ValidationFailed("Names are limited to 200 characters.", {"name": ["Too long."]})
-    return name
+    return require_text(name, "name", "Full name")
 
 
 def _clean_phone(phone: str | None) -> str | None:
     phone = (phone or "").strip()
-    if len(phone) > 40 or any(ord(ch) < 32 for ch in phone):
+    if len(phone) > 40 or text_problem(phone, "phone"):
         raise ValidationFailed("That phone number is not valid.", {"phone": ["Not valid."]})
     return phone or None
 

@@ -204,8 +204,16 @@ class DashboardStatements:
     page: Select
     other_counters: Select
     counters: Select
-    in_one_run: bool
-    notices_in_page: bool
+    #: The viewer sees every application (recruiters, admins), not a few requisitions' worth.
+    sees_everything: bool
+
+    @property
+    def in_one_run(self) -> bool:
+        return not self.sees_everything
+
+    @property
+    def notices_in_page(self) -> bool:
+        return self.sees_everything
 
 
 def dashboard_statements(user: User, today: date | None = None) -> DashboardStatements:
@@ -288,8 +296,7 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
         page,
         others,
         counters,
-        in_one_run=not can_manage_all(viewer),
-        notices_in_page=can_manage_all(viewer),
+        sees_everything=can_manage_all(viewer),
     )
 
 
@@ -485,13 +492,14 @@ def _present(user: User, page: Page, notices_in_page: bool) -> Page:
         if hold_ids
         else {}
     )
-    application_ids = [row.application_id for row in page.items if row.hold_id is not None]
-    last_notice = {}
     if notices_in_page:
         last_notice = {row.application_id: row.last_hold_notice_at for row in page.items}
-    elif application_ids:
-        last_notice = dict(
-            db.session.execute(_LAST_HOLD_NOTICE, {"application_ids": application_ids}).all()
+    else:
+        held = [row.application_id for row in page.items if row.hold_id is not None]
+        last_notice = (
+            dict(db.session.execute(_LAST_HOLD_NOTICE, {"application_ids": held}).all())
+            if held
+            else {}
         )
     rows = []
     for row in page.items:

@@ -31,10 +31,6 @@ MAX_RETRY_DELAY = timedelta(hours=6)
 #: With delays of 1, 2, 4 ... minutes capped at 6 hours, twelve attempts span about 20 hours:
 #: long enough to ride out a mail server that is down overnight.
 MAX_ATTEMPTS = 12
-#: Retries when a concurrent write collides with recording a claim: an edit of the application
-#: (its version counter), or on PostgreSQL a deadlock over requisition rows, whose kept counts
-#: of failed deliveries two workers recording failures in opposite orders may both wait for.
-RECORD_RETRIES = 3
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -180,8 +176,11 @@ def _release(worker_id: str, outbox_ids: list[int]) -> None:
 def record_results(worker_id: str, attempts: list[Attempt], untried: list[int]) -> None:
     """Commit the results of one claim's sends, and release the rows it did not try.
 
-    A concurrent edit of an application (it has a version counter) or a deadlock is retried:
-    the messages are out, and rows left in SENDING would later ask a person whether they were.
+    A concurrent edit of an application (its version counter) or, on PostgreSQL, a deadlock
+    over requisition rows (whose kept counts of failed deliveries two workers recording failures
+    in opposite orders may both wait for) is retried, as `retry_when_ended_for_another` runs
+    every worker's transaction: the messages are out, and rows left in SENDING would later ask
+    a person whether they were.
     """
     sent = [attempt for attempt in attempts if attempt.failure is None]
 
@@ -201,7 +200,6 @@ def record_results(worker_id: str, attempts: list[Attempt], untried: list[int]) 
         db.session,
         what="Recording a claim",
         also=(StaleDataError,),
-        attempts=RECORD_RETRIES,
     )
 
 
