@@ -1,7 +1,7 @@
 """The dashboard's figures, each computed by the database so the page costs the same at any size."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.orm import aliased
 
 from hiretrack.approvals.models import Approval, Decision
 from hiretrack.auth.access import (
@@ -40,9 +41,9 @@ from hiretrack.cadence.queries import (
 from hiretrack.cadence.tally import status_counts
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.stages import LABELS, Stage
-from hiretrack.database import inline_constants, memoized_statement
+from hiretrack.database import memoized_statement
 from hiretrack.extensions import db
-from hiretrack.holds.models import Hold
+from hiretrack.holds.models import Hold, clear_date_passed
 from hiretrack.holds.queries import oldest_open_hold_id
 from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count_query
 from hiretrack.messages.models import (
@@ -103,6 +104,18 @@ class Counters:
         return sum(per_status[status] for status in statuses)
 
 
+@dataclass(frozen=True, slots=True)
+class BlockingHold:
+    """The oldest open hold stopping a row: what the row shows of it."""
+
+    summary: str
+    opened_at: datetime
+    expected_clear_date: date | None
+
+    def is_overdue(self, today: date) -> bool:
+        return clear_date_passed(self.expected_clear_date, today)
+
+
 @dataclass(slots=True)
 class WaitingRow:
     """One open application on the dashboard, with everything the row shows.
@@ -122,7 +135,7 @@ class WaitingRow:
     business_days_silent: int
     last_contact_at: datetime | None
     failed_deliveries: int
-    hold: Hold | None
+    hold: BlockingHold | None
     suggested_category: str
     can_send: bool
 
@@ -188,16 +201,13 @@ class DashboardStatements:
       run of BUCKETS but the dated on track (the rest). For those who see everything, from the
       cadence tally; for the others, a sum over their rows;
     - `page`: one page, as the union of a LIMIT/OFFSET slice of each run (the ones the page does
-      not reach get LIMIT 0), each slice read in index order; failed deliveries and the blocking
-      hold are looked up for the page's rows only. When `in_one_run`, for users who see a few
+      not reach get LIMIT 0), each slice read in index order; failed deliveries, the blocking
+      hold and (for a held row) the last hold notice are looked up for the page's rows only, in
+      the same statement. When `in_one_run`, for users who see a few
       requisitions, one LIMIT/OFFSET slice of their rows sorted by run, the runs shown given as
       a range (`first_run`, `last_run`: each filter shows adjacent runs);
     - `other_counters`: holds, closure pending, failed deliveries, approvals and drafts;
     - `counters`: the two rows of counts side by side, in one statement (a round trip fewer).
-
-    `notices_in_page`: the page's rows carry their last hold notice (`last_hold_notice_at`), for
-    those who see everything, whose pages often show held rows; a manager's rarely do, so their
-    page reads notices only when it shows a held row (`_LAST_HOLD_NOTICE`).
     """
 
     bucket_counts: Select
@@ -210,10 +220,6 @@ class DashboardStatements:
     @property
     def in_one_run(self) -> bool:
         return not self.sees_everything
-
-    @property
-    def notices_in_page(self) -> bool:
-        return self.sees_everything
 
 
 def dashboard_statements(user: User, today: date | None = None) -> DashboardStatements:
@@ -260,7 +266,7 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
     else:
         rows = _own_rows_in_one_run(scope, conditions)
         status = case(*((rows.c.bucket == index, run.value) for index, run in enumerate(BUCKETS)))
-    page = (
+    listed = (
         select(
             rows.c.application_id,
             rows.c.next_update_due,
@@ -276,17 +282,34 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
             Requisition.manager_id.label("manager_id"),
             business_days_silent_since(rows.c.silent_since, today).label("business_days_silent"),
             _failed_count(rows.c.application_id).label("failed_deliveries"),
-            oldest_open_hold_id(rows.c.application_id, Requisition.id).label("hold_id"),
-            *(
-                [_last_hold_notice(rows.c.application_id).label("last_hold_notice_at")]
-                if can_manage_all(viewer)
-                else []
-            ),
         )
         .join(Application, Application.id == rows.c.application_id)
         .join(Requisition, Requisition.id == Application.requisition_id)
         .join(Candidate, Candidate.id == Application.candidate_id)
-        .order_by(rows.c.bucket, rows.c.next_update_due, rows.c.silent_since, rows.c.application_id)
+        .subquery("listed")
+    )
+    # Each row's blocking hold, and for a held row when its candidate was last sent a hold
+    # notice, come with the row: two statements fewer than loading them after the page. The
+    # hold is found in the join alone (PostgreSQL ran a subquery as often as it was named).
+    hold = aliased(Hold, name="blocking_hold")
+    blocking = oldest_open_hold_id(listed.c.application_id, listed.c.requisition_id)
+    notice = case((hold.id.is_not(None), _last_hold_notice(listed.c.application_id)))
+    page = (
+        select(
+            listed,
+            hold.id.label("hold_id"),
+            hold.summary.label("hold_summary"),
+            hold.opened_at.label("hold_opened_at"),
+            hold.expected_clear_date.label("hold_clears_by"),
+            notice.label("last_hold_notice_at"),
+        )
+        .outerjoin(hold, hold.id == blocking)
+        .order_by(
+            listed.c.bucket,
+            listed.c.next_update_due,
+            listed.c.silent_since,
+            listed.c.application_id,
+        )
     )
     others = other_counters_query(viewer)
     counted, other = bucket_counts.subquery("bucket_counts"), others.subquery("other_counters")
@@ -421,7 +444,7 @@ def load_dashboard(
 ) -> tuple[Counters, Page]:
     """The counters and one page of waiting applications, in a fixed number of queries.
 
-    Usually three: the counters, the page, and the holds blocking the page's rows. The counts say which runs the page reaches, so only their slices are read; an
+    Two: the counters, then the page. The counts say which runs the page reaches, so only their slices are read; an
     old link past the end shows the last page.
     """
     if status_filter not in STATUS_FILTERS:
@@ -454,24 +477,13 @@ def load_dashboard(
     items = connection.execute(statements.page, parameters).all() if total else []
     figures = Counters(sum(counts), *counts[:3], *(int(value or 0) for value in others))
     page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
-    return figures, _present(user, page, statements.notices_in_page)
+    return figures, _present(user, page)
 
 
-#: Built once (statements are immutable): the holds of the page's rows, and when each row's
-#: candidate was last sent a hold notice. The category and status are written into the SQL
-#: text (`inline_constants`): as parameters, PostgreSQL planned the lookup on every request,
-#: its estimate for a rare category being better with the value than without.
-_HOLDS_BY_ID = select(Hold).where(Hold.id.in_(bindparam("hold_ids", expanding=True)))
-#: What counts as a hold notice sent to a row's candidate (one rule for both lookups below).
+#: What counts as a hold notice sent to a row's candidate.
 _HOLD_NOTICES = (
     OutboxEmail.category == TemplateCategory.HOLD_NOTICE.value,
     OutboxEmail.status != OutboxStatus.CANCELLED.value,
-)
-_LAST_HOLD_NOTICE = inline_constants(
-    select(OutboxEmail.application_id, func.max(OutboxEmail.created_at))
-    .where(OutboxEmail.application_id.in_(bindparam("application_ids", expanding=True)))
-    .where(*_HOLD_NOTICES)
-    .group_by(OutboxEmail.application_id)
 )
 
 
@@ -484,30 +496,16 @@ def _last_hold_notice(application_id: ColumnElement[int]) -> ColumnElement:
     )
 
 
-def _present(user: User, page: Page, notices_in_page: bool) -> Page:
+def _present(user: User, page: Page) -> Page:
     """Turn the page's rows into WaitingRows, with their holds and suggested messages."""
-    hold_ids = list({row.hold_id for row in page.items if row.hold_id is not None})
-    holds = (
-        {hold.id: hold for hold in db.session.scalars(_HOLDS_BY_ID, {"hold_ids": hold_ids})}
-        if hold_ids
-        else {}
-    )
-    if notices_in_page:
-        last_notice = {row.application_id: row.last_hold_notice_at for row in page.items}
-    else:
-        held = [row.application_id for row in page.items if row.hold_id is not None]
-        last_notice = (
-            dict(db.session.execute(_LAST_HOLD_NOTICE, {"application_ids": held}).all())
-            if held
-            else {}
-        )
     rows = []
     for row in page.items:
-        hold = holds.get(row.hold_id)
-        notice_at = last_notice.get(row.application_id)
-        if notice_at is not None and notice_at.tzinfo is None:
-            notice_at = notice_at.replace(tzinfo=UTC)
-        needs_notice = hold is not None and (notice_at is None or notice_at < hold.opened_at)
+        hold = None
+        needs_notice = False
+        if row.hold_id is not None:
+            hold = BlockingHold(row.hold_summary, row.hold_opened_at, as_date(row.hold_clears_by))
+            notice_at = row.last_hold_notice_at
+            needs_notice = notice_at is None or notice_at < hold.opened_at
         rows.append(
             WaitingRow(
                 application_id=row.application_id,

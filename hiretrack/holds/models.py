@@ -80,8 +80,9 @@ class Hold(db.Model):
         return self.owner.name if self.owner else (self.owner_name or "unassigned")
 
     def is_overdue(self, today: date) -> bool:
-        return (
-            self.is_open
-            and self.expected_clear_date is not None
-            and self.expected_clear_date < today
-        )
+        return self.is_open and clear_date_passed(self.expected_clear_date, today)
+
+
+def clear_date_passed(expected_clear_date: date | None, today: date) -> bool:
+    """An open hold is overdue once the day it was expected to clear has gone by."""
+    return expected_clear_date is not None and expected_clear_date < today
