@@ -207,13 +207,16 @@ class DashboardStatements:
       requisitions, one LIMIT/OFFSET slice of their rows sorted by run, the runs shown given as
       a range (`first_run`, `last_run`: each filter shows adjacent runs);
     - `other_counters`: holds, closure pending, failed deliveries, approvals and drafts;
-    - `counters`: the two rows of counts side by side, in one statement (a round trip fewer).
+    - `counters`: the two rows of counts side by side, in one statement (a round trip fewer);
+    - `counters_and_page`: when `in_one_run`, the counters with the page's rows beside them (each
+      row carries the counters; with no rows, one row of counters and an empty page).
     """
 
     bucket_counts: Select
     page: Select
     other_counters: Select
     counters: Select
+    counters_and_page: Select | None
     #: The viewer sees every application (recruiters, admins), not a few requisitions' worth.
     sees_everything: bool
 
@@ -304,25 +307,31 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
             notice.label("last_hold_notice_at"),
         )
         .outerjoin(hold, hold.id == blocking)
-        .order_by(
-            listed.c.bucket,
-            listed.c.next_update_due,
-            listed.c.silent_since,
-            listed.c.application_id,
-        )
+        .order_by(*(listed.c[name] for name in _PAGE_ORDER))
     )
     others = other_counters_query(viewer)
     counted, other = bucket_counts.subquery("bucket_counts"), others.subquery("other_counters")
     counters = select(counted, other).select_from(counted.join(other, true()))  # one row each
+    counters_and_page = None
+    if not can_manage_all(viewer):
+        shown = page.subquery("shown")
+        counters_and_page = (
+            counters.add_columns(shown)
+            .outerjoin(shown, true())
+            .order_by(*(shown.c[name] for name in _PAGE_ORDER))
+        )
     return DashboardStatements(
         bucket_counts,
         page,
         others,
         counters,
+        counters_and_page,
         sees_everything=can_manage_all(viewer),
     )
 
 
+#: The page's order, by the names of its columns: the run, then as each run is ordered.
+_PAGE_ORDER = ("bucket", "next_update_due", "silent_since", "application_id")
 _ORDER_COLUMNS = (Application.next_update_due, Application.silent_since, Application.id)
 
 
@@ -444,29 +453,40 @@ def load_dashboard(
 ) -> tuple[Counters, Page]:
     """The counters and one page of waiting applications, in a fixed number of queries.
 
-    Two: the counters, then the page. The counts say which runs the page reaches, so only their slices are read; an
-    old link past the end shows the last page.
+    For those who see a few requisitions, one: the counters with the asked-for page beside them
+    (and the page again, should a link past the end ask for more pages than there are). For
+    those who see everything, two: the counts say which runs the page reaches, so only their
+    slices are read. An old link past the end shows the last page.
     """
     if status_filter not in STATUS_FILTERS:
         status_filter = None
+    shown = STATUS_FILTERS[status_filter] if status_filter else tuple(CadenceStatus)
+    included = [status in shown for status in BUCKETS]
     parameters = {"viewer_id": user.id}
     # Plain rows only: the session's connection runs them without the ORM's execution steps.
     connection = db.session.connection()
-    row = connection.execute(statements.counters, parameters).one()
-    width = len(statements.bucket_counts.selected_columns)
-    waiting, *counted = (int(value or 0) for value in row[:width])
-    others = row[width:]
-    counts = [*counted[:3], waiting - sum(counted), counted[3]]
-    shown = STATUS_FILTERS[status_filter] if status_filter else tuple(CadenceStatus)
-    included = [status in shown for status in BUCKETS]
-    total = sum(count for count, wanted in zip(counts, included, strict=True) if wanted)
-    number = min(page_number(), max(1, -(-total // PER_PAGE)))
-    start, position = (number - 1) * PER_PAGE, 0
+    asked = page_number()
     if statements.in_one_run:
         # Each filter's runs are adjacent in BUCKETS, so a range names them.
         shown_runs = [index for index, wanted in enumerate(included) if wanted]
         parameters.update(first_run=shown_runs[0], last_run=shown_runs[-1])
-        parameters.update(limit=PER_PAGE, offset=start)
+        parameters.update(limit=PER_PAGE, offset=(asked - 1) * PER_PAGE)
+        rows = connection.execute(statements.counters_and_page, parameters).all()
+        row = rows[0]  # one at least: the counters, with an empty page beside them
+        items = [row for row in rows if row.application_id is not None]
+    else:
+        row = connection.execute(statements.counters, parameters).one()
+    width = len(statements.bucket_counts.selected_columns)
+    waiting, *counted = (int(value or 0) for value in row[:width])
+    others = row[width : len(statements.counters.selected_columns)]
+    counts = [*counted[:3], waiting - sum(counted), counted[3]]
+    total = sum(count for count, wanted in zip(counts, included, strict=True) if wanted)
+    number = min(asked, max(1, -(-total // PER_PAGE)))
+    start, position = (number - 1) * PER_PAGE, 0
+    if statements.in_one_run:
+        if number != asked:
+            parameters.update(offset=start)
+            items = connection.execute(statements.page, parameters).all()
     else:
         for index, count in enumerate(counts):
             first = max(start, position)
@@ -474,7 +494,7 @@ def load_dashboard(
             parameters[f"offset_{index}"] = max(0, start - position) if last > first else 0
             parameters[f"limit_{index}"] = max(0, last - first)
             position += count if included[index] else 0
-    items = connection.execute(statements.page, parameters).all() if total else []
+        items = connection.execute(statements.page, parameters).all() if total else []
     figures = Counters(sum(counts), *counts[:3], *(int(value or 0) for value in others))
     page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
     return figures, _present(user, page)
