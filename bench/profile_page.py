@@ -5,8 +5,11 @@ bench manager (or recruiter) in through the login form of a test client, request
 times to warm up (statements built, calendar checked, plans prepared), then times `--requests`
 more. CPU time is this process's, so on SQLite it includes the database's work; on PostgreSQL
 (on this machine) the CPU of the app's server process is read from /proc and printed beside it.
-`--profile` adds a cProfile table of the slowest functions; `--round-trips` (PostgreSQL) counts
-one request's round trips to the server, from libpq's trace, naming BEGIN, COMMIT and ROLLBACK.
+`--profile` adds a cProfile table of the slowest functions (environment: PROFILE_SORT, default
+cumulative, e.g. tottime; PROFILE_ROWS, default 40; PROFILE_TIMER=cpu to time this process's CPU
+rather than the wall clock, which counts the waits on PostgreSQL); `--round-trips` (PostgreSQL)
+counts one request's round trips to the server, from libpq's trace, naming BEGIN, COMMIT and
+ROLLBACK.
 
     python bench/profile_page.py /dashboard
     python bench/profile_page.py "/api/v1/applications?cadence=overdue" --profile
@@ -83,12 +86,14 @@ def main() -> None:
     if arguments.round_trips and backend:
         print(round_trips(app, get))
     if arguments.profile:
-        profiler = cProfile.Profile()
+        timer = time.process_time if os.environ.get("PROFILE_TIMER") == "cpu" else time.perf_counter
+        profiler = cProfile.Profile(timer)
         profiler.enable()
         for _ in range(arguments.requests):
             get()
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        sort = os.environ.get("PROFILE_SORT", "cumulative")
+        pstats.Stats(profiler).sort_stats(sort).print_stats(int(os.environ.get("PROFILE_ROWS", 40)))
 
 
 def round_trips(app, get) -> str:
