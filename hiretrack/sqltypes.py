@@ -63,3 +63,32 @@ def _least_date_sqlite(element, compiler, **kw):
     never = "'9999-12-31'"
     arguments = ", ".join(f"coalesce({compiler.process(c, **kw)}, {never})" for c in clauses)
     return f"nullif(min({arguments}), {never})"
+
+
+class not_indexed_on_sqlite(FunctionElement):  # noqa: N801  (reads like a SQL function)
+    """A column that SQLite must not look up in an index; on PostgreSQL, the column itself.
+
+    On SQLite it is written `coalesce(x, x)`, which no index serves, so SQLite starts from a
+    more selective condition instead. PostgreSQL weighs its indexes by their statistics and
+    gains from using such a column in an index (see `cadence.queries.is_open`).
+    """
+
+    inherit_cache = True
+    name = "not_indexed_on_sqlite"
+
+    def __init__(self, column):
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(not_indexed_on_sqlite)
+def _not_indexed_default(element, compiler, **kw):
+    (argument,) = list(element.clauses)
+    return compiler.process(argument, **kw)
+
+
+@compiles(not_indexed_on_sqlite, "sqlite")
+def _not_indexed_sqlite(element, compiler, **kw):
+    (argument,) = list(element.clauses)
+    column = compiler.process(argument, **kw)
+    return f"coalesce({column}, {column})"

@@ -13,7 +13,13 @@ from sqlalchemy import event
 from hiretrack.admin.services import save_settings
 from hiretrack.auth.access import visible_applications
 from hiretrack.cadence.calendar import business_days_after
-from hiretrack.cadence.queries import CadenceStatus, cadence_for, cadence_query, cadence_summary
+from hiretrack.cadence.queries import (
+    CadenceStatus,
+    cadence_for,
+    cadence_query,
+    cadence_summary,
+    is_open,
+)
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.services import change_stage, log_touchpoint, record_delivery
 from hiretrack.extensions import db
@@ -393,3 +399,16 @@ def test_a_contact_exactly_at_midnight_utc_counts_on_its_own_day(waiting):
     call(application, date(2026, 3, 9), hour=0)
     assert cadence(application, date(2026, 3, 9)).next_update_due == date(2026, 3, 16)
     assert cadence(application, date(2026, 3, 9) + timedelta(days=1)).status == ON_TRACK
+
+
+def test_a_managers_open_condition_keeps_sqlite_off_closed_at_indexes_not_postgresql():
+    """SQLite would walk every open application by an index led by closed_at; PostgreSQL
+    starts from the manager's requisitions and reads only their open rows from the index."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    scoped = is_open(scoped=True)
+    assert str(scoped.compile(dialect=sqlite.dialect())) == (
+        "coalesce(application.closed_at, application.closed_at) IS NULL"
+    )
+    assert str(scoped.compile(dialect=postgresql.dialect())) == "application.closed_at IS NULL"
+    assert str(is_open().compile(dialect=sqlite.dialect())) == "application.closed_at IS NULL"

@@ -35,6 +35,7 @@ from hiretrack.candidates.models import Application
 from hiretrack.database import memoized_statement, utcnow
 from hiretrack.extensions import db
 from hiretrack.requisitions.models import Requisition
+from hiretrack.sqltypes import not_indexed_on_sqlite
 
 
 class CadenceStatus(StrEnum):
@@ -86,13 +87,16 @@ def cadence_key(today: date | None = None) -> tuple:
 def is_open(scoped: bool = False) -> ColumnElement[bool]:
     """SQL condition: the application is open.
 
-    `scoped` for a user who sees a few requisitions: written so that no index led by
-    closed_at can serve it, so the database starts from the user's requisitions instead of
-    walking every open application of the company (SQLite picks the index over the stored
-    dates otherwise: 0.2 ms against 40 ms for a manager at 400,000 applications).
+    `scoped` for a user who sees a few requisitions: on SQLite written so that no index led by
+    closed_at can serve it, so SQLite starts from the user's requisitions instead of walking
+    every open application of the company (it picks the index over the stored dates otherwise:
+    0.2 ms against 40 ms for a manager at 400,000 applications). PostgreSQL starts from the
+    requisitions anyway, and with the plain condition reads only their open applications from
+    `(requisition_id, closed_at)`, not every one they ever had (the manager dashboard's
+    statement: 0.79 -> 0.57 ms of the server's CPU).
     """
     if scoped:
-        return func.coalesce(Application.closed_at, Application.closed_at).is_(None)
+        return not_indexed_on_sqlite(Application.closed_at).is_(None)
     return Application.closed_at.is_(None)
 
 
