@@ -213,7 +213,8 @@ class LinkPattern:
     PLACEHOLDER = 9_090_909_090_909
 
     def __init__(self, endpoint: str, id_name: str, **values: Any) -> None:
-        url = url_for(endpoint, **{id_name: self.PLACEHOLDER}, **values)
+        # With the placeholder, the same link on every request: remembered as the others are.
+        url = template_url_for(endpoint, **{id_name: self.PLACEHOLDER}, **values)
         self._before, _, self._after = url.partition(str(self.PLACEHOLDER))
 
     def __call__(self, object_id: int) -> str:
