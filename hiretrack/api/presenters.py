@@ -15,7 +15,7 @@ from hiretrack.api import schemas
 from hiretrack.approvals.models import Approval
 from hiretrack.cadence.queries import as_date, cadence_for, cadence_query, is_open
 from hiretrack.candidates.models import Application, Candidate
-from hiretrack.candidates.stages import FINAL_STAGES, LABELS, Stage, allowed_next_stages
+from hiretrack.candidates.stages import FINAL_STAGES, LABELS, allowed_next_stages
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, clear_date_passed
@@ -247,14 +247,16 @@ def application_page(
         "offset": (int(query.page) - 1) * int(query.per_page),
     }
     total_capped = False
+    # Plain rows: on the session's connection, without the ORM's execution and result layers.
+    connection = db.session.connection()
     if total is None and not capped:
         # The count rides on the page's rows; a page past the end has none to carry it.
-        rows = db.session.execute(statements.page_and_count, parameters).all()
+        rows = connection.execute(statements.page_and_count, parameters).all()
         total = rows[0].list_total if rows else None
         if total is None:
-            total = db.session.scalar(statements.count, {"viewer_id": viewer_id})
+            total = connection.scalar(statements.count, {"viewer_id": viewer_id})
     else:
-        rows = db.session.execute(statements.page, parameters).all()
+        rows = connection.execute(statements.page, parameters).all()
     if total is None and capped:
         total, total_capped = _capped_count(
             statements.capped_count, query, {"viewer_id": viewer_id}
@@ -268,8 +270,9 @@ def application_page(
     }
 
 
-def application_rows(rows: Sequence) -> list[schemas.ApplicationOut]:
-    """Present rows of `_application_columns` as `applications` presents ORM objects.
+def application_rows(rows: Sequence) -> list[dict]:
+    """Present rows of `_application_columns` as `applications` presents ORM objects, as the
+    fields of `ApplicationOut`: the page's model validates them all in one call.
 
     An application stopped by several open holds comes as one row per hold, in a run (the
     page's order), and is presented once with all of them.
@@ -280,16 +283,18 @@ def application_rows(rows: Sequence) -> list[schemas.ApplicationOut]:
         if items and items[-1]["id"] == row.id:
             items[-1]["open_holds"].append(_hold_brief_of_row(row, today))
             continue
-        fields = {name: getattr(row, name) for name in _ROW_FIELDS}
+        fields = row._asdict()
+        for name in _NOT_FIELDS:
+            fields.pop(name, None)
         fields["open"] = row.stage not in FINAL_STAGES
-        fields["stage_label"] = LABELS[Stage(row.stage)]
+        fields["stage_label"] = LABELS[row.stage]
         fields["next_update_due"] = as_date(row.next_update_due)
         if row.cadence is not None:
             fields["business_days_silent"] = int(row.business_days_silent or 0)
         fields["open_holds"] = [] if row.hold_id is None else [_hold_brief_of_row(row, today)]
         fields["allowed_next_stages"] = allowed_next_stages(row.stage)
         items.append(fields)
-    return [schemas.ApplicationOut.model_validate(fields) for fields in items]
+    return items
 
 
 def _hold_brief_of_row(row, today: date) -> dict:
@@ -353,14 +358,8 @@ APPLICATION_COLUMNS = (
     "promised_next_update",
     "version",
 )
-#: What a row of `_application_columns` gives `ApplicationOut` as it is.
-_ROW_FIELDS = (
-    *APPLICATION_COLUMNS,
-    "candidate_name",
-    "requisition_title",
-    "cadence",
-    "business_days_silent",
-)
+#: The columns of `_application_columns` (and the page's count) that are not `ApplicationOut`'s.
+_NOT_FIELDS = ("hold_id", "hold_reason", "hold_summary", "hold_expected_clear_date", "list_total")
 
 
 def _hold_briefs(holds: Sequence[Hold], today: date) -> list[dict]:
