@@ -208,8 +208,10 @@ class DashboardStatements:
       a range (`first_run`, `last_run`: each filter shows adjacent runs);
     - `other_counters`: holds, closure pending, failed deliveries, approvals and drafts;
     - `counters`: the two rows of counts side by side, in one statement (a round trip fewer);
-    - `counters_and_page`: when `in_one_run`, the counters with the page's rows beside them (each
-      row carries the counters; with no rows, one row of counters and an empty page).
+    - `counters_and_page`: when `in_one_run`, the counters with the page's rows beside them
+      (each row carries the counters; with no rows, one row of counters and an empty page).
+      Those who see everything need the counts first: they say where the page starts in each
+      run. (Reading each run's first page instead cost PostgreSQL more than the round trip.)
     """
 
     bucket_counts: Select
@@ -265,10 +267,41 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
     # the index of every open application in order until enough of theirs turn up.
     if can_manage_all(viewer):
         rows = _runs_in_index_order(scope, conditions)
-        status = rows.c.status
+        page = _page_of(rows, rows.c.status, today)
     else:
         rows = _own_rows_in_one_run(scope, conditions)
         status = case(*((rows.c.bucket == index, run.value) for index, run in enumerate(BUCKETS)))
+        page = _page_of(rows, status, today)
+    others = other_counters_query(viewer)
+    counted, other = bucket_counts.subquery("bucket_counts"), others.subquery("other_counters")
+    counters = select(counted, other).select_from(counted.join(other, true()))  # one row each
+    counters_and_page = None
+    if not can_manage_all(viewer):
+        # Their page needs no counts to know its slice (see `_page_parameters`).
+        shown = page.subquery("shown")
+        counters_and_page = (
+            counters.add_columns(shown)
+            .outerjoin(shown, true())
+            .order_by(*(shown.c[name] for name in _PAGE_ORDER))
+        )
+    return DashboardStatements(
+        bucket_counts,
+        page,
+        others,
+        counters,
+        counters_and_page,
+        sees_everything=can_manage_all(viewer),
+    )
+
+
+def _page_of(rows: Subquery, status: ColumnElement[str], today: date) -> Select:
+    """The page's rows (ids and order keys in `rows`) with everything each row shows.
+
+    The candidate, requisition, failed deliveries and blocking hold are looked up for these
+    rows only. Each row's blocking hold, and for a held row when its candidate was last sent
+    a hold notice, come with the row: two statements fewer than loading them after the page.
+    The hold is found in the join alone (PostgreSQL ran a subquery as often as it was named).
+    """
     listed = (
         select(
             rows.c.application_id,
@@ -291,13 +324,10 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
         .join(Candidate, Candidate.id == Application.candidate_id)
         .subquery("listed")
     )
-    # Each row's blocking hold, and for a held row when its candidate was last sent a hold
-    # notice, come with the row: two statements fewer than loading them after the page. The
-    # hold is found in the join alone (PostgreSQL ran a subquery as often as it was named).
     hold = aliased(Hold, name="blocking_hold")
     blocking = oldest_open_hold_id(listed.c.application_id, listed.c.requisition_id)
     notice = case((hold.id.is_not(None), _last_hold_notice(listed.c.application_id)))
-    page = (
+    return (
         select(
             listed,
             hold.id.label("hold_id"),
@@ -308,25 +338,6 @@ def _build_statements(viewer: Viewer, today: date, holidays: str | None) -> Dash
         )
         .outerjoin(hold, hold.id == blocking)
         .order_by(*(listed.c[name] for name in _PAGE_ORDER))
-    )
-    others = other_counters_query(viewer)
-    counted, other = bucket_counts.subquery("bucket_counts"), others.subquery("other_counters")
-    counters = select(counted, other).select_from(counted.join(other, true()))  # one row each
-    counters_and_page = None
-    if not can_manage_all(viewer):
-        shown = page.subquery("shown")
-        counters_and_page = (
-            counters.add_columns(shown)
-            .outerjoin(shown, true())
-            .order_by(*(shown.c[name] for name in _PAGE_ORDER))
-        )
-    return DashboardStatements(
-        bucket_counts,
-        page,
-        others,
-        counters,
-        counters_and_page,
-        sees_everything=can_manage_all(viewer),
     )
 
 
@@ -453,51 +464,70 @@ def load_dashboard(
 ) -> tuple[Counters, Page]:
     """The counters and one page of waiting applications, in a fixed number of queries.
 
-    For those who see a few requisitions, one: the counters with the asked-for page beside them
-    (and the page again, should a link past the end ask for more pages than there are). For
-    those who see everything, two: the counts say which runs the page reaches, so only their
-    slices are read. An old link past the end shows the last page.
+    For those who see a few requisitions, one: the counters with the asked-for page (one
+    sorted slice of their rows) beside them. For those who see everything, two: the counts say
+    which runs the page reaches, so only their slices are read. A link past the end shows the
+    last page (read again for it).
     """
     if status_filter not in STATUS_FILTERS:
         status_filter = None
     shown = STATUS_FILTERS[status_filter] if status_filter else tuple(CadenceStatus)
     included = [status in shown for status in BUCKETS]
-    parameters = {"viewer_id": user.id}
     # Plain rows only: the session's connection runs them without the ORM's execution steps.
     connection = db.session.connection()
     asked = page_number()
+    items = None
     if statements.in_one_run:
-        # Each filter's runs are adjacent in BUCKETS, so a range names them.
-        shown_runs = [index for index, wanted in enumerate(included) if wanted]
-        parameters.update(first_run=shown_runs[0], last_run=shown_runs[-1])
-        parameters.update(limit=PER_PAGE, offset=(asked - 1) * PER_PAGE)
+        parameters = _page_parameters(user, statements, included, asked, counts=None)
         rows = connection.execute(statements.counters_and_page, parameters).all()
         row = rows[0]  # one at least: the counters, with an empty page beside them
         items = [row for row in rows if row.application_id is not None]
     else:
-        row = connection.execute(statements.counters, parameters).one()
+        row = connection.execute(statements.counters, {"viewer_id": user.id}).one()
     width = len(statements.bucket_counts.selected_columns)
     waiting, *counted = (int(value or 0) for value in row[:width])
     others = row[width : len(statements.counters.selected_columns)]
     counts = [*counted[:3], waiting - sum(counted), counted[3]]
     total = sum(count for count, wanted in zip(counts, included, strict=True) if wanted)
     number = min(asked, max(1, -(-total // PER_PAGE)))
-    start, position = (number - 1) * PER_PAGE, 0
-    if statements.in_one_run:
-        if number != asked:
-            parameters.update(offset=start)
-            items = connection.execute(statements.page, parameters).all()
-    else:
-        for index, count in enumerate(counts):
-            first = max(start, position)
-            last = min(start + PER_PAGE, position + count) if included[index] else first
-            parameters[f"offset_{index}"] = max(0, start - position) if last > first else 0
-            parameters[f"limit_{index}"] = max(0, last - first)
-            position += count if included[index] else 0
+    if items is None or number != asked:
+        parameters = _page_parameters(user, statements, included, number, counts)
         items = connection.execute(statements.page, parameters).all() if total else []
     figures = Counters(sum(counts), *counts[:3], *(int(value or 0) for value in others))
     page = Page(items=items, page=number, per_page=PER_PAGE, total=total)
     return figures, _present(user, page)
+
+
+def _page_parameters(
+    user: User,
+    statements: DashboardStatements,
+    included: list[bool],
+    number: int,
+    counts: list[int] | None,
+) -> dict[str, int]:
+    """The bound values that pick page `number` of the runs `included`.
+
+    One slice of a few requisitions' rows needs no counts: the runs shown, as a range (each
+    filter's runs are adjacent in BUCKETS), and an offset (`counts` may be None). The slices
+    of each run need the counts of each run, which say where the page starts in each.
+    """
+    parameters = {"viewer_id": user.id}
+    if statements.in_one_run:
+        shown_runs = [index for index, wanted in enumerate(included) if wanted]
+        return parameters | {
+            "first_run": shown_runs[0],
+            "last_run": shown_runs[-1],
+            "limit": PER_PAGE,
+            "offset": (number - 1) * PER_PAGE,
+        }
+    start, position = (number - 1) * PER_PAGE, 0
+    for index, wanted in enumerate(included):
+        first = max(start, position)
+        last = min(start + PER_PAGE, position + counts[index]) if wanted else first
+        parameters[f"offset_{index}"] = max(0, start - position) if last > first else 0
+        parameters[f"limit_{index}"] = max(0, last - first)
+        position += counts[index] if wanted else 0
+    return parameters
 
 
 #: What counts as a hold notice sent to a row's candidate.
