@@ -28,12 +28,35 @@ def test_upgrade_from_empty_matches_the_models_and_downgrade_round_trips(
         with db.engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
         assert differences == []
+        assert partial_indexes() == model_partial_indexes(db.engine.dialect.name)
         assert installed_triggers() == expected_triggers(db.engine.dialect.name)
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         upgrade()
         assert "application" in inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def partial_indexes() -> set[str]:
+    """The database's partial indexes (compare_metadata does not compare their conditions)."""
+    inspector = inspect(db.engine)
+    key = f"{db.engine.dialect.name}_where"
+    return {
+        index["name"]
+        for table in inspector.get_table_names()
+        for index in inspector.get_indexes(table)
+        if index.get("dialect_options", {}).get(key) is not None
+    }
+
+
+def model_partial_indexes(dialect: str) -> set[str]:
+    """The models' indexes with a condition on this database."""
+    return {
+        index.name
+        for table in db.metadata.tables.values()
+        for index in table.indexes
+        if index.dialect_options[dialect]["where"] is not None
+    }
 
 
 def installed_triggers() -> set[str]:

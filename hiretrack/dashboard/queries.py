@@ -46,6 +46,7 @@ from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, clear_date_passed
 from hiretrack.holds.queries import oldest_open_hold_id
 from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count_query
+from hiretrack.messages.models import FAILED_STATUSES as OUTBOX_FAILED_STATUSES
 from hiretrack.messages.models import (
     Draft,
     DraftStatus,
@@ -57,12 +58,8 @@ from hiretrack.requisitions.models import Requisition
 from hiretrack.web import PER_PAGE, Page, page_number
 
 #: Deliveries the manager must look at: refused for good (at once or by a later bounce report),
-#: or possibly sent and never confirmed.
-FAILED_STATUSES = (
-    OutboxStatus.FAILED.value,
-    OutboxStatus.BOUNCED.value,
-    OutboxStatus.UNCONFIRMED.value,
-)
+#: or possibly sent and never confirmed (`messages.models.FAILED_STATUSES`).
+FAILED_STATUSES = tuple(status.value for status in OUTBOX_FAILED_STATUSES)
 
 #: Dashboard filters: the name in the URL and the cadence statuses it shows.
 STATUS_FILTERS = {

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Row, and_, select, update
+from sqlalchemy import ColumnElement, Row, String, and_, literal_column, select, update
 
 from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import record_delivery
@@ -39,7 +39,7 @@ from hiretrack.messages.backends import (
     build_envelope,
 )
 from hiretrack.messages.bookkeeping import Bookkeeper
-from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.messages.models import FAILED_STATUSES, OutboxEmail, OutboxStatus
 from hiretrack.messages.premise import withdraw_untrue
 from hiretrack.messages.results import MAX_ATTEMPTS as MAX_ATTEMPTS
 from hiretrack.messages.results import Attempt, commit_durability
@@ -59,8 +59,6 @@ MINIMUM_CLAIM_LEASE = timedelta(minutes=10)
 #: it before each (two statements and two commits) cost as much as claiming.
 HOUSEKEEPING_INTERVAL = timedelta(seconds=10)
 
-#: Deliveries a person must look at: refused for good, bounced later, or possibly never sent.
-FAILED_STATUSES = (OutboxStatus.FAILED, OutboxStatus.BOUNCED, OutboxStatus.UNCONFIRMED)
 #: What `requeue` sends again.
 RESENDABLE = FAILED_STATUSES
 
@@ -138,8 +136,14 @@ def claim_size() -> int:
 
 
 def due_now(now: datetime) -> ColumnElement[bool]:
-    """Queued messages whose next attempt time has come."""
-    return and_(OutboxEmail.status == OutboxStatus.QUEUED, OutboxEmail.next_attempt_at <= now)
+    """Queued messages whose next attempt time has come.
+
+    The status is written into the SQL text, not bound: on PostgreSQL the queue's index holds
+    the queued rows only (`OutboxEmail`), and a plan PostgreSQL keeps for a prepared statement
+    can use such an index only when the statement itself says `status = 'queued'`.
+    """
+    queued = literal_column(f"'{OutboxStatus.QUEUED.value}'", type_=String())
+    return and_(OutboxEmail.status == queued, OutboxEmail.next_attempt_at <= now)
 
 
 def claim_rows(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[Row]:

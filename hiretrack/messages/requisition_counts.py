@@ -30,12 +30,8 @@ from sqlalchemy.orm import Session
 
 from hiretrack.candidates.models import Application
 from hiretrack.extensions import db
-from hiretrack.messages.models import Draft, DraftStatus, OutboxEmail, OutboxStatus
+from hiretrack.messages.models import FAILED_STATUSES, Draft, DraftStatus, OutboxEmail
 from hiretrack.requisitions.models import Requisition
-
-#: Deliveries a manager must look at: refused for good (at once or by a later bounce report), or
-#: possibly sent and never confirmed. They stay counted until a person resends or confirms them.
-FAILED_STATUSES = (OutboxStatus.FAILED, OutboxStatus.BOUNCED, OutboxStatus.UNCONFIRMED)
 
 
 @dataclass(frozen=True)
