@@ -17,7 +17,6 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.orm import aliased
 
 from hiretrack.approvals.models import Approval, Decision
 from hiretrack.auth.access import (
@@ -297,7 +296,8 @@ def _page_of(rows: Subquery, status: ColumnElement[str], today: date) -> Select:
     The candidate, requisition, failed deliveries and blocking hold are looked up for these
     rows only. Each row's blocking hold, and for a held row when its candidate was last sent
     a hold notice, come with the row: two statements fewer than loading them after the page.
-    The hold is found in the join alone (PostgreSQL ran a subquery as often as it was named).
+    The hold's columns are read by its id, each an index lookup: joined, PostgreSQL hashed
+    every hold of the company for a page of 25 rows (0.3 ms at 400,000 applications).
     """
     listed = (
         select(
@@ -315,27 +315,28 @@ def _page_of(rows: Subquery, status: ColumnElement[str], today: date) -> Select:
             Requisition.manager_id.label("manager_id"),
             business_days_silent_since(rows.c.silent_since, today).label("business_days_silent"),
             _failed_count(rows.c.application_id).label("failed_deliveries"),
+            oldest_open_hold_id(rows.c.application_id, Requisition.id).label("hold_id"),
         )
         .join(Application, Application.id == rows.c.application_id)
         .join(Requisition, Requisition.id == Application.requisition_id)
         .join(Candidate, Candidate.id == Application.candidate_id)
+        # OFFSET 0 keeps the databases from merging this into the statement around it, which
+        # would look the blocking hold up again wherever hold_id is named (PostgreSQL did).
+        .offset(0)
         .subquery("listed")
     )
-    hold = aliased(Hold, name="blocking_hold")
-    blocking = oldest_open_hold_id(listed.c.application_id, listed.c.requisition_id)
-    notice = case((hold.id.is_not(None), _last_hold_notice(listed.c.application_id)))
-    return (
-        select(
-            listed,
-            hold.id.label("hold_id"),
-            hold.summary.label("hold_summary"),
-            hold.opened_at.label("hold_opened_at"),
-            hold.expected_clear_date.label("hold_clears_by"),
-            notice.label("last_hold_notice_at"),
-        )
-        .outerjoin(hold, hold.id == blocking)
-        .order_by(*(listed.c[name] for name in _PAGE_ORDER))
-    )
+
+    def of_hold(column: ColumnElement) -> ColumnElement:
+        return select(column).where(Hold.id == listed.c.hold_id).scalar_subquery()
+
+    notice = case((listed.c.hold_id.is_not(None), _last_hold_notice(listed.c.application_id)))
+    return select(
+        listed,
+        of_hold(Hold.summary).label("hold_summary"),
+        of_hold(Hold.opened_at).label("hold_opened_at"),
+        of_hold(Hold.expected_clear_date).label("hold_clears_by"),
+        notice.label("last_hold_notice_at"),
+    ).order_by(*(listed.c[name] for name in _PAGE_ORDER))
 
 
 #: The page's order, by the names of its columns: the run, then as each run is ordered.
