@@ -1070,8 +1070,9 @@ def durability_of_writes(statements: list[str], switch: str) -> list[tuple[str, 
     for statement in statements:
         if statement.startswith(switch):
             chosen = statement
-        elif statement.startswith("UPDATE outbox_email SET") and "RETURNING" in statement:
-            assignments = statement.partition(" WHERE ")[0]
+        elif "UPDATE outbox_email SET" in statement and "RETURNING" in statement:
+            # On PostgreSQL a claim is one statement: WITH oldest AS (...) UPDATE ...
+            assignments = statement.partition("UPDATE outbox_email SET")[2].partition(" WHERE ")[0]
             writes.append(("sent" if "sent_at" in assignments else "claim", chosen))
     return writes
 
@@ -1102,12 +1103,25 @@ def test_postgresql_claims_wait_for_the_disk_and_results_need_not(
     smtp_app, smtp_server, queue_email
 ):
     rows = [queue_email()]
+    in_force: list[tuple[str, str]] = []
 
-    statements = statements_during(smtp_app, lambda: deliver_batch("worker-1"))
+    def setting_at_write(conn, cursor, statement, parameters, context, executemany) -> None:
+        if cursor.rowcount < 1:
+            return  # a claim that found nothing due wrote nothing
+        for kind, _ in durability_of_writes([" ".join(statement.split())], "-"):
+            (setting,) = cursor.connection.execute("SHOW synchronous_commit").fetchone()
+            in_force.append((kind, setting))
 
-    assert durability_of_writes(statements, "SET LOCAL synchronous_commit") == [
-        ("claim", "SET LOCAL synchronous_commit TO on"),
-        ("sent", "SET LOCAL synchronous_commit TO off"),
+    event.listen(db.engine, "after_cursor_execute", setting_at_write)
+    try:
+        statements = statements_during(smtp_app, lambda: deliver_batch("worker-1"))
+    finally:
+        event.remove(db.engine, "after_cursor_execute", setting_at_write)
+
+    assert in_force == [("claim", "on"), ("sent", "off")]
+    # The server's default is on: only the results' transaction needs a statement to change it.
+    assert [s for s in statements if s.startswith("SET LOCAL synchronous_commit")] == [
+        "SET LOCAL synchronous_commit TO off"
     ]
     assert_each_once(smtp_server, rows)
 

@@ -50,7 +50,15 @@ def commit_durability(durable: bool) -> None:
     """
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL synchronous_commit TO {'on' if durable else 'off'}")
+        wanted = "on" if durable else "off"
+        pooled = connection.connection
+        if "hiretrack.synchronous_commit" not in pooled.info:
+            # The connection's own setting, which SET LOCAL leaves as it was: a transaction that
+            # wants the same needs no statement (a round trip for each claim, as the default is on).
+            (setting,) = connection.exec_driver_sql("SHOW synchronous_commit").one()
+            pooled.info["hiretrack.synchronous_commit"] = setting
+        if pooled.info["hiretrack.synchronous_commit"] != wanted:
+            connection.exec_driver_sql(f"SET LOCAL synchronous_commit TO {wanted}")
         return
     if connection.dialect.name != "sqlite":
         return
