@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Self, TypeVar
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Row, String, and_, literal_column, select, update
+from sqlalchemy import ColumnElement, Row, Select, String, and_, literal_column, select, update
 
 from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import record_delivery
@@ -170,6 +170,40 @@ def claim_rows(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list
     return [claimed[outbox_id] for outbox_id in outbox_ids if outbox_id in claimed]
 
 
+def _oldest_due(now: datetime, limit: int) -> Select[tuple[int]]:
+    """The ids of the `limit` oldest due messages, locked unless another worker holds them."""
+    return (
+        select(OutboxEmail.id)
+        .where(due_now(now))
+        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _claim_oldest(worker_id: str, limit: int, now: datetime) -> list[Row]:
+    """PostgreSQL: find and claim the oldest due messages in one statement, and commit; return
+    the rows claimed, oldest first.
+
+    `claim_rows` joined to the rows `_oldest_due` finds, rather than reading them first: a round
+    trip fewer for each claim. They are found in a materialized CTE, run exactly once: as a
+    subquery, PostgreSQL may run it again for the same statement, and with SKIP LOCKED a second
+    run finds other rows, so a claim could take more than `limit`. The rows are locked as they
+    are found, so the status condition only repeats what the lock already ensures.
+    """
+    commit_durability(True)
+    outbox = OutboxEmail.__table__
+    oldest = _oldest_due(now, limit).cte("oldest").prefix_with("MATERIALIZED")
+    claimed = db.session.execute(
+        update(outbox)
+        .where(outbox.c.id == oldest.c.id, outbox.c.status == OutboxStatus.QUEUED)
+        .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id)
+        .returning(*outbox.c)
+    ).all()
+    db.session.commit()
+    return sorted(claimed, key=lambda row: (row.next_attempt_at, row.id))
+
+
 def claim(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list[int]:
     """Claim as `claim_rows` does; return the ids this worker got."""
     return [row.id for row in claim_rows(outbox_ids, worker_id, now)]
@@ -192,18 +226,18 @@ def claim_due(
     `claim_rows` alone prevents a double claim. The loop ends: each lost race means another worker
     took rows out of the queue.
     """
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
     while True:
-        due = db.session.scalars(
-            select(OutboxEmail.id)
-            .where(due_now(now))
-            .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not due:
-            db.session.commit()
-            return []
-        claimed = claim_rows(due, worker_id, now)
+        if postgresql:
+            claimed = _claim_oldest(worker_id, limit, now)
+            if not claimed:
+                return []
+        else:
+            due = db.session.scalars(_oldest_due(now, limit)).all()
+            if not due:
+                db.session.commit()
+                return []
+            claimed = claim_rows(due, worker_id, now)
         if claimed:
             kept = withdraw_untrue(claimed, now)
             if len(kept) < len(claimed):
