@@ -117,15 +117,18 @@ def cadence_query(today: date | None = None, scoped: bool = False) -> tuple[Sele
     )
 
 
-def status_conditions(today: date) -> dict["CadenceStatus", ColumnElement[bool]]:
+def status_conditions(
+    today: date, ghosted_on: ColumnElement[date] = Application.ghosted_on
+) -> dict["CadenceStatus", ColumnElement[bool]]:
     """SQL conditions on an open application's stored dates: which status it has today.
 
     Written as ranges on the stored columns (not as a CASE), so an index on them serves a
-    filter by status; exactly one holds for each open application.
+    filter by status; exactly one holds for each open application. `ghosted_on` may be given
+    as `sqltypes.unindexed(Application.ghosted_on)`, to read the ghosted in another index's order.
     """
-    not_ghosted = or_(Application.ghosted_on.is_(None), Application.ghosted_on > today)
+    not_ghosted = or_(ghosted_on.is_(None), ghosted_on > today)
     return {
-        CadenceStatus.GHOSTED: Application.ghosted_on <= today,
+        CadenceStatus.GHOSTED: ghosted_on <= today,
         CadenceStatus.OVERDUE: and_(Application.next_update_due < today, not_ghosted),
         CadenceStatus.DUE: and_(
             Application.next_update_due >= today, Application.due_from <= today, not_ghosted

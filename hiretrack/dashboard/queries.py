@@ -54,6 +54,7 @@ from hiretrack.messages.models import (
     TemplateCategory,
 )
 from hiretrack.requisitions.models import Requisition
+from hiretrack.sqltypes import unindexed
 from hiretrack.web import PER_PAGE, Page, page_number
 
 #: Deliveries the manager must look at: refused for good (at once or by a later bounce report),
@@ -176,9 +177,12 @@ def bucket_conditions(today: date, next_business_day: date) -> list[ColumnElemen
     """The SQL condition of each run in BUCKETS, on the stored cadence dates.
 
     The bounds on next_update_due repeat what due_from says (due from the business day before),
-    so that each run is one range of the index in the order it shows.
+    so that each run is one range of the index in the order it shows. ghosted_on is checked as
+    a filter (`unindexed`) while that index is read: by an index on it, PostgreSQL read and
+    sorted every ghosted application for a page of 25 (statement 0.65 -> 0.32 ms of server CPU
+    for the recruiter at 400,000 applications).
     """
-    conditions = status_conditions(today)
+    conditions = status_conditions(today, ghosted_on=unindexed(Application.ghosted_on))
     due = Application.next_update_due
     return [
         conditions[CadenceStatus.GHOSTED],
