@@ -16,7 +16,7 @@ from hiretrack.approvals.models import Approval
 from hiretrack.cadence.queries import as_date, cadence_for, cadence_query, is_open
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.stages import FINAL_STAGES, LABELS, allowed_next_stages
-from hiretrack.database import utcnow
+from hiretrack.database import plain_rows, utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, clear_date_passed
 from hiretrack.holds.queries import hold_stops, open_holds_for_applications
@@ -279,33 +279,37 @@ def application_rows(rows: Sequence) -> list[dict]:
     """
     today = utcnow().date()
     items: list[dict] = []
-    for row in rows:
-        if items and items[-1]["id"] == row.id:
-            items[-1]["open_holds"].append(_hold_brief_of_row(row, today))
+    for fields in plain_rows(rows):
+        hold = _hold_brief_of_row(fields, today)
+        if items and items[-1]["id"] == fields["id"]:
+            items[-1]["open_holds"].append(hold)
             continue
-        fields = row._asdict()
         for name in _NOT_FIELDS:
             fields.pop(name, None)
-        fields["open"] = row.stage not in FINAL_STAGES
-        fields["stage_label"] = LABELS[row.stage]
-        fields["next_update_due"] = as_date(row.next_update_due)
-        if row.cadence is not None:
-            fields["business_days_silent"] = int(row.business_days_silent or 0)
-        fields["open_holds"] = [] if row.hold_id is None else [_hold_brief_of_row(row, today)]
-        fields["allowed_next_stages"] = allowed_next_stages(row.stage)
+        stage = fields["stage"]
+        fields["open"] = stage not in FINAL_STAGES
+        fields["stage_label"] = LABELS[stage]
+        fields["next_update_due"] = as_date(fields["next_update_due"])
+        if fields["cadence"] is not None:
+            fields["business_days_silent"] = int(fields["business_days_silent"] or 0)
+        fields["open_holds"] = [] if hold is None else [hold]
+        fields["allowed_next_stages"] = allowed_next_stages(stage)
         items.append(fields)
     return items
 
 
-def _hold_brief_of_row(row, today: date) -> dict:
-    """The open hold a row of `_application_columns` carries, as `_hold_briefs` lists it."""
+def _hold_brief_of_row(fields: dict, today: date) -> dict | None:
+    """The open hold a row of `_application_columns` carries (None if none), as
+    `_hold_briefs` lists it."""
+    if fields["hold_id"] is None:
+        return None
     return {
-        "id": row.hold_id,
-        "reason": row.hold_reason,
-        "summary": row.hold_summary,
-        "expected_clear_date": row.hold_expected_clear_date,
+        "id": fields["hold_id"],
+        "reason": fields["hold_reason"],
+        "summary": fields["hold_summary"],
+        "expected_clear_date": fields["hold_expected_clear_date"],
         # The join keeps open holds only (`Hold.is_overdue`).
-        "overdue": clear_date_passed(row.hold_expected_clear_date, today),
+        "overdue": clear_date_passed(fields["hold_expected_clear_date"], today),
     }
 
 

@@ -40,7 +40,7 @@ from hiretrack.cadence.queries import (
 from hiretrack.cadence.tally import status_counts
 from hiretrack.candidates.models import Application, Candidate
 from hiretrack.candidates.stages import LABELS, Stage
-from hiretrack.database import memoized_statement
+from hiretrack.database import memoized_statement, plain_rows
 from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, clear_date_passed
 from hiretrack.holds.queries import oldest_open_hold_id
@@ -551,31 +551,33 @@ def _last_hold_notice(application_id: ColumnElement[int]) -> ColumnElement:
 def _present(user: User, page: Page) -> Page:
     """Turn the page's rows into WaitingRows, with their holds and suggested messages."""
     rows = []
-    for row in page.items:
+    for row in plain_rows(page.items):
         hold = None
         needs_notice = False
-        if row.hold_id is not None:
-            hold = BlockingHold(row.hold_summary, row.hold_opened_at, as_date(row.hold_clears_by))
-            notice_at = row.last_hold_notice_at
+        if row["hold_id"] is not None:
+            hold = BlockingHold(
+                row["hold_summary"], row["hold_opened_at"], as_date(row["hold_clears_by"])
+            )
+            notice_at = row["last_hold_notice_at"]
             needs_notice = notice_at is None or notice_at < hold.opened_at
         rows.append(
             WaitingRow(
-                application_id=row.application_id,
-                candidate_id=row.candidate_id,
-                candidate_name=row.candidate_name,
-                requisition_id=row.requisition_id,
-                requisition_title=row.requisition_title,
-                stage=row.stage,
-                status=CadenceStatus(row.status),
-                next_update_due=as_date(row.next_update_due),
-                business_days_silent=int(row.business_days_silent or 0),
-                last_contact_at=row.last_contact_at,
-                failed_deliveries=int(row.failed_deliveries or 0),
+                application_id=row["application_id"],
+                candidate_id=row["candidate_id"],
+                candidate_name=row["candidate_name"],
+                requisition_id=row["requisition_id"],
+                requisition_title=row["requisition_title"],
+                stage=row["stage"],
+                status=CadenceStatus(row["status"]),
+                next_update_due=as_date(row["next_update_due"]),
+                business_days_silent=int(row["business_days_silent"] or 0),
+                last_contact_at=row["last_contact_at"],
+                failed_deliveries=int(row["failed_deliveries"] or 0),
                 hold=hold,
                 suggested_category=(
                     TemplateCategory.HOLD_NOTICE if needs_notice else TemplateCategory.CHECK_IN
                 ).value,
-                can_send=user.sees_everything or row.manager_id == user.id,
+                can_send=user.sees_everything or row["manager_id"] == user.id,
             )
         )
     page.items = rows
