@@ -407,3 +407,17 @@ def test_recompute_command_rebuilds_the_kept_message_counts(app, runner, make_ap
     assert runner.invoke(args=["cadence", "recompute", "--quiet"]).exit_code == 0
     db.session.refresh(requisition)
     assert (requisition.failed_deliveries, requisition.drafts_waiting) == (1, 0)
+
+
+def test_recorded_contacts_use_the_saved_organisation_cadence(make_application, make_user):
+    """The delivery worker's path (`record_contacts`) reads the admin's saved settings with the
+    applications' rows: 2 business days, not the configuration's default."""
+    monday = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    with time_machine.travel(monday, tick=False):
+        save_settings(make_user("admin"), cadence_business_days=2, holidays=None)
+        db.session.commit()
+        application = make_application(stage="final_round")
+        record_contacts([Contact(application.id, "outbound", monday, None)])
+        db.session.commit()
+    db.session.expire_all()
+    assert (application.last_contact_at, application.next_update_due) == (monday, date(2026, 3, 4))

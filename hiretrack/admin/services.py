@@ -49,7 +49,7 @@ SAVED_SETTINGS = _SAVED_VALUES.subquery("saved_settings")
 
 
 def _read_settings() -> EffectiveSettings:
-    return _effective(db.session.execute(_SAVED_VALUES).first())
+    return settings_from_saved(db.session.execute(_SAVED_VALUES).first())
 
 
 def remember_saved_settings(saved: Sequence | None) -> None:
@@ -59,11 +59,12 @@ def remember_saved_settings(saved: Sequence | None) -> None:
     the user, they cost no round trip of their own (on PostgreSQL about 0.4 ms of the worker's
     CPU and 0.15 ms of the server's a request). All NULL is the same as no saved row.
     """
-    remember("effective_settings", _effective(saved))
+    remember("effective_settings", settings_from_saved(saved))
 
 
-def _effective(saved: Sequence | None) -> EffectiveSettings:
-    """The settings in force, from the saved values (company, sender, cadence, holidays)."""
+def settings_from_saved(saved: Sequence | None) -> EffectiveSettings:
+    """The settings in force, from the `SAVED_SETTINGS` values (company, sender, cadence,
+    holidays) another statement read; all NULL is the same as no saved row."""
     config = current_app.config
     company_name, mail_from, cadence_business_days, holidays = saved or (None,) * 4
     return EffectiveSettings(

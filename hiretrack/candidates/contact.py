@@ -14,9 +14,9 @@ from datetime import date, datetime
 from operator import attrgetter
 from typing import NamedTuple
 
-from sqlalchemy import Integer, TextualSelect, bindparam, select, text, update
+from sqlalchemy import Integer, TextualSelect, bindparam, select, text, true, update
 
-from hiretrack.admin.services import effective_settings
+from hiretrack.admin.services import SAVED_SETTINGS, settings_from_saved
 from hiretrack.cadence import tally
 from hiretrack.cadence.stored import STORED_COLUMNS, CadenceFacts, compute_stored_cadence
 from hiretrack.candidates.models import Application, Direction, Touchpoint
@@ -105,8 +105,12 @@ def record_contacts(contacts: list[Contact]) -> None:
             Application.opened_at,
             Requisition.cadence_business_days,
             *(getattr(Application, name) for name in _COLUMNS),
+            # The organisation's settings, read with the rows rather than in a statement of
+            # their own (a round trip for each delivery claim).
+            *SAVED_SETTINGS.c,
         )
         .join(Requisition, Requisition.id == Application.requisition_id)
+        .outerjoin(SAVED_SETTINGS, true())
         .where(Application.id.in_(ids))
     )
     if db.session.get_bind().dialect.name == "postgresql":
@@ -122,13 +126,16 @@ def record_contacts(contacts: list[Contact]) -> None:
             .execution_options(synchronize_session=False)
         )
     rows = {row[0]: row for row in db.session.execute(current)}
+    if not rows:
+        return
+    end = 5 + len(_COLUMNS)
+    settings = settings_from_saved(next(iter(rows.values()))[end:])
     width = len(CONTACT_COLUMNS)
     after = {key: ContactColumns(*row[5 : 5 + width]) for key, row in rows.items()}
     for contact in contacts:
         after[contact.application_id] = after_contact(
             after[contact.application_id], contact.direction, contact.when, contact.promised
         )
-    settings = effective_settings()
     changes, counted = [], Counter()
     for application_id, row in rows.items():
         columns = after[application_id]
@@ -139,7 +146,7 @@ def record_contacts(contacts: list[Contact]) -> None:
         )
         stored = compute_stored_cadence(facts, settings.holidays)
         values = (*_contact_values(columns), *_stored_values(stored))
-        if values != tuple(row[5:]):
+        if values != tuple(row[5:end]):
             changes.append(
                 {
                     "row_id": application_id,
@@ -148,7 +155,7 @@ def record_contacts(contacts: list[Contact]) -> None:
             )
             tally.count_change(
                 counted,
-                dict(zip(_COLUMNS, row[5:], strict=True)),
+                dict(zip(_COLUMNS, row[5:end], strict=True)),
                 dict(zip(_COLUMNS, values, strict=True)),
             )
     if changes:
