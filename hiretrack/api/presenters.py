@@ -299,17 +299,28 @@ def application_rows(rows: Sequence) -> list[dict]:
 
 
 def _hold_brief_of_row(fields: dict, today: date) -> dict | None:
-    """The open hold a row of `_application_columns` carries (None if none), as
-    `_hold_briefs` lists it."""
+    """The open hold a row of `_application_columns` carries (None if none)."""
     if fields["hold_id"] is None:
         return None
+    return _hold_brief(
+        fields["hold_id"],
+        fields["hold_reason"],
+        fields["hold_summary"],
+        fields["hold_expected_clear_date"],
+        today,
+    )
+
+
+def _hold_brief(
+    hold_id: int, reason: str, summary: str, expected_clear_date: date | None, today: date
+) -> dict:
+    """An open hold as an application lists it (`HoldBrief`): overdue once its day has passed."""
     return {
-        "id": fields["hold_id"],
-        "reason": fields["hold_reason"],
-        "summary": fields["hold_summary"],
-        "expected_clear_date": fields["hold_expected_clear_date"],
-        # The join keeps open holds only (`Hold.is_overdue`).
-        "overdue": clear_date_passed(fields["hold_expected_clear_date"], today),
+        "id": hold_id,
+        "reason": reason,
+        "summary": summary,
+        "expected_clear_date": expected_clear_date,
+        "overdue": clear_date_passed(expected_clear_date, today),
     }
 
 
@@ -367,14 +378,9 @@ _NOT_FIELDS = ("hold_id", "hold_reason", "hold_summary", "hold_expected_clear_da
 
 
 def _hold_briefs(holds: Sequence[Hold], today: date) -> list[dict]:
+    """Open holds (`open_holds_for_applications`) as an application lists them."""
     return [
-        {
-            "id": item.id,
-            "reason": item.reason,
-            "summary": item.summary,
-            "expected_clear_date": item.expected_clear_date,
-            "overdue": item.is_overdue(today),
-        }
+        _hold_brief(item.id, item.reason, item.summary, item.expected_clear_date, today)
         for item in holds
     ]
 
