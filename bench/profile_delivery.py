@@ -20,7 +20,7 @@ from run import QueuedMessages, Sink, bench_app, database_url, one_per_applicati
 
 #: (module, function) pairs timed, in the order printed.
 PHASES = [
-    ("hiretrack.messages.delivery", "claim_rows"),
+    ("hiretrack.messages.claims", "claim_rows"),
     ("hiretrack.messages.premise", "withdraw_untrue"),
     ("hiretrack.messages.backends", "build_envelope"),
     ("hiretrack.messages.backends", "SMTPBackend.send"),

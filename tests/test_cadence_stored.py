@@ -35,7 +35,8 @@ from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold, resolve_hold
 from hiretrack.messages import requisition_counts as message_counts
 from hiretrack.messages.after_delivery import mark_bounced, mark_unconfirmed_as_sent, requeue
-from hiretrack.messages.delivery import claim, expire_stale_claims
+from hiretrack.messages.claims import claim
+from hiretrack.messages.delivery import expire_stale_claims
 from hiretrack.messages.drafts import (
     discard_draft,
     pending_drafts,

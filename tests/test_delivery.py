@@ -33,9 +33,9 @@ from hiretrack.extensions import db
 from hiretrack.messages import backends, delivery
 from hiretrack.messages.after_delivery import failed_deliveries, mark_unconfirmed_as_sent, requeue
 from hiretrack.messages.backends import ConsoleBackend, FileBackend, build_envelope
+from hiretrack.messages.claims import claim
 from hiretrack.messages.delivery import (
     MAX_ATTEMPTS,
-    claim,
     deliver_batch,
     drain,
     retry_delay,

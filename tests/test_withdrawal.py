@@ -15,8 +15,9 @@ from sqlalchemy import select
 from hiretrack.database import utcnow
 from hiretrack.extensions import db
 from hiretrack.holds.services import place_hold
+from hiretrack.messages.claims import claim_due
 from hiretrack.messages.context import past_dates_named
-from hiretrack.messages.delivery import claim_due, deliver_batch
+from hiretrack.messages.delivery import deliver_batch
 from hiretrack.messages.drafts import review_draft
 from hiretrack.messages.models import Draft, DraftStatus, EmailTemplate, OutboxEmail, OutboxStatus
 from hiretrack.messages.outbox import queue_email
