@@ -41,19 +41,24 @@ def claim_rows(outbox_ids: Sequence[int], worker_id: str, now: datetime) -> list
     come back from the UPDATE itself (`RETURNING` every column), as plain rows: the worker only
     reads them, and needs no second statement to load them.
     """
+    outbox = OutboxEmail.__table__
+    claimed = {row.id: row for row in _mark_claimed(outbox.c.id.in_(outbox_ids), worker_id, now)}
+    return [claimed[outbox_id] for outbox_id in outbox_ids if outbox_id in claimed]
+
+
+def _mark_claimed(rows: ColumnElement[bool], worker_id: str, now: datetime) -> list[Row]:
+    """The claim itself, for both ways of choosing `rows`: those of them still queued become
+    this worker's SENDING rows, committed durably; they come back as the UPDATE left them."""
     commit_durability(True)
     outbox = OutboxEmail.__table__
-    claimed = {
-        row.id: row
-        for row in db.session.execute(
-            update(outbox)
-            .where(outbox.c.id.in_(outbox_ids), outbox.c.status == OutboxStatus.QUEUED)
-            .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id)
-            .returning(*outbox.c)
-        )
-    }
+    claimed = db.session.execute(
+        update(outbox)
+        .where(rows, outbox.c.status == OutboxStatus.QUEUED)
+        .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id)
+        .returning(*outbox.c)
+    ).all()
     db.session.commit()
-    return [claimed[outbox_id] for outbox_id in outbox_ids if outbox_id in claimed]
+    return claimed
 
 
 def _oldest_due(now: datetime, limit: int) -> Select[tuple[int]]:
@@ -77,16 +82,8 @@ def _claim_oldest(worker_id: str, limit: int, now: datetime) -> list[Row]:
     run finds other rows, so a claim could take more than `limit`. The rows are locked as they
     are found, so the status condition only repeats what the lock already ensures.
     """
-    commit_durability(True)
-    outbox = OutboxEmail.__table__
     oldest = _oldest_due(now, limit).cte("oldest").prefix_with("MATERIALIZED")
-    claimed = db.session.execute(
-        update(outbox)
-        .where(outbox.c.id == oldest.c.id, outbox.c.status == OutboxStatus.QUEUED)
-        .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id)
-        .returning(*outbox.c)
-    ).all()
-    db.session.commit()
+    claimed = _mark_claimed(OutboxEmail.__table__.c.id == oldest.c.id, worker_id, now)
     return sorted(claimed, key=lambda row: (row.next_attempt_at, row.id))
 
 
