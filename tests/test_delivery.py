@@ -406,6 +406,36 @@ def test_a_claims_results_are_recorded_in_one_statement_per_table(
     assert recompute_stored_cadence(db.session) == (11, 0)
 
 
+@pytest.mark.skipif(
+    not POSTGRES_URL, reason="on SQLite a claim's ids and times are bound one per parameter"
+)
+def test_on_postgresql_a_claim_of_any_size_runs_the_same_statements_once_each(
+    smtp_app, smtp_server, queue_email
+):
+    """A claim's ids and times go as arrays: psycopg parses a statement of more than 50
+    parameters again at every execution, and a statement run once per row (executemany) costs
+    an execution per row on the server."""
+    runs = []
+    for size in (1, 2, 9):  # the first run also reads the connection's settings
+        rows = [queue_email(email=f"arrays{size}-{n}@example.org") for n in range(size)]
+        seen: list[tuple[str, bool]] = []
+
+        def remember(conn, cursor, statement, parameters, context, executemany) -> None:
+            seen.append((" ".join(statement.split()), executemany))
+
+        event.listen(db.engine, "before_cursor_execute", remember)
+        try:
+            report = deliver_batch("worker-1")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", remember)
+        assert report.sent == size
+        assert all(fresh(row).status == OutboxStatus.SENT for row in rows)
+        runs.append(seen)
+    assert [statement for statement, _ in runs[1]] == [statement for statement, _ in runs[2]]
+    assert len(smtp_server.message_ids()) == 12
+    assert not [statement for statement, many in runs[2] if many]
+
+
 def test_connection_dropped_mid_batch_loses_and_repeats_nothing(smtp_app, smtp_server, queue_email):
     rows = [queue_email(email=f"drop{n}@example.org") for n in range(4)]
     smtp_server.handler.drop_connection_during_data("drop1@example.org")

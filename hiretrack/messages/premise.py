@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, case, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from hiretrack.audit.models import AuditEntry
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.stages import FINAL_STAGES, LABELS, Stage
-from hiretrack.database import memoized_statement, utcnow
+from hiretrack.database import any_of, memoized_statement, utcnow
 from hiretrack.extensions import db
 from hiretrack.formatting import long_date
 from hiretrack.holds.models import Hold
@@ -114,7 +114,7 @@ def _new_hold_opened_at() -> ColumnElement[datetime | None]:
     return case((OutboxEmail.category == TemplateCategory.MOVING_FORWARD.value, opened))
 
 
-def _premise_statement() -> Select:
+def _premise_statement(dialect: str) -> Select:
     """The facts every rule needs, for the outbox ids bound as `outbox_ids`."""
     cited = aliased(Hold)
     return (
@@ -132,7 +132,7 @@ def _premise_statement() -> Select:
         .join(Requisition, Requisition.id == Application.requisition_id)
         .outerjoin(cited, cited.id == OutboxEmail.hold_id)
         .where(
-            OutboxEmail.id.in_(bindparam("outbox_ids", expanding=True)),
+            any_of(OutboxEmail.id, "outbox_ids", dialect),
             OutboxEmail.category.is_not(None),
         )
     )
@@ -140,7 +140,10 @@ def _premise_statement() -> Select:
 
 def _premises(outbox_ids: Sequence[int]) -> dict[int, Premise]:
     """One statement for a whole claim: each candidate message's premise, by outbox id."""
-    statement = memoized_statement("delivery premises", None, _premise_statement)
+    dialect = db.session.get_bind().dialect.name
+    statement = memoized_statement(
+        "delivery premises", dialect, lambda: _premise_statement(dialect)
+    )
     rows = db.session.execute(statement, {"outbox_ids": list(outbox_ids)})
     return {row[0]: Premise(*row) for row in rows}
 

@@ -100,14 +100,15 @@ def _ours(worker_id: str) -> ColumnElement[bool]:
 
 
 @functools.cache
-def _mark_sent_statement(size: int) -> TextClause:
-    """Mark up to `size` claimed rows SENT, each at its own time, and return the ids marked.
+def _mark_sent_statement(dialect: str, size: int) -> TextClause:
+    """Mark claimed rows SENT, each at its own time, and return the ids marked.
 
-    Built once per size and process (`database.pairs_size`): the rows' times are bound
-    parameters of a joined VALUES table, not a `CASE id WHEN ... THEN ...` expression that
-    SQLAlchemy would build and walk again for every claim.
+    Built once per database, size and process (`database.pairs_size`): the rows' times are
+    bound parameters of a joined table of pairs (two arrays on PostgreSQL), not a
+    `CASE id WHEN ... THEN ...` expression that SQLAlchemy would build and walk again for every
+    claim.
     """
-    pairs, parameters = pairs_table(size, Integer(), UTCDateTime())
+    pairs, parameters = pairs_table(dialect, size, Integer(), UTCDateTime())
     return text(
         f"UPDATE outbox_email SET status = '{OutboxStatus.SENT.value}', "
         "attempts = attempts + 1, sent_at = sent.column2 "
@@ -123,14 +124,14 @@ def _apply_sent(worker_id: str, sent: list[Attempt]) -> None:
     """Mark accepted rows SENT in one statement and count them as contact with their candidates
     in two more (touchpoints, applications), whatever the claim's size."""
     sent_at = {attempt.outbox_id: attempt.finished_at for attempt in sent}
-    size = pairs_size(len(sent_at))
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    size = pairs_size(dialect, len(sent_at))
     recorded = set(
-        db.session.connection()
-        .execute(
-            _mark_sent_statement(size),
-            {"worker_id": worker_id, **pairs_parameters(sent_at.items(), size)},
-        )
-        .scalars()
+        connection.execute(
+            _mark_sent_statement(dialect, size),
+            {"worker_id": worker_id, **pairs_parameters(dialect, sent_at.items(), size)},
+        ).scalars()
     )
     if len(recorded) < len(sent_at):
         # Only if the claim outlived its lease, which a live worker prevents: a person decides.
