@@ -6,7 +6,7 @@ import logging
 import os
 import select as socket_wait
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -16,14 +16,10 @@ import flask_sqlalchemy.session
 from flask import has_request_context
 from psycopg import IsolationLevel, pq
 from sqlalchemy import (
-    ARRAY,
-    ColumnElement,
     DateTime,
     Engine,
     MetaData,
     Row,
-    any_,
-    bindparam,
     event,
     literal_column,
 )
@@ -33,7 +29,7 @@ from sqlalchemy.pool import Pool
 from sqlalchemy.sql import ClauseElement, visitors
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import CompoundSelect, Select
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
 
@@ -472,75 +468,6 @@ def plain_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
         return []
     names = rows[0]._fields
     return [dict(zip(names, row, strict=True)) for row in rows]
-
-
-def pairs_size(dialect: str, count: int) -> int:
-    """How many rows the `pairs_table` holding `count` pairs has.
-
-    On SQLite the power of two at or above it: a statement built per size then exists in a
-    handful of sizes per process. On PostgreSQL 0: the pairs are two array parameters, and
-    one statement serves every count.
-    """
-    if dialect == "postgresql":
-        return 0
-    return 1 << max(count - 1, 0).bit_length()
-
-
-def pairs_table(
-    dialect: str, size: int, key_type: TypeEngine, value_type: TypeEngine
-) -> tuple[str, list[BindParameter]]:
-    """SQL text of a table of rows of two bound values, and its typed parameters.
-
-    For an `UPDATE ... FROM` that gives each row its own value (a time per message) without a
-    `CASE` expression built per execution; its columns are `column1` and `column2`. On
-    PostgreSQL it is `unnest` of two arrays, `keys` and `values`: psycopg parses a statement of
-    more than 50 parameters again at every execution (a delivery claim's 256 took 0.4 ms), and
-    the server plans it again. On SQLite (3.33 or later) a VALUES list of `size` rows, with the
-    parameters `key_N` and `value_N`.
-    """
-    if dialect == "postgresql":
-        sql = "(SELECT * FROM unnest(:keys, :values) AS pairs (column1, column2))"
-        return sql, [
-            bindparam("keys", type_=ARRAY(key_type)),
-            bindparam("values", type_=ARRAY(value_type)),
-        ]
-    sql = "(VALUES " + ", ".join(f"(:key_{n}, :value_{n})" for n in range(size)) + ")"
-    parameters = [bindparam(f"key_{n}", type_=key_type) for n in range(size)]
-    parameters += [bindparam(f"value_{n}", type_=value_type) for n in range(size)]
-    return sql, parameters
-
-
-def pairs_parameters(
-    dialect: str, pairs: Iterable[tuple[object, object]], size: int
-) -> dict[str, object]:
-    """The parameters of a `pairs_table(dialect, size)` holding `pairs`; on SQLite the rows
-    after them are NULLs, which join nothing."""
-    if dialect == "postgresql":
-        keys, values = [], []
-        for key, value in pairs:
-            keys.append(key)
-            values.append(value)
-        return {"keys": keys, "values": values}
-    parameters: dict[str, object] = {}
-    count = 0
-    for count, (key, value) in enumerate(pairs, start=1):
-        parameters[f"key_{count - 1}"] = key
-        parameters[f"value_{count - 1}"] = value
-    for n in range(count, size):
-        parameters[f"key_{n}"] = parameters[f"value_{n}"] = None
-    return parameters
-
-
-def any_of(column: ColumnElement, key: str, dialect: str) -> ColumnElement[bool]:
-    """`column` among a list bound as `key`: on PostgreSQL `= ANY` of one array parameter,
-    elsewhere an expanding `IN`.
-
-    The same statement for a list of any length: psycopg parses it once (it parses a statement
-    of more than 50 parameters again at every execution), and PostgreSQL plans it once.
-    """
-    if dialect == "postgresql":
-        return column == any_(bindparam(key, type_=ARRAY(column.type)))
-    return column.in_(bindparam(key, expanding=True))
 
 
 #: Statements kept per process by `memoized_statement` (a day's worth; tests change settings often).

@@ -30,9 +30,10 @@ from hiretrack.admin.services import SAVED_SETTINGS, settings_from_saved
 from hiretrack.cadence import tally
 from hiretrack.cadence.stored import STORED_COLUMNS, CadenceFacts, compute_stored_cadence
 from hiretrack.candidates.models import Application, Direction, Touchpoint
-from hiretrack.database import UTCDateTime, any_of, pairs_parameters, pairs_size, pairs_table
+from hiretrack.database import UTCDateTime
 from hiretrack.extensions import db
 from hiretrack.requisitions.models import Requisition
+from hiretrack.sqltypes import any_of, pairs_parameters, pairs_size, pairs_table
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from hiretrack.audit.models import AuditEntry
 from hiretrack.candidates.models import Application
 from hiretrack.candidates.stages import FINAL_STAGES, LABELS, Stage
-from hiretrack.database import any_of, memoized_statement, utcnow
+from hiretrack.database import memoized_statement, utcnow
 from hiretrack.extensions import db
 from hiretrack.formatting import long_date
 from hiretrack.holds.models import Hold
@@ -38,6 +38,7 @@ from hiretrack.messages.models import (
     TemplateCategory,
 )
 from hiretrack.requisitions.models import Requisition, RequisitionStatus
+from hiretrack.sqltypes import any_of
 
 #: Kinds that speak of a wait: false once the hold they cite is resolved.
 WAITING_KINDS = frozenset(

@@ -13,16 +13,11 @@ from sqlalchemy import ColumnElement, Integer, String, TextClause, and_, bindpar
 from sqlalchemy.orm.exc import StaleDataError
 
 from hiretrack.candidates.contact import record_deliveries
-from hiretrack.database import (
-    UTCDateTime,
-    pairs_parameters,
-    pairs_size,
-    pairs_table,
-    retry_when_ended_for_another,
-)
+from hiretrack.database import UTCDateTime, retry_when_ended_for_another
 from hiretrack.extensions import db
 from hiretrack.messages.backends import DeliveryFailure
 from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.sqltypes import pairs_parameters, pairs_size, pairs_table
 
 logger = logging.getLogger(__name__)
 
