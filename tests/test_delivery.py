@@ -30,7 +30,7 @@ from hiretrack.config import ConfigurationError
 from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused
 from hiretrack.extensions import db
-from hiretrack.messages import backends, delivery
+from hiretrack.messages import backends, delivery, mime
 from hiretrack.messages.after_delivery import failed_deliveries, mark_unconfirmed_as_sent, requeue
 from hiretrack.messages.backends import ConsoleBackend, FileBackend, build_envelope
 from hiretrack.messages.claims import claim
@@ -780,7 +780,7 @@ def test_serialised_headers_are_checked_even_if_a_value_check_missed_something(
     """Defence in depth: the built bytes are parsed back and must hold only our headers."""
     outbox = queue_email()
     outbox.subject = "Hello =?UTF-8?Q?=0A?=Bcc: victim@evil.example"
-    monkeypatch.setattr(backends, "check_header_value", lambda value, field: value)
+    monkeypatch.setattr(mime, "check_header_value", lambda value, field: value)
 
     with pytest.raises(backends.PermanentFailure, match="unexpected headers"):
         build_envelope(outbox)
