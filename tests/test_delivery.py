@@ -10,10 +10,11 @@ import signal
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from email.utils import parseaddr
+from email.utils import format_datetime, parseaddr
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -784,6 +785,49 @@ def test_serialised_headers_are_checked_even_if_a_value_check_missed_something(
 
     with pytest.raises(backends.PermanentFailure, match="unexpected headers"):
         build_envelope(outbox)
+
+
+@pytest.mark.parametrize(("column", "header"), [("from_address", "From"), ("reply_to", "Reply-To")])
+def test_an_address_line_is_built_once_per_value_and_a_refused_one_every_time(
+    ctx, queue_email, monkeypatch, column, header
+):
+    """The sender and the Reply-To repeat on every message: each distinct value is parsed and
+    written once. Only lines that were built are remembered: a refused value is refused again."""
+    mime._address_line.cache_clear()
+    written = []
+    write_mailbox = mime._mailbox
+    monkeypatch.setattr(
+        mime, "_mailbox", lambda *mailbox: written.append(mailbox[2]) or write_mailbox(*mailbox)
+    )
+    first, second = queue_email(), queue_email()
+    for row in (first, second):
+        setattr(row, column, "Acme Hiring <hiring@acme.example>")
+
+    contents = [build_envelope(row).content for row in (first, second)]
+
+    assert written.count(header) == 1
+    line = f"{header}: Acme Hiring <hiring@acme.example>\r\n".encode()
+    assert all(line in content for content in contents)
+    setattr(first, column, "Acme Hiring <hiring@acme.example")  # no closing bracket
+    for _ in range(2):
+        with pytest.raises(backends.PermanentFailure, match=f"{header} is not a valid address"):
+            build_envelope(first)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 12, 5, 9, 30, 7, 123456, tzinfo=UTC),
+        datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC),
+        datetime(999, 1, 4, 0, 0, tzinfo=UTC),
+        datetime(2026, 12, 5, 9, 30),  # naive: "-0000"
+        datetime(2026, 12, 5, 9, 30, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(2026, 12, 5, 9, 30, tzinfo=ZoneInfo("UTC")),
+    ],
+)
+def test_the_date_header_is_the_standard_librarys(moment):
+    """The Date header is written directly for a UTC time; it must be format_datetime's text."""
+    assert mime._date_header(moment) == f"Date: {format_datetime(moment)}"
 
 
 # --- other backends ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from hiretrack.messages.headers import (
     envelope_address,
     parse_address_header,
 )
-from hiretrack.messages.mime import build_message, check_serialised
+from hiretrack.messages.mime import build_message, check_serialised, message_fields
 from hiretrack.messages.models import OutboxRow
 
 logger = logging.getLogger(__name__)
@@ -88,16 +88,17 @@ class PermanentFailure(DeliveryFailure):
 
 def build_envelope(outbox: OutboxRow) -> Envelope:
     """Build and check the bytes for a row; a bad header is a permanent failure, never a send."""
+    message = message_fields(outbox)
     try:
-        content = build_message(outbox)
-        check_serialised(content, outbox)
-        sender = parse_address_header(outbox.from_address, "From")[0][1]
-        recipient = envelope_address(outbox.to_address, "To")
+        content = build_message(message)
+        check_serialised(content, message)
+        sender = parse_address_header(message.from_address, "From")[0][1]
+        recipient = envelope_address(message.to_address, "To")
     except (HeaderInjectionError, MessageError, ValueError) as error:
         raise PermanentFailure(f"The message cannot be sent as it is: {error}") from error
     return Envelope(
-        outbox_id=outbox.id,
-        message_id=outbox.message_id,
+        outbox_id=message.id,
+        message_id=message.message_id,
         sender=sender,
         recipient=recipient,
         content=content,
