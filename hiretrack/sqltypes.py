@@ -5,12 +5,14 @@ Lists of values bound as parameters are among them: on PostgreSQL one array each
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import ARRAY, Date, any_, bindparam, func
+from sqlalchemy import ARRAY, Date, String, any_, bindparam, cast, func
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
 class utc_date(FunctionElement):  # noqa: N801  (reads like a SQL function)
@@ -114,6 +116,39 @@ def unindexed(column: ColumnElement) -> ColumnElement:
     return func.coalesce(column, column)
 
 
+def _array_element(value: object) -> str:
+    """One element of PostgreSQL's text form of an array."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; HireTrack stores aware UTC datetimes only")
+        return value.isoformat()
+    return str(value)  # int, date (ISO), Decimal
+
+
+class ArrayText(TypeDecorator):
+    """A list bound as the text form of a PostgreSQL array (`{1,2,NULL}`), cast in the SQL.
+
+    psycopg dumps a list parameter element by element in Python (1.5-3 µs each: a delivery
+    claim's arrays of a hundred rows cost its worker 3 ms); written here it is one join.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else "{" + ",".join(map(_array_element, value)) + "}"
+
+
+def array_sql(key: str, element_type: TypeEngine) -> tuple[str, BindParameter]:
+    """PostgreSQL: SQL text for an array of `element_type` bound as `key`, and its parameter."""
+    sql_type = ARRAY(element_type).compile(dialect=postgresql.dialect())
+    return f"CAST(:{key} AS {sql_type})", bindparam(key, type_=ArrayText())
+
+
 def pairs_size(dialect: str, count: int) -> int:
     """How many rows the `pairs_table` holding `count` pairs has.
 
@@ -139,11 +174,10 @@ def pairs_table(
     parameters `key_N` and `value_N`.
     """
     if dialect == "postgresql":
-        sql = "(SELECT * FROM unnest(:keys, :values) AS pairs (column1, column2))"
-        return sql, [
-            bindparam("keys", type_=ARRAY(key_type)),
-            bindparam("values", type_=ARRAY(value_type)),
-        ]
+        keys, keys_parameter = array_sql("keys", key_type)
+        values, values_parameter = array_sql("values", value_type)
+        sql = f"(SELECT * FROM unnest({keys}, {values}) AS pairs (column1, column2))"
+        return sql, [keys_parameter, values_parameter]
     sql = "(VALUES " + ", ".join(f"(:key_{n}, :value_{n})" for n in range(size)) + ")"
     parameters = [bindparam(f"key_{n}", type_=key_type) for n in range(size)]
     parameters += [bindparam(f"value_{n}", type_=value_type) for n in range(size)]
@@ -179,5 +213,5 @@ def any_of(column: ColumnElement, key: str, dialect: str) -> ColumnElement[bool]
     of more than 50 parameters again at every execution), and PostgreSQL plans it once.
     """
     if dialect == "postgresql":
-        return column == any_(bindparam(key, type_=ARRAY(column.type)))
+        return column == any_(cast(bindparam(key, type_=ArrayText()), ARRAY(column.type)))
     return column.in_(bindparam(key, expanding=True))

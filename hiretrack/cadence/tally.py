@@ -23,14 +23,9 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 
 from sqlalchemy import (
-    ARRAY,
     Connection,
-    Date,
-    Integer,
     Select,
-    String,
     TextClause,
-    bindparam,
     case,
     delete,
     func,
@@ -47,6 +42,7 @@ from hiretrack.cadence.queries import CadenceStatus, cadence_key
 from hiretrack.candidates.models import Application
 from hiretrack.database import memoized_statement
 from hiretrack.extensions import db
+from hiretrack.sqltypes import array_sql
 
 #: The stored column counted by each kind of tally row.
 TALLIED_COLUMNS = {"silent_since": "open", "next_update_due": "due", "ghosted_on": "ghosted"}
@@ -86,19 +82,19 @@ def _upsert_arrays() -> TextClause:
     """PostgreSQL: every changed date's upsert in one statement, the rows bound as three arrays
     and written in their order. A delivery claim changes some fifty dates: run once per date,
     the upsert cost fifty executions, each parsed again by psycopg."""
+    table = CadenceTally.__table__
+    kinds, kinds_parameter = array_sql("kinds", table.c.kind.type)
+    days, days_parameter = array_sql("days", table.c.day.type)
+    numbers, numbers_parameter = array_sql("numbers", table.c.applications.type)
     return text(
         "INSERT INTO cadence_tally (kind, day, applications) "
         "SELECT kind, day, applications "
-        "FROM unnest(:kinds, :days, :numbers) "
+        f"FROM unnest({kinds}, {days}, {numbers}) "
         "WITH ORDINALITY AS changed (kind, day, applications, n) "
         "ORDER BY n "
         "ON CONFLICT (kind, day) DO UPDATE "
         "SET applications = cadence_tally.applications + excluded.applications"
-    ).bindparams(
-        bindparam("kinds", type_=ARRAY(String())),
-        bindparam("days", type_=ARRAY(Date())),
-        bindparam("numbers", type_=ARRAY(Integer())),
-    )
+    ).bindparams(kinds_parameter, days_parameter, numbers_parameter)
 
 
 def apply_changes(connection: Connection, changes: Changes) -> None:

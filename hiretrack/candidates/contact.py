@@ -15,7 +15,6 @@ from operator import attrgetter
 from typing import NamedTuple
 
 from sqlalchemy import (
-    ARRAY,
     Integer,
     TextClause,
     TextualSelect,
@@ -33,7 +32,7 @@ from hiretrack.candidates.models import Application, Direction, Touchpoint
 from hiretrack.database import UTCDateTime
 from hiretrack.extensions import db
 from hiretrack.requisitions.models import Requisition
-from hiretrack.sqltypes import any_of, pairs_parameters, pairs_size, pairs_table
+from hiretrack.sqltypes import any_of, array_sql, pairs_parameters, pairs_size, pairs_table
 
 
 @dataclass(frozen=True)
@@ -100,17 +99,16 @@ def _rewrite_applications_arrays() -> TextClause:
     column's new values bound as one array. Run once per application (a delivery claim's
     hundred), it cost a hundred executions on the server and a hundred in psycopg."""
     table = Application.__table__
+    arrays = [array_sql("row_id", table.c.id.type)]
+    arrays += [array_sql(f"new_{name}", table.c[name].type) for name in _COLUMNS]
     columns = ", ".join(_COLUMNS)
     return text(
         f"UPDATE application SET ({columns}) = "
         f"({', '.join(f'changed.{name}' for name in _COLUMNS)}) "
-        f"FROM unnest(:row_id, {', '.join(f':new_{name}' for name in _COLUMNS)}) "
+        f"FROM unnest({', '.join(sql for sql, _ in arrays)}) "
         f"AS changed (row_id, {columns}) "
         "WHERE application.id = changed.row_id"
-    ).bindparams(
-        bindparam("row_id", type_=ARRAY(Integer())),
-        *(bindparam(f"new_{name}", type_=ARRAY(table.c[name].type)) for name in _COLUMNS),
-    )
+    ).bindparams(*(parameter for _, parameter in arrays))
 
 
 def _rewrite_applications(changes: list[dict[str, object]]) -> None:
