@@ -407,6 +407,22 @@ def test_a_claims_results_are_recorded_in_one_statement_per_table(
     assert recompute_stored_cadence(db.session) == (11, 0)
 
 
+def _executions_during(work):
+    """The statements the app's engine runs during work() and whether each ran as an
+    executemany, and what work() returned."""
+    seen: list[tuple[str, bool]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append((" ".join(statement.split()), executemany))
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        result = work()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    return seen, result
+
+
 @pytest.mark.skipif(
     not POSTGRES_URL, reason="on SQLite a claim's ids and times are bound one per parameter"
 )
@@ -419,16 +435,7 @@ def test_on_postgresql_a_claim_of_any_size_runs_the_same_statements_once_each(
     runs = []
     for size in (1, 2, 9):  # the first run also reads the connection's settings
         rows = [queue_email(email=f"arrays{size}-{n}@example.org") for n in range(size)]
-        seen: list[tuple[str, bool]] = []
-
-        def remember(conn, cursor, statement, parameters, context, executemany) -> None:
-            seen.append((" ".join(statement.split()), executemany))
-
-        event.listen(db.engine, "before_cursor_execute", remember)
-        try:
-            report = deliver_batch("worker-1")
-        finally:
-            event.remove(db.engine, "before_cursor_execute", remember)
+        seen, report = _executions_during(lambda: deliver_batch("worker-1"))
         assert report.sent == size
         assert all(fresh(row).status == OutboxStatus.SENT for row in rows)
         runs.append(seen)
