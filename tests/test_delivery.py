@@ -23,6 +23,8 @@ from sqlalchemy import event, func, select, true
 
 from hiretrack import create_app
 from hiretrack.auth.access import visible_applications
+from hiretrack.cadence import tally
+from hiretrack.cadence.models import CadenceTally
 from hiretrack.cadence.stored import recompute_stored_cadence
 from hiretrack.candidates.models import Touchpoint
 from hiretrack.candidates.services import update_candidate
@@ -1106,6 +1108,20 @@ def test_two_workers_on_postgresql_deliver_each_message_once(
     assert errors == []
     assert_each_once(smtp_server, rows)
     assert {fresh(row).claimed_by for row in rows} == {"worker-a", "worker-b"}
+    # Both recorded their claims' contacts at once, into the same tally rows (one upsert of
+    # arrays each): not one count lost, and every stored date is what a recompute gives.
+    kept = Counter(
+        {
+            (kind, day): number
+            for kind, day, number in db.session.execute(
+                select(CadenceTally.kind, CadenceTally.day, CadenceTally.applications)
+            )
+        }
+    )
+    recount = db.session.execute(tally.counted_from_applications())
+    assert kept == Counter({(kind, day): number for kind, day, number in recount})
+    assert sum(number for (kind, _), number in kept.items() if kind == "open") == len(rows)
+    assert recompute_stored_cadence(db.session) == (len(rows), 0)
 
 
 @pytest.mark.skipif(bool(POSTGRES_URL), reason="exercises SQLite's file locking")
