@@ -455,7 +455,7 @@ def end_read_only_transaction(session: Session) -> None:
         session.rollback()
 
 
-# --- Per-row values in one statement, built once per size ---------------------------------------
+# --- Result rows as plain values ----------------------------------------------------------------
 
 
 def plain_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:

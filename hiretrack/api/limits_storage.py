@@ -11,9 +11,9 @@ lock held for longer than that statement.
 Counts are written on a connection of their own and committed at once: a refused or failed
 request still counts, and the row lock is not held for the length of the request's transaction.
 The checks before a request are made by `count_request`, all at once: on PostgreSQL one
-statement, sent through psycopg itself, in a transaction of its own (one round trip, where a transaction of a read and two
-upserts took five: BEGIN, three statements, COMMIT), on SQLite one transaction. The strategy's
-reads and hits that follow are answered from what it returned.
+statement, sent through psycopg itself, in a transaction of its own (one round trip, where a
+transaction of a read and two upserts took five: BEGIN, three statements, COMMIT), on SQLite one
+transaction. The strategy's reads and hits that follow are answered from what it returned.
 
 That transaction commits with `synchronous_commit` off: PostgreSQL answers before the commit's
 WAL record is flushed to disk, so the request does not wait for an fsync (3-6 ms of wall time on

@@ -45,8 +45,8 @@ from hiretrack.extensions import db
 from hiretrack.holds.models import Hold, clear_date_passed
 from hiretrack.holds.queries import oldest_open_hold_id
 from hiretrack.inbound.queries import SORTING_ROLES, open_unmatched_count_query
-from hiretrack.messages.models import FAILED_STATUSES as OUTBOX_FAILED_STATUSES
 from hiretrack.messages.models import (
+    FAILED_STATUSES,
     Draft,
     DraftStatus,
     OutboxEmail,
@@ -56,10 +56,6 @@ from hiretrack.messages.models import (
 from hiretrack.requisitions.models import Requisition
 from hiretrack.sqltypes import unindexed
 from hiretrack.web import PER_PAGE, Page, page_number
-
-#: Deliveries the manager must look at: refused for good (at once or by a later bounce report),
-#: or possibly sent and never confirmed (`messages.models.FAILED_STATUSES`).
-FAILED_STATUSES = tuple(status.value for status in OUTBOX_FAILED_STATUSES)
 
 #: Dashboard filters: the name in the URL and the cadence statuses it shows.
 STATUS_FILTERS = {
@@ -142,12 +138,13 @@ class WaitingRow:
 
 
 def _failed_delivery() -> ColumnElement[bool]:
-    """The SQL condition on OutboxEmail for FAILED_STATUSES, with a bound value each.
+    """The SQL condition on OutboxEmail for the deliveries a manager must look at
+    (`messages.models.FAILED_STATUSES`), with a bound value each.
 
     A plain `in_(FAILED_STATUSES)` is an expanding parameter, whose SQL SQLAlchemy rewrites on
     every execution; both dashboard statements carried one.
     """
-    return OutboxEmail.status.in_([literal(status) for status in FAILED_STATUSES])
+    return OutboxEmail.status.in_([literal(status.value) for status in FAILED_STATUSES])
 
 
 def _failed_count(application_id):

@@ -18,8 +18,8 @@ from hiretrack.database import utcnow
 from hiretrack.errors import GuardrailRefused
 from hiretrack.extensions import db
 from hiretrack.messages.claims import due_now
-from hiretrack.messages.delivery import FAILED_STATUSES, RESENDABLE, mark_sent
-from hiretrack.messages.models import OutboxEmail, OutboxStatus
+from hiretrack.messages.delivery import RESENDABLE, mark_sent
+from hiretrack.messages.models import FAILED_STATUSES, OutboxEmail, OutboxStatus
 from hiretrack.messages.outbox import new_message_id
 
 

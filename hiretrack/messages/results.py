@@ -98,7 +98,7 @@ def _ours(worker_id: str) -> ColumnElement[bool]:
 def _mark_sent_statement(dialect: str, size: int) -> TextClause:
     """Mark claimed rows SENT, each at its own time, and return the ids marked.
 
-    Built once per database, size and process (`database.pairs_size`): the rows' times are
+    Built once per database, size and process (`sqltypes.pairs_size`): the rows' times are
     bound parameters of a joined table of pairs (two arrays on PostgreSQL), not a
     `CASE id WHEN ... THEN ...` expression that SQLAlchemy would build and walk again for every
     claim.
